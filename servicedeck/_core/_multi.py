@@ -1,0 +1,55 @@
+"""`run_multiple_services`: run several loop services under one signal handler."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+
+import anyio
+
+from ._loop import LoopService
+from ._service import check_unique_names
+
+__all__ = ["run_multiple_services"]
+
+logger = logging.getLogger("servicedeck")
+
+
+async def run_multiple_services(loop_services: Sequence[LoopService]) -> None:
+    """Run `loop_services` together until all have stopped.
+
+    One SIGINT / SIGTERM handler (installed through anyio, so it works on asyncio and
+    trio) stops them all gracefully; the previous handlers are restored on return. A
+    service that crashes is logged and recorded; the others go on.
+
+    Raises:
+        DuplicateServiceError: two of the services share a name.
+    """
+    check_unique_names(type(s) for s in loop_services)
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+    in_main = threading.current_thread() is threading.main_thread()
+
+    async def stop_on_signal(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+        with anyio.open_signal_receiver(*signals) as received:
+            task_status.started()
+            async for signum in received:
+                logger.info("received %s, stopping %d services", signal.Signals(signum).name, len(loop_services))
+                for service in loop_services:
+                    await service.stop(block=False)
+
+    try:
+        async with anyio.create_task_group() as outer:
+            if in_main:
+                await outer.start(stop_on_signal)
+            async with anyio.create_task_group() as tg:
+                for service in loop_services:
+                    tg.start_soon(service._supervise, name=f"servicedeck:{service.name}")
+            outer.cancel_scope.cancel()
+    finally:
+        if in_main:
+            for sig, handler in previous.items():
+                if handler is not None:
+                    signal.signal(sig, handler)

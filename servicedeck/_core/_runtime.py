@@ -1,0 +1,199 @@
+"""The private per-instance record behind a service's observable state.
+
+Every framework field of a service lives on one object, `service._servicedeck`, so that
+a user's own attributes (`self.state`, `self.stats`, ...) never collide with ours.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ._state import ErrorInfo, ServiceState, ServiceStatus
+
+if TYPE_CHECKING:
+    from ._service import Service
+
+__all__ = ["Listener", "Runtime"]
+
+RECENT_DURATIONS = 32
+RECENT_ERRORS = 16
+
+Listener = Callable[["Service"], None]
+
+_log = logging.getLogger("servicedeck")
+
+
+class Runtime:
+    """Counters, flags and wake-ups of one service instance. Event-loop thread only."""
+
+    __slots__ = (
+        "active",
+        "consecutive_errors",
+        "crashed",
+        "depth",
+        "durations",
+        "error_count",
+        "errors",
+        "last_duration",
+        "last_loop_at",
+        "listeners",
+        "loop_count",
+        "loop_seconds",
+        "next_loop_at",
+        "overrun_count",
+        "paused",
+        "pending_stop",
+        "service",
+        "sleeper",
+        "started_at",
+        "state",
+        "step_event",
+        "steps",
+        "steps_done",
+        "stop_requested",
+        "stopped_event",
+        "task_id",
+    )
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.state = ServiceState.STOPPED
+        self.active = False
+        self.crashed = False
+        self.depth = 0
+        self.loop_count = 0
+        self.error_count = 0
+        self.consecutive_errors = 0
+        self.overrun_count = 0
+        self.last_duration: float | None = None
+        self.durations: deque[float] = deque(maxlen=RECENT_DURATIONS)
+        self.errors: deque[ErrorInfo] = deque(maxlen=RECENT_ERRORS)
+        self.loop_seconds: float | None = None
+        self.next_loop_at: float | None = None
+        self.started_at: float | None = None
+        self.last_loop_at: float | None = None
+        self.paused = False
+        self.stop_requested = False
+        self.pending_stop = False
+        self.steps = 0
+        self.steps_done = 0
+        self.sleeper: anyio.CancelScope | None = None
+        self.stopped_event: anyio.Event | None = None
+        self.step_event: anyio.Event | None = None
+        self.task_id: int | None = None
+        self.listeners: list[Listener] = []
+
+    # -- notification -------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Tell every listener that something changed. Free when nobody listens."""
+        if self.listeners:
+            for listener in tuple(self.listeners):
+                try:
+                    listener(self.service)
+                except Exception:
+                    # A broken listener must not break the service it watches.
+                    _log.exception("state listener %r of %s raised", listener, self.service.name)
+
+    def set_state(self, state: ServiceState) -> None:
+        self.state = state
+        if self.listeners:
+            self.notify()
+
+    # -- life cycle -----------------------------------------------------------------
+
+    def begin(self, state: ServiceState) -> None:
+        """Mark the start of a run (setup included)."""
+        self.active = True
+        self.crashed = False
+        self.stop_requested = False
+        self.pending_stop = False
+        self.steps = 0
+        self.next_loop_at = None
+        self.started_at = anyio.current_time()
+        self.stopped_event = anyio.Event()
+        try:
+            self.task_id = anyio.get_current_task().id
+        except Exception:  # pragma: no cover - outside a task
+            self.task_id = None
+        self.set_state(state)
+
+    def end(self) -> None:
+        """Mark the end of a run (teardown included); releases every waiter."""
+        self.active = False
+        self.sleeper = None
+        self.steps = 0
+        self.next_loop_at = None
+        self.task_id = None
+        self.release_steppers()
+        if self.stopped_event is not None:
+            self.stopped_event.set()
+        self.set_state(ServiceState.CRASHED if self.crashed else ServiceState.STOPPED)
+
+    def wake(self) -> None:
+        """Cut a sleep (scheduled or paused) short, so the loop looks at its flags."""
+        if self.sleeper is not None:
+            self.sleeper.cancel()
+
+    def release_steppers(self) -> None:
+        if self.step_event is not None:
+            self.step_event.set()
+            self.step_event = None
+
+    def in_own_task(self) -> bool:
+        """True when called from the task that runs this service."""
+        if self.task_id is None:
+            return False
+        try:
+            return anyio.get_current_task().id == self.task_id
+        except Exception:  # pragma: no cover - outside a task
+            return False
+
+    # -- records --------------------------------------------------------------------
+
+    def record_error(
+        self, exc: BaseException, phase: str, loop: int | None = None, *, crash: bool = False
+    ) -> ErrorInfo:
+        info = ErrorInfo(exc, when=anyio.current_time(), phase=phase, loop=loop)
+        self.errors.append(info)
+        if crash:
+            self.crashed = True
+        return info
+
+    def snapshot(self, name: str) -> ServiceStatus:
+        errors = tuple(self.errors)
+        return ServiceStatus(
+            name=name,
+            state=self.state,
+            loop_count=self.loop_count,
+            error_count=self.error_count,
+            consecutive_errors=self.consecutive_errors,
+            overrun_count=self.overrun_count,
+            last_duration=self.last_duration,
+            recent_durations=tuple(self.durations),
+            loop_seconds=self.loop_seconds,
+            next_loop_at=self.next_loop_at,
+            started_at=self.started_at,
+            last_loop_at=self.last_loop_at,
+            last_error=errors[-1] if errors else None,
+            recent_errors=errors,
+            paused=self.paused,
+            stop_requested=self.stop_requested or self.pending_stop,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Runtime {self.state.value} loops={self.loop_count}>"
+
+
+def describe(obj: Any) -> str:
+    """`module.Qualname (file)` for error messages about classes."""
+    import sys
+
+    module = sys.modules.get(getattr(obj, "__module__", ""), None)
+    where = getattr(module, "__file__", None) or "<unknown file>"
+    return f"{obj.__module__}.{obj.__qualname__} ({where})"

@@ -1,0 +1,367 @@
+"""`Service`, the `RunInAllServers` marker, and the registry of service classes."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import itertools
+import logging
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar, NoReturn, TypeVar
+
+import anyio
+
+from ._runtime import Listener, Runtime, describe
+from ._settings import (
+    ServiceSettingsError,
+    ServicesBaseSetting,
+    default_settings_class,
+    env_prefix_of,
+)
+from ._state import ServiceState, ServiceStatus
+
+__all__ = [
+    "DuplicateServiceError",
+    "RunInAllServers",
+    "Service",
+    "check_unique_names",
+    "service_name",
+]
+
+logger = logging.getLogger("servicedeck")
+
+_S = TypeVar("_S", bound="Service")
+
+# Definition order of every service class; weak, so throwaway classes can go away.
+_order: weakref.WeakKeyDictionary[type, int] = weakref.WeakKeyDictionary()
+_counter = itertools.count()
+# Marker classes: never listed as services themselves.
+_markers: weakref.WeakSet[type] = weakref.WeakSet()
+
+STOP_TIMEOUT = 5.0
+"""How long `running()` waits for services to stop before cancelling them."""
+
+
+class DuplicateServiceError(ValueError):
+    """Two service classes with the same name were loaded to run together.
+
+    Raised by `running()` and by discovery, never by defining a class. The message
+    names both classes and the files they were defined in.
+    """
+
+
+def service_name(cls: type[Service]) -> str:
+    """The name a service class's instances get: its own `name` attribute, else its class name."""
+    own = cls.__dict__.get("name")
+    return own if isinstance(own, str) else cls.__name__
+
+
+def check_unique_names(classes: Iterable[type[Service]]) -> None:
+    """Raise `DuplicateServiceError` if two of `classes` share a service name."""
+    seen: dict[str, type[Service]] = {}
+    for cls in classes:
+        name = service_name(cls)
+        other = seen.get(name)
+        if other is not None and other is not cls:
+            raise DuplicateServiceError(
+                f"two services are named {name!r}: {describe(other)} and {describe(cls)}; "
+                "rename one of the classes or give it its own `name`."
+            )
+        seen[name] = cls
+
+
+def _tracked_start(start: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Wrap a non-loop service's `start()` so that its state and crash are recorded."""
+
+    @functools.wraps(start)
+    async def wrapper(self: Service, *args: Any, **kwargs: Any) -> Any:
+        rt = self._servicedeck
+        if rt.depth:  # a subclass's start() calling super().start()
+            return await start(self, *args, **kwargs)
+        if rt.active:
+            raise RuntimeError(f"service {self.name!r} is already running")
+        if rt.pending_stop:
+            rt.pending_stop = False
+            rt.notify()
+            return None
+        rt.begin(ServiceState.RUNNING)
+        rt.depth += 1
+        try:
+            return await start(self, *args, **kwargs)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as exc:
+            rt.record_error(exc, "start", crash=True)
+            raise
+        finally:
+            rt.depth -= 1
+            rt.end()
+
+    return wrapper
+
+
+def _tracked_stop(stop: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Wrap a non-loop service's `stop()` so that the request shows in its state."""
+
+    @functools.wraps(stop)
+    async def wrapper(self: Service, *args: Any, **kwargs: Any) -> Any:
+        rt = self._servicedeck
+        if rt.active:
+            rt.stop_requested = True
+            if rt.depth and rt.state is not ServiceState.STOPPING:
+                rt.set_state(ServiceState.STOPPING)
+        else:
+            rt.pending_stop = True
+        try:
+            return await stop(self, *args, **kwargs)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as exc:
+            rt.record_error(exc, "stop")
+            rt.notify()
+            raise
+
+    return wrapper
+
+
+class Service(ABC):
+    """An async service: something started as a task that runs until stopped.
+
+    Subclasses implement `start()` and `stop()`. Their state (running, stopping,
+    crashed with a traceback) is recorded and readable through `status`.
+
+    Attributes:
+        name: the service's name; its class name unless the class sets `name`.
+        logger: a `logging.Logger` named `servicedeck.services.<name>`.
+    """
+
+    name: str
+    logger: logging.Logger
+    _servicedeck: Runtime
+    _servicedeck_self_managed: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _order[cls] = next(_counter)
+        if not cls._servicedeck_self_managed:
+            if "start" in cls.__dict__:
+                cls.start = _tracked_start(cls.__dict__["start"])  # type: ignore[method-assign]
+            if "stop" in cls.__dict__:
+                cls.stop = _tracked_stop(cls.__dict__["stop"])  # type: ignore[method-assign]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Service:
+        self = super().__new__(cls)
+        # Made here, not in __init__, so it exists even if a subclass forgets super().__init__().
+        self._servicedeck = Runtime(self)
+        self.name = service_name(cls)
+        self.logger = logging.getLogger(f"servicedeck.services.{self.name}")
+        return self
+
+    def __init__(self) -> None:
+        self.name = service_name(type(self))
+        self.logger = logging.getLogger(f"servicedeck.services.{self.name}")
+
+    # -- settings ---------------------------------------------------------------------
+
+    @classmethod
+    def service_settings(cls) -> ServicesBaseSetting:
+        """The settings that control this service, read fresh from the environment.
+
+        By default a model with `enabled: bool = True` and the env prefix
+        `SERVICEDECK_SERVICES_<NAME>_` (`OrderReaper` -> `SERVICEDECK_SERVICES_ORDER_REAPER_`).
+        Override it to return your own `ServicesBaseSetting` subclass.
+
+        Raises:
+            ServiceSettingsError: a value does not validate; names the variable and value.
+        """
+        return default_settings_class(service_name(cls))()
+
+    @classmethod
+    def environment_variable_name(cls) -> str:
+        """The env var that enables or disables this service, e.g. `..._ORDER_REAPER_ENABLED`."""
+        return env_prefix_of(cls._settings_class()) + "ENABLED"
+
+    @classmethod
+    def _settings_class(cls) -> type[ServicesBaseSetting]:
+        """The settings model class, without reading the environment when we can avoid it."""
+        if cls.service_settings.__func__ is Service.service_settings.__func__:  # type: ignore[attr-defined]
+            return default_settings_class(service_name(cls))
+        return type(cls.service_settings())
+
+    @classmethod
+    def enabled(cls) -> bool:
+        """Whether the service is enabled, read fresh on each call.
+
+        Raises:
+            ServiceSettingsError: the enabling variable (or another setting) is invalid.
+        """
+        return cls.service_settings().enabled
+
+    # -- registry ---------------------------------------------------------------------
+
+    @classmethod
+    def all_services(cls: type[_S]) -> Sequence[type[_S]]:
+        """Every concrete, non-marker subclass of this class, in definition order."""
+        found: set[type[_S]] = set()
+        stack: list[type[_S]] = list(cls.__subclasses__())
+        while stack:
+            sub = stack.pop()
+            if sub in found:
+                continue
+            found.add(sub)
+            stack.extend(sub.__subclasses__())
+        concrete = [c for c in found if not inspect.isabstract(c) and c not in _markers]
+        concrete.sort(key=lambda c: _order.get(c, -1))
+        return concrete
+
+    @classmethod
+    def enabled_services(cls: type[_S]) -> list[type[_S]]:
+        """The enabled ones of `all_services()`.
+
+        A service whose settings do not load is left out, and the error is logged.
+        """
+        return [c for c in cls.all_services() if _enabled_or_log(c)]
+
+    # -- running ----------------------------------------------------------------------
+
+    @classmethod
+    @asynccontextmanager
+    async def running(cls) -> AsyncIterator[list[Service]]:
+        """Run every enabled service of this class for the duration of the block.
+
+        On entry each enabled service is instantiated and started as a task; on exit
+        all are asked to stop, awaited (up to a few seconds each, then cancelled).
+        A service that fails to construct, set up or run is logged and recorded as
+        crashed; the others go on. Yields the service instances.
+
+        Raises:
+            DuplicateServiceError: two enabled services share a name.
+        """
+        classes = cls.enabled_services()
+        check_unique_names(classes)
+        services: list[Service] = []
+        for service_class in classes:
+            try:
+                services.append(service_class())
+            except Exception:
+                logger.exception("service %s failed to initialise", service_name(service_class))
+        async with anyio.create_task_group() as tg:
+            for service in services:
+                tg.start_soon(service._supervise, name=f"servicedeck:{service.name}")
+            try:
+                yield services
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await stop_all(services)
+                tg.cancel_scope.cancel()
+
+    @classmethod
+    async def run_services(cls) -> NoReturn:
+        """Run enabled services until cancelled."""
+        async with cls.running():
+            try:
+                await anyio.sleep_forever()
+            except anyio.get_cancelled_exc_class():
+                logger.info("received cancellation, stopping services...")
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _request_stop(self) -> None:
+        """Ask the service to stop without waiting for it (used by runners)."""
+        await self.stop()
+
+    async def _supervise(self) -> None:
+        """Run `start()` as a managed task: errors are recorded and logged, not raised."""
+        try:
+            await self.start()
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception:
+            self.logger.exception("service %s crashed", self.name)
+
+    # -- the service's own API ------------------------------------------------------
+
+    @abstractmethod
+    async def start(self) -> NoReturn:
+        """Start running the service, which may run indefinitely."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop the service."""
+
+    @property
+    def is_running(self) -> bool:
+        """True from the start of `setup()` (or `start()`) to the end of `teardown()`."""
+        return self._servicedeck.active
+
+    @property
+    def should_stop(self) -> bool:
+        """True when a stop was requested since the last start (or before the next)."""
+        rt = self._servicedeck
+        return rt.stop_requested or rt.pending_stop
+
+    @property
+    def status(self) -> ServiceStatus:
+        """A consistent, immutable snapshot of this service's state and counters."""
+        return self._servicedeck.snapshot(self.name)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(service)` after every change of this service's status.
+
+        Listeners run synchronously in the service's task: keep them cheap (set a
+        flag, post a message). One that raises is logged and otherwise ignored.
+        Returns a function that unsubscribes.
+        """
+        listeners = self._servicedeck.listeners
+        listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in listeners:
+                listeners.remove(listener)
+
+        return unsubscribe
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self._servicedeck.state.value}>"
+
+
+class RunInAllServers(Service, ABC):
+    """Marker: a service that runs in every server process (web server and services process).
+
+    It adds no behaviour; `RunInAllServers.all_services()` lists the services that carry it.
+    """
+
+
+_markers.add(RunInAllServers)
+
+
+def _enabled_or_log(cls: type[Service]) -> bool:
+    try:
+        return cls.enabled()
+    except ServiceSettingsError as exc:
+        logger.error("service %s not started: %s", service_name(cls), exc)
+        return False
+
+
+async def stop_all(services: Sequence[Service], timeout: float = STOP_TIMEOUT) -> None:
+    """Ask every service to stop, concurrently, and wait up to `timeout` for each."""
+
+    async def stop_one(service: Service) -> None:
+        try:
+            with anyio.move_on_after(timeout):
+                await service._request_stop()
+                if service.is_running:
+                    event = service._servicedeck.stopped_event
+                    if event is not None:
+                        await event.wait()
+        except Exception:
+            service.logger.exception("service %s failed to stop", service.name)
+        if service.is_running:
+            logger.warning("service %s did not stop within %.3g s; cancelling it", service.name, timeout)
+
+    async with anyio.create_task_group() as tg:
+        for service in services:
+            tg.start_soon(stop_one, service)

@@ -1,0 +1,170 @@
+"""Observable state of a service: what it is doing, what it did, and how healthy it is.
+
+`ServiceStatus` is an immutable snapshot, built on demand from a service's private
+counters, so reading one is cheap and its fields always agree with each other.
+Times in it are on the monotonic clock of the event loop (`anyio.current_time()`),
+except `ErrorInfo.wall_time`, which is for people.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+import traceback
+from dataclasses import dataclass, field
+
+__all__ = ["ErrorInfo", "Health", "ServiceState", "ServiceStatus", "health"]
+
+
+class ServiceState(enum.Enum):
+    """What a service is doing now."""
+
+    STOPPED = "stopped"
+    """Not running: never started, or finished cleanly."""
+    STARTING = "starting"
+    """Running its `setup()` hook."""
+    RUNNING = "running"
+    """Running a loop (`run_once()`), or, for a non-loop service, its `start()`."""
+    SLEEPING = "sleeping"
+    """Waiting for its next scheduled loop."""
+    PAUSED = "paused"
+    """Waiting without a schedule until resumed, stepped or stopped."""
+    STOPPING = "stopping"
+    """A stop was requested: finishing the current loop, or running `teardown()`."""
+    CRASHED = "crashed"
+    """Its `__init__`, settings, `setup()`, `teardown()` or `start()` raised."""
+
+    @property
+    def is_active(self) -> bool:
+        """True while the service has a task that runs it."""
+        return self not in (ServiceState.STOPPED, ServiceState.CRASHED)
+
+
+class ErrorInfo:
+    """An exception raised by a service, kept without holding its frames alive.
+
+    The traceback is captured when the error happens and formatted only when read,
+    so a failing loop costs little when nobody looks.
+    """
+
+    __slots__ = ("_formatted", "_tb", "loop", "message", "phase", "type_name", "wall_time", "when")
+
+    def __init__(
+        self, exc: BaseException, *, when: float, phase: str, loop: int | None = None
+    ) -> None:
+        self.type_name: str = type(exc).__qualname__
+        """The exception's class name, e.g. `ValueError`."""
+        self.message: str = str(exc)
+        """`str(exc)`; may be long or span lines."""
+        self.when: float = when
+        """Monotonic time (`anyio.current_time()`) it was recorded."""
+        self.wall_time: float = time.time()
+        """Wall-clock time (`time.time()`) it was recorded, for display."""
+        self.phase: str = phase
+        """Where it was raised: `run_once`, `setup`, `teardown`, `start`, `stop`, `init`, `settings`."""
+        self.loop: int | None = loop
+        """Which loop (1-based) raised it, for `run_once` errors."""
+        self._tb: traceback.TracebackException | None = traceback.TracebackException(
+            type(exc), exc, exc.__traceback__, lookup_lines=False
+        )
+        self._formatted: str | None = None
+
+    @property
+    def traceback(self) -> str:
+        """The formatted traceback, as Python prints it."""
+        if self._formatted is None:
+            assert self._tb is not None
+            self._formatted = "".join(self._tb.format())
+            self._tb = None
+        return self._formatted
+
+    @property
+    def summary(self) -> str:
+        """One line: `TypeName: first line of the message`."""
+        first = self.message.strip().splitlines()[0] if self.message.strip() else ""
+        return f"{self.type_name}: {first}" if first else self.type_name
+
+    def __repr__(self) -> str:
+        return f"<ErrorInfo {self.summary!r} phase={self.phase!r} loop={self.loop}>"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    """A consistent, immutable snapshot of one service instance."""
+
+    name: str
+    """The service's name."""
+    state: ServiceState
+    """What it is doing now."""
+    loop_count: int = 0
+    """Loops completed (successful or not), over all starts of this instance."""
+    error_count: int = 0
+    """Loops that raised, over all starts."""
+    consecutive_errors: int = 0
+    """Loops that raised since the last successful one."""
+    overrun_count: int = 0
+    """Loops that took longer than the interval."""
+    last_duration: float | None = None
+    """Seconds the last loop took."""
+    recent_durations: tuple[float, ...] = ()
+    """Durations of the most recent loops, oldest first (bounded)."""
+    loop_seconds: float | None = None
+    """The interval; None for a service that does not loop."""
+    next_loop_at: float | None = None
+    """When the next scheduled loop is due (monotonic); None when none is scheduled."""
+    started_at: float | None = None
+    """When the current (or last) run started (monotonic)."""
+    last_loop_at: float | None = None
+    """When the last loop finished (monotonic)."""
+    last_error: ErrorInfo | None = None
+    """The most recent error, or None."""
+    recent_errors: tuple[ErrorInfo, ...] = field(default=())
+    """The most recent errors, oldest first (bounded)."""
+    paused: bool = False
+    """A pause is in effect (the state may still be RUNNING until the loop ends)."""
+    stop_requested: bool = False
+    """A stop was requested since the last start (or before the next one)."""
+
+    @property
+    def is_active(self) -> bool:
+        """True while the service has a task that runs it."""
+        return self.state.is_active
+
+
+class Health(enum.Enum):
+    """A verdict on a service, from `health()`."""
+
+    HEALTHY = "healthy"
+    FAILING = "failing"
+    STALE = "stale"
+    CRASHED = "crashed"
+    STOPPED = "stopped"
+
+
+def health(
+    status: ServiceStatus, now: float, *, failing_after: int = 1, stale_after: float = 3.0
+) -> Health:
+    """Judge a status at time `now` (monotonic). Pure: same input, same verdict.
+
+    Args:
+        status: the snapshot to judge.
+        now: the current monotonic time (`anyio.current_time()`).
+        failing_after: consecutive loop errors that make a service FAILING.
+        stale_after: how many intervals may pass without a finished loop before a
+            running, unpaused loop service is STALE (stuck, or starved).
+
+    Returns:
+        CRASHED, STOPPED, FAILING, STALE or HEALTHY, in that order of precedence.
+    """
+    if status.state is ServiceState.CRASHED:
+        return Health.CRASHED
+    if status.state is ServiceState.STOPPED:
+        return Health.STOPPED
+    if status.consecutive_errors >= failing_after:
+        return Health.FAILING
+    interval = status.loop_seconds
+    if interval and status.state in (ServiceState.RUNNING, ServiceState.SLEEPING):
+        since = status.last_loop_at if status.last_loop_at is not None else status.started_at
+        if since is not None and now - since > stale_after * interval:
+            return Health.STALE
+    return Health.HEALTHY
