@@ -33,6 +33,7 @@ class Runtime:
 
     __slots__ = (
         "active",
+        "clock",
         "consecutive_errors",
         "crashed",
         "depth",
@@ -62,6 +63,8 @@ class Runtime:
 
     def __init__(self, service: Service) -> None:
         self.service = service
+        # Injectable (tests, snapshot tests): everything the loop times uses this clock.
+        self.clock: Callable[[], float] = anyio.current_time
         self.state = ServiceState.STOPPED
         self.active = False
         self.crashed = False
@@ -115,7 +118,7 @@ class Runtime:
         self.pending_stop = False
         self.steps = 0
         self.next_loop_at = None
-        self.started_at = anyio.current_time()
+        self.started_at = self.clock()
         self.stopped_event = anyio.Event()
         try:
             self.task_id = anyio.get_current_task().id
@@ -159,7 +162,7 @@ class Runtime:
     def record_error(
         self, exc: BaseException, phase: str, loop: int | None = None, *, crash: bool = False
     ) -> ErrorInfo:
-        info = ErrorInfo(exc, when=anyio.current_time(), phase=phase, loop=loop)
+        info = ErrorInfo(exc, when=self.clock(), phase=phase, loop=loop)
         self.errors.append(info)
         if crash:
             self.crashed = True

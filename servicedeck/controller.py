@@ -1,0 +1,635 @@
+"""The headless controller: owns service instances and their tasks.
+
+`ServiceController` is what the console (and the `run` command, and your tests) drive:
+commands (start, step, pause, resume, stop, kill, restart, set-enabled), consistent
+snapshots (`ServiceSnapshot`), and a change stream (`subscribe`). It imports only the
+public framework API and the standard library; never Textual.
+
+Errors:
+
+    CommandError        a command the service's current state does not allow
+    DuplicateServiceError (from the framework)   two classes share a service name
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
+
+from servicedeck import (
+    ErrorInfo,
+    Health,
+    LoopService,
+    RunInAllServers,
+    Service,
+    ServiceSettingsError,
+    ServicesBaseSetting,
+    ServiceState,
+    ServiceStatus,
+    health,
+)
+from servicedeck._core import check_unique_names, service_name
+from servicedeck.logs import LogCapture, LogLine
+
+__all__ = [
+    "Command",
+    "CommandError",
+    "ServiceController",
+    "ServiceSnapshot",
+    "SettingInfo",
+    "StopReport",
+]
+
+logger = logging.getLogger("servicedeck")
+
+DEFAULT_STOP_TIMEOUT = 5.0
+"""How long a blocking stop of a non-loop service, or a stop-all, waits per service."""
+
+
+class CommandError(Exception):
+    """A command the service's current state does not allow (the message says why)."""
+
+
+class Command(enum.Enum):
+    """The commands a controller takes, each checked by `ServiceController.check()`."""
+
+    START = "start"
+    STEP = "step"
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+    KILL = "kill"
+    RESTART = "restart"
+    TOGGLE_ENABLED = "toggle_enabled"
+    PAUSE_ON_ERROR = "pause_on_error"
+
+
+@dataclass(frozen=True, slots=True)
+class SettingInfo:
+    """One field of a service's settings, with where its value came from."""
+
+    name: str
+    value: Any
+    env_var: str
+    source: str
+    """`default`, `env`, `.env` or `override`."""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSnapshot:
+    """Everything a view shows about one service, read at one moment."""
+
+    name: str
+    qualname: str
+    """`module.ClassName` of the service class."""
+    kind: str
+    """`loop` or `service`."""
+    markers: tuple[str, ...]
+    """e.g. `("all-servers",)` for `RunInAllServers` services."""
+    description: str
+    enabled: bool | None
+    """None when the settings do not load (see `settings_error`)."""
+    enabled_source: str
+    """`default`, `env`, `.env` or `override`."""
+    env_var: str
+    settings: tuple[SettingInfo, ...]
+    settings_error: str | None
+    status: ServiceStatus
+    health: Health
+    pause_on_error: bool = False
+    paused_on_error: bool = False
+    """The controller paused it because a loop raised (break on exception)."""
+    stuck: bool = False
+    """A blocking stop timed out and the service still runs: `kill` cancels it."""
+    has_task: bool = False
+
+    @property
+    def is_loop(self) -> bool:
+        return self.kind == "loop"
+
+
+@dataclass(frozen=True, slots=True)
+class StopReport:
+    """The outcome of `ServiceController.stop_all()`."""
+
+    stopped: tuple[str, ...]
+    cancelled: tuple[str, ...]
+    """Services that did not stop in time and were cancelled."""
+    seconds: float
+
+
+@dataclass(eq=False)
+class _Entry:
+    cls: type[Service]
+    name: str
+    instance: Service | None = None
+    init_error: ErrorInfo | None = None
+    settings: tuple[SettingInfo, ...] = ()
+    settings_error: str | None = None
+    enabled: bool | None = None
+    enabled_source: str = "default"
+    env_var: str = ""
+    override: bool | None = None
+    scope: anyio.CancelScope | None = None
+    done: anyio.Event | None = None
+    pause_on_error: bool = False
+    paused_on_error: bool = False
+    errors_seen: int = 0
+    stuck: bool = False
+    unsubscribe: Callable[[], None] | None = field(default=None, repr=False)
+
+
+class ServiceController:
+    """Owns one instance of each service class and the tasks that run them.
+
+    Use it as an async context manager: inside, commands may start tasks; on exit
+    every service is stopped (then cancelled after a timeout).
+
+        async with ServiceController([Reaper, Relay]) as controller:
+            await controller.step("Reaper")          # setup, one loop, teardown
+            print(controller.snapshot("Reaper").status.loop_count)
+
+    Args:
+        classes: the service classes, in display order.
+        clock: the monotonic clock (default `anyio.current_time`); given to every
+            service, so tests and snapshot tests can drive time.
+        log_capacity: log lines kept per service.
+        capture_logs: capture each service's log records (see `logs()`).
+        propagate_logs: let service log records reach the root logger too; a
+            full-screen console passes False so nothing is written over it.
+
+    Raises:
+        DuplicateServiceError: two classes share a service name.
+    """
+
+    def __init__(
+        self,
+        classes: Sequence[type[Service]],
+        *,
+        clock: Callable[[], float] | None = None,
+        log_capacity: int = 200,
+        capture_logs: bool = True,
+        propagate_logs: bool = True,
+    ) -> None:
+        check_unique_names(classes)
+        self._clock = clock or anyio.current_time
+        self._subscribers: list[Callable[[str], None]] = []
+        self._entries: dict[str, _Entry] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._capture = LogCapture(log_capacity, on_record=self._changed) if capture_logs else None
+        self._propagate_logs = propagate_logs
+        for cls in classes:
+            entry = _Entry(cls=cls, name=service_name(cls))
+            self._entries[entry.name] = entry
+            self._load_settings(entry)
+            self._instantiate(entry)
+
+    # -- life cycle -------------------------------------------------------------------
+
+    async def __aenter__(self) -> ServiceController:
+        if self._capture is not None:
+            self._capture.attach(propagate=self._propagate_logs)
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> bool | None:
+        tg = self._tg
+        assert tg is not None, "controller was not entered"
+        try:
+            with anyio.CancelScope(shield=True):
+                await self.stop_all()
+            tg.cancel_scope.cancel()
+            return await tg.__aexit__(*exc_info)  # type: ignore[arg-type]
+        finally:
+            self._tg = None
+            if self._capture is not None:
+                self._capture.detach()
+
+    # -- reading ----------------------------------------------------------------------
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Service names, in display order."""
+        return tuple(self._entries)
+
+    def now(self) -> float:
+        """The controller's clock (monotonic), the time base of every status."""
+        return self._clock()
+
+    def snapshot(self, name: str) -> ServiceSnapshot:
+        """A consistent snapshot of service `name`.
+
+        Raises:
+            KeyError: no service has that name.
+        """
+        entry = self._entry(name)
+        if entry.instance is not None:
+            status = entry.instance.status
+        else:
+            status = ServiceStatus(
+                name=name,
+                state=ServiceState.CRASHED,
+                last_error=entry.init_error,
+                recent_errors=(entry.init_error,) if entry.init_error else (),
+            )
+        cls = entry.cls
+        return ServiceSnapshot(
+            name=name,
+            qualname=f"{cls.__module__}.{cls.__qualname__}",
+            kind="loop" if issubclass(cls, LoopService) else "service",
+            markers=("all-servers",) if issubclass(cls, RunInAllServers) else (),
+            description=inspect.cleandoc(cls.__dict__.get("__doc__") or ""),
+            enabled=entry.override if entry.override is not None else entry.enabled,
+            enabled_source="override" if entry.override is not None else entry.enabled_source,
+            env_var=entry.env_var,
+            settings=entry.settings,
+            settings_error=entry.settings_error,
+            status=status,
+            health=health(status, self._clock()),
+            pause_on_error=entry.pause_on_error,
+            paused_on_error=entry.paused_on_error,
+            stuck=entry.stuck and entry.scope is not None,
+            has_task=entry.scope is not None,
+        )
+
+    def snapshots(self) -> list[ServiceSnapshot]:
+        """Snapshots of every service, in display order."""
+        return [self.snapshot(name) for name in self._entries]
+
+    def instance(self, name: str) -> Service | None:
+        """The service instance (None when its `__init__` failed)."""
+        return self._entry(name).instance
+
+    def logs(self, name: str) -> list[LogLine]:
+        """The captured log lines of service `name`, oldest first."""
+        self._entry(name)
+        return self._capture.lines(name) if self._capture else []
+
+    def subscribe(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call `callback(name)` after every change of a service (state, counters, logs).
+
+        Called synchronously, often: coalesce in the callback. Returns an unsubscriber.
+        """
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def check(self, name: str, command: Command) -> str | None:
+        """Why `command` is not allowed on service `name` now, or None if it is."""
+        entry = self._entry(name)
+        loop = issubclass(entry.cls, LoopService)
+        running = entry.scope is not None
+        status = entry.instance.status if entry.instance else None
+        if command in (Command.STEP, Command.PAUSE, Command.RESUME, Command.PAUSE_ON_ERROR) and not loop:
+            return f"{name} is not a loop service"
+        if command in (Command.START, Command.STEP, Command.PAUSE, Command.RESTART):
+            if entry.settings_error is not None:
+                return f"{name} has a settings error: {entry.settings_error}"
+        if command is Command.START and running:
+            return f"{name} is already running"
+        if command is Command.RESUME and not (status and status.paused):
+            return f"{name} is not paused"
+        if command in (Command.STOP, Command.KILL) and not running:
+            return f"{name} is not running"
+        if command is Command.STOP and status is not None and status.stop_requested and not entry.stuck:
+            return f"{name} is already stopping"
+        return None
+
+    # -- commands ---------------------------------------------------------------------
+
+    def start(self, name: str) -> None:
+        """Start service `name` as a task (un-pausing it if it was paused).
+
+        Raises:
+            CommandError: it is running already, or its settings or `__init__` fail.
+        """
+        entry = self._allow(name, Command.START)
+        service = self._require_instance(entry)
+        if isinstance(service, LoopService):
+            service.resume()
+        entry.paused_on_error = False
+        self._spawn(entry, service.start)
+
+    async def step(self, name: str, loops: int = 1) -> None:
+        """Run `loops` loops of service `name` now, and wait until they have run.
+
+        Stopped: setup, exactly `loops` loops, teardown. Sleeping or paused: the loops
+        run at once and the service goes back to its schedule (or stays paused).
+        """
+        entry = self._allow(name, Command.STEP)
+        service = self._require_instance(entry)
+        assert isinstance(service, LoopService)
+        entry.paused_on_error = False
+        if entry.scope is None:
+            done = self._spawn(entry, lambda: service.run_now(loops))
+            await done.wait()
+        else:
+            await service.run_now(loops)
+
+    def pause(self, name: str) -> None:
+        """Pause service `name` after its current loop; a stopped one starts paused
+        (setup, then waits for `step` or `resume`)."""
+        entry = self._allow(name, Command.PAUSE)
+        service = self._require_instance(entry)
+        assert isinstance(service, LoopService)
+        service.pause()
+        if entry.scope is None:
+            self._spawn(entry, service.start)
+
+    def resume(self, name: str) -> None:
+        """Resume a paused service."""
+        entry = self._allow(name, Command.RESUME)
+        service = entry.instance
+        assert isinstance(service, LoopService)
+        entry.paused_on_error = False
+        service.resume()
+
+    def toggle_pause(self, name: str) -> None:
+        """Pause service `name`, or resume it if it is paused."""
+        status = self._entry(name).instance
+        if status is not None and status.status.paused:
+            self.resume(name)
+        else:
+            self.pause(name)
+
+    async def stop(self, name: str, *, block: bool = True, timeout: float | None = None) -> bool:
+        """Ask service `name` to stop; with `block`, wait until it has.
+
+        Args:
+            block: wait until its task ended (teardown done).
+            timeout: how long `block` waits; default the loop interval (at least 1 s),
+                or 5 s for a non-loop service. On timeout the service is marked stuck.
+
+        Returns:
+            True when it has stopped (always True-ish for `block=False`: the request was made).
+        """
+        entry = self._allow(name, Command.STOP)
+        service = self._require_instance(entry)
+        done = entry.done
+        if isinstance(service, LoopService):
+            await service.stop(block=False)
+            limit = timeout if timeout is not None else max(float(service.loop_seconds), 1.0)
+        else:
+            self._tg_required().start_soon(self._stop_plain, service)
+            limit = timeout if timeout is not None else DEFAULT_STOP_TIMEOUT
+        self._changed(name)
+        if not block or done is None:
+            return True
+        with anyio.move_on_after(limit):
+            await done.wait()
+        if not done.is_set():
+            entry.stuck = True
+            service.logger.warning(
+                "%s did not stop within %.3g s; it is stuck (kill cancels it)", name, limit
+            )
+            self._changed(name)
+            return False
+        return True
+
+    def kill(self, name: str) -> None:
+        """Cancel the task of service `name` (its teardown still runs, shielded)."""
+        entry = self._allow(name, Command.KILL)
+        assert entry.scope is not None
+        entry.scope.cancel()
+
+    async def restart(self, name: str) -> None:
+        """Stop service `name` (blocking) if it runs, then start it again."""
+        entry = self._allow(name, Command.RESTART)
+        if entry.scope is not None and not await self.stop(name, block=True):
+            raise CommandError(f"{name} did not stop; not restarted")
+        self.start(name)
+
+    def set_enabled(self, name: str, enabled: bool | None) -> None:
+        """Override whether service `name` is enabled, for this session (None: no override).
+
+        This decides whether `start_enabled()` starts it; it does not start or stop it.
+        """
+        entry = self._entry(name)
+        entry.override = enabled
+        self._changed(name)
+
+    def toggle_enabled(self, name: str) -> bool:
+        """Flip the enabled override of service `name`; returns the new value."""
+        value = not bool(self.snapshot(name).enabled)
+        self.set_enabled(name, value)
+        return value
+
+    def set_pause_on_error(self, name: str, on: bool) -> None:
+        """Break on exception: pause service `name` when one of its loops raises."""
+        entry = self._allow(name, Command.PAUSE_ON_ERROR)
+        entry.pause_on_error = on
+        if entry.instance is not None:
+            entry.errors_seen = entry.instance.status.error_count
+        self._changed(name)
+
+    def start_enabled(self) -> list[str]:
+        """Start every enabled service that is not running; returns their names."""
+        started = []
+        for entry in self._entries.values():
+            snap_enabled = entry.override if entry.override is not None else entry.enabled
+            if snap_enabled and entry.scope is None and self.check(entry.name, Command.START) is None:
+                try:
+                    self.start(entry.name)
+                except CommandError as exc:
+                    logger.error("%s", exc)
+                    continue
+                started.append(entry.name)
+        return started
+
+    async def stop_all(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> StopReport:
+        """Stop every running service together; cancel those not stopped after `timeout`."""
+        began = time.perf_counter()
+        running = [e for e in self._entries.values() if e.scope is not None]
+        cancelled: list[str] = []
+
+        async def stop_one(entry: _Entry) -> None:
+            if entry.scope is None:
+                return
+            try:
+                await self.stop(entry.name, block=True, timeout=timeout)
+            except CommandError:
+                done = entry.done
+                if done is not None:
+                    with anyio.move_on_after(timeout):
+                        await done.wait()
+            if entry.scope is not None:
+                cancelled.append(entry.name)
+                entry.scope.cancel()
+                if entry.done is not None:
+                    await entry.done.wait()
+
+        async with anyio.create_task_group() as tg:
+            for entry in running:
+                tg.start_soon(stop_one, entry)
+        stopped = tuple(e.name for e in running if e.name not in cancelled)
+        return StopReport(stopped, tuple(cancelled), time.perf_counter() - began)
+
+    def reload_settings(self, name: str | None = None) -> None:
+        """Read the settings of service `name` (or of all) from the environment again."""
+        for entry in [self._entry(name)] if name else list(self._entries.values()):
+            self._load_settings(entry)
+            self._changed(entry.name)
+
+    # -- machinery --------------------------------------------------------------------
+
+    def _entry(self, name: str) -> _Entry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise KeyError(f"no service named {name!r}; known: {', '.join(self._entries)}") from None
+
+    def _allow(self, name: str, command: Command) -> _Entry:
+        reason = self.check(name, command)
+        if reason is not None:
+            raise CommandError(reason)
+        return self._entry(name)
+
+    def _tg_required(self) -> anyio.abc.TaskGroup:
+        if self._tg is None:
+            raise RuntimeError("use the controller as `async with ServiceController(...)` first")
+        return self._tg
+
+    def _require_instance(self, entry: _Entry) -> Service:
+        if entry.instance is None:
+            self._instantiate(entry)
+        if entry.instance is None:
+            assert entry.init_error is not None
+            raise CommandError(f"{entry.name} failed to initialise: {entry.init_error.summary}")
+        return entry.instance
+
+    def _instantiate(self, entry: _Entry) -> None:
+        try:
+            service = entry.cls()
+        except Exception as exc:
+            entry.init_error = ErrorInfo(exc, when=self._clock(), phase="init")
+            logging.getLogger(f"servicedeck.services.{entry.name}").error(
+                "%s failed to initialise: %r", entry.name, exc, exc_info=exc
+            )
+            return
+        entry.init_error = None
+        service._servicedeck.clock = self._clock
+        entry.instance = service
+        entry.errors_seen = service.status.error_count
+        entry.unsubscribe = service.subscribe(self._on_service_change)
+
+    def _load_settings(self, entry: _Entry) -> None:
+        cls = entry.cls
+        try:
+            entry.env_var = cls.environment_variable_name()
+            settings = cls.service_settings()
+        except ServiceSettingsError as exc:
+            entry.settings_error = str(exc)
+            entry.enabled = None
+            entry.enabled_source = _source_of(exc.settings_class, "enabled")
+            return
+        except Exception as exc:
+            entry.settings_error = f"{type(exc).__name__}: {exc}"
+            entry.enabled = None
+            return
+        entry.settings_error = None
+        entry.enabled = bool(settings.enabled)
+        entry.settings = _describe_settings(settings)
+        entry.enabled_source = next((s.source for s in entry.settings if s.name == "enabled"), "default")
+
+    def _spawn(self, entry: _Entry, work: Callable[[], Any]) -> anyio.Event:
+        tg = self._tg_required()
+        if entry.scope is not None:
+            raise CommandError(f"{entry.name} is already running")
+        scope = anyio.CancelScope()
+        done = anyio.Event()
+        entry.scope, entry.done, entry.stuck = scope, done, False
+        tg.start_soon(self._run_task, entry, work, scope, done, name=f"servicedeck:{entry.name}")
+        self._changed(entry.name)
+        return done
+
+    async def _run_task(
+        self, entry: _Entry, work: Callable[[], Any], scope: anyio.CancelScope, done: anyio.Event
+    ) -> None:
+        try:
+            with scope:
+                await work()
+        except Exception:
+            # The framework recorded it on the service (state CRASHED, last_error).
+            logger.debug("service %s ended with an error", entry.name, exc_info=True)
+        finally:
+            entry.scope = None
+            entry.stuck = False
+            done.set()
+            self._changed(entry.name)
+
+    async def _stop_plain(self, service: Service) -> None:
+        try:
+            await service.stop()
+        except Exception:
+            service.logger.exception("%s: stop() failed", service.name)
+
+    def _on_service_change(self, service: Service) -> None:
+        entry = self._entries.get(service.name)
+        if entry is not None and entry.pause_on_error and isinstance(service, LoopService):
+            errors = service._servicedeck.error_count
+            if errors > entry.errors_seen:
+                entry.errors_seen = errors
+                if not service._servicedeck.paused:
+                    entry.paused_on_error = True
+                    service.pause()
+        self._changed(service.name)
+
+    def _changed(self, name: str) -> None:
+        for callback in tuple(self._subscribers):
+            try:
+                callback(name)
+            except Exception:
+                logger.exception("controller subscriber %r raised", callback)
+
+
+def _source_of(settings_class: type[ServicesBaseSetting], field_name: str) -> str:
+    try:
+        if field_name in EnvSettingsSource(settings_class)():
+            return "env"
+        if field_name in DotEnvSettingsSource(settings_class)():
+            return ".env"
+    except Exception:
+        return "env"
+    return "default"
+
+
+def _describe_settings(settings: ServicesBaseSetting) -> tuple[SettingInfo, ...]:
+    cls = type(settings)
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    try:
+        from_env = EnvSettingsSource(cls)()
+        from_dotenv = DotEnvSettingsSource(cls)()
+    except Exception:
+        from_env, from_dotenv = {}, {}
+    infos = []
+    for field_name, info in cls.model_fields.items():
+        if field_name in from_env:
+            source = "env"
+        elif field_name in from_dotenv:
+            source = ".env"
+        else:
+            source = "default"
+        infos.append(
+            SettingInfo(
+                name=field_name,
+                value=getattr(settings, field_name),
+                env_var=prefix + field_name.upper(),
+                source=source,
+                description=info.description or "",
+            )
+        )
+    return tuple(infos)

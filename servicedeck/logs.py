@@ -1,0 +1,105 @@
+"""Per-service log capture: each service's `logger` output kept in a bounded ring.
+
+Services log to `servicedeck.services.<name>` (and children). `LogCapture` is a
+`logging.Handler` on `servicedeck.services` that files each record under its service, so
+a console can show a service's recent lines without anything being written over the
+screen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["LOGGER_PREFIX", "LogCapture", "LogLine"]
+
+LOGGER_PREFIX = "servicedeck.services"
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One captured log record, reduced to what a person reads."""
+
+    created: float
+    """Wall-clock time of the record (`time.time()`)."""
+    level: int
+    """The numeric level, e.g. `logging.ERROR`."""
+    level_name: str
+    message: str
+    """The formatted message, with the exception's traceback appended if any."""
+
+
+class LogCapture(logging.Handler):
+    """Keeps the last `capacity` records of each service, in rings.
+
+    Args:
+        capacity: lines kept per service; older ones are dropped.
+        on_record: called with the service name after each captured record.
+    """
+
+    def __init__(self, capacity: int = 200, on_record: Callable[[str], None] | None = None) -> None:
+        super().__init__(logging.DEBUG)
+        self.capacity = capacity
+        self.on_record = on_record
+        self._rings: dict[str, deque[LogLine]] = {}
+        self._logger: logging.Logger | None = None
+        self._propagate = True
+        self._level = logging.NOTSET
+
+    def lines(self, name: str) -> list[LogLine]:
+        """The captured lines of service `name`, oldest first."""
+        ring = self._rings.get(name)
+        return list(ring) if ring else []
+
+    def clear(self, name: str) -> None:
+        """Forget the lines of service `name`."""
+        self._rings.pop(name, None)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        rest = record.name[len(LOGGER_PREFIX) + 1 :]
+        name = rest.split(".", 1)[0] if rest else ""
+        if not name:
+            return
+        try:
+            message = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                message = f"{message}\n{self.formatException(record.exc_info)}".rstrip()
+        except Exception:
+            self.handleError(record)
+            return
+        ring = self._rings.get(name)
+        if ring is None:
+            ring = self._rings[name] = deque(maxlen=self.capacity)
+        ring.append(LogLine(record.created, record.levelno, record.levelname, message))
+        if self.on_record is not None:
+            self.on_record(name)
+
+    def formatException(self, ei: object) -> str:  # noqa: N802 - logging's own name
+        return logging.Formatter().formatException(ei)  # type: ignore[arg-type]
+
+    def attach(self, *, propagate: bool = True, level: int = logging.INFO) -> None:
+        """Install on the `servicedeck.services` logger.
+
+        Args:
+            propagate: False keeps service records from reaching the root logger's
+                handlers (a full-screen console wants that).
+            level: the least level captured.
+        """
+        logger = logging.getLogger(LOGGER_PREFIX)
+        self._logger = logger
+        self._propagate = logger.propagate
+        self._level = logger.level
+        logger.addHandler(self)
+        logger.propagate = propagate
+        if logger.level == logging.NOTSET or logger.level > level:
+            logger.setLevel(level)
+
+    def detach(self) -> None:
+        """Undo `attach()`."""
+        if self._logger is not None:
+            self._logger.removeHandler(self)
+            self._logger.propagate = self._propagate
+            self._logger.setLevel(self._level)
+            self._logger = None
