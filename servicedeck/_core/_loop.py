@@ -80,7 +80,7 @@ class LoopService(Service, ABC):
             else:
                 _check_loop_seconds(self.loop_seconds, f"{type(self).__name__}.loop_seconds")
         self._servicedeck.loop_seconds = float(self.loop_seconds)
-        self._servicedeck_signals = handle_signals
+        self._servicedeck.handle_signals = handle_signals
 
     # -- hooks ------------------------------------------------------------------------
 
@@ -132,7 +132,7 @@ class LoopService(Service, ABC):
             rt.notify()
             return
         rt.loop_seconds = interval
-        if self._servicedeck_signals and threading.current_thread() is threading.main_thread():
+        if rt.handle_signals and threading.current_thread() is threading.main_thread():
             async with anyio.create_task_group() as tg:
                 await tg.start(self._watch_signals)
                 try:
@@ -245,6 +245,7 @@ class LoopService(Service, ABC):
         rt.begin(ServiceState.STARTING)
         rt.steps = steps
         setup_done = False
+        cancelled = False
         try:
             try:
                 await self.setup()
@@ -257,6 +258,7 @@ class LoopService(Service, ABC):
             setup_done = True
             await self._loop(loops, interval)
         except anyio.get_cancelled_exc_class():
+            cancelled = True
             raise
         except BaseException as exc:
             if not rt.crashed:  # KeyboardInterrupt, SystemExit, ... from run_once
@@ -265,7 +267,13 @@ class LoopService(Service, ABC):
         finally:
             try:
                 if setup_done:
-                    await self._teardown()
+                    try:
+                        await self._teardown()
+                    except Exception:
+                        # Recorded and logged by _teardown(); a cancellation must not be
+                        # replaced by it, or the cancel scope that asked never sees it.
+                        if not cancelled:
+                            raise
             finally:
                 rt.end()
 

@@ -40,6 +40,7 @@ class Runtime:
         "durations",
         "error_count",
         "errors",
+        "handle_signals",
         "last_duration",
         "last_loop_at",
         "listeners",
@@ -90,6 +91,8 @@ class Runtime:
         self.step_event: anyio.Event | None = None
         self.task_id: int | None = None
         self.listeners: list[Listener] = []
+        # Here, not on the service, so a subclass that skips super().__init__() still starts.
+        self.handle_signals = False
 
     # -- notification -------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""The framework tests (both anyio backends; see conftest.py)."""
