@@ -334,7 +334,7 @@ class LoopService(Service, ABC):
                     continue
                 step = False
             else:
-                rt.steps -= 1
+                # Counted in `steps` until it has run: run_now() tickets rely on it.
                 step = True
 
             rt.next_loop_at = None
@@ -362,6 +362,7 @@ class LoopService(Service, ABC):
             rt.last_loop_at = ended
 
             if step:
+                rt.steps -= 1
                 rt.steps_done += 1
                 rt.release_steppers()
             else:

@@ -4,7 +4,7 @@ trio's `MockClock(autojump_threshold=0)` jumps to the next deadline whenever eve
 is blocked, so a test of a 60-second interval takes milliseconds, and a test that
 asserts an exact schedule asserts it in virtual time, independent of the machine.
 
-Tests marked `virtual_time` assert exact times and run on trio's mock clock only.
+Tests decorated with `virtual_time` assert exact times and run on the mock clock only.
 Everything else runs on both backends and waits on events and `anyio.fail_after()`
 deadlines, never on sleeps.
 """
@@ -31,16 +31,8 @@ usually makes the test fail much sooner (trio jumps its virtual clock to the dea
 WaitFor = Callable[..., Awaitable[ServiceStatus]]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "virtual_time: asserts exact times; runs on trio's MockClock only"
-    )
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    # Overrides the params of the `anyio_backend` fixture below for exact-time tests.
-    if metafunc.definition.get_closest_marker("virtual_time"):
-        metafunc.parametrize("anyio_backend", ["trio"], indirect=True)
+virtual_time = pytest.mark.parametrize("anyio_backend", ["trio"], indirect=True)
+"""Decorator for tests that assert exact times: run them on trio's mock clock only."""
 
 
 @pytest.fixture(params=["asyncio", "trio"])

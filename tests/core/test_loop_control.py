@@ -1,0 +1,340 @@
+"""Stepping a loop service: `pause()`, `resume()` and `run_now()` in every state."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from servicedeck import LoopService, ServiceState
+
+from .conftest import WAIT_TIMEOUT, WaitFor, virtual_time
+
+pytestmark = pytest.mark.anyio
+
+
+class Base(LoopService):
+    """Abstract (no `run_once`): the services of this module derive from it."""
+
+
+class Recorder(Base):
+    """Loops once a minute; records its hooks and the state each loop ran in."""
+
+    loop_seconds = 60
+
+    def __init__(self, loop_seconds: float | None = None) -> None:
+        super().__init__(loop_seconds)
+        self.events: list[str] = []
+
+    async def setup(self) -> None:
+        self.events.append("setup")
+
+    async def run_once(self) -> None:
+        self.events.append("run")
+
+    async def teardown(self) -> None:
+        self.events.append("teardown")
+
+
+class Gated(Recorder):
+    """Each loop waits for `gate`, which the test opens (and may close again)."""
+
+    def __init__(self, loop_seconds: float | None = None) -> None:
+        super().__init__(loop_seconds)
+        self.entered = anyio.Event()
+        self.gate = anyio.Event()
+
+    async def run_once(self) -> None:
+        await super().run_once()
+        self.entered.set()
+        await self.gate.wait()
+
+
+# -- pause / resume ---------------------------------------------------------------------
+
+
+async def test_pause_while_sleeping_parks_the_service(wait_for: WaitFor) -> None:
+    svc = Recorder(loop_seconds=0.01)
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+            svc.pause()
+            status = await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+            assert status.paused
+            assert status.next_loop_at is None
+            assert svc.is_running
+            await svc.stop()  # a paused service still stops
+
+    assert svc.status.state is ServiceState.STOPPED
+    assert svc.events[-1] == "teardown"
+
+
+@virtual_time
+async def test_pause_runs_no_loop_however_long_it_lasts(wait_for: WaitFor) -> None:
+    svc = Recorder(loop_seconds=1)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(svc.start)
+        await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+        svc.pause()
+        await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+        await anyio.sleep(100)  # virtual: a hundred intervals pass
+        assert svc.status.loop_count == 1
+        assert svc.status.state is ServiceState.PAUSED
+        await svc.stop()
+
+
+async def test_pause_during_a_loop_finishes_that_loop_first(wait_for: WaitFor) -> None:
+    svc = Gated()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await svc.entered.wait()
+
+            svc.pause()
+            status = svc.status
+            assert status.state is ServiceState.RUNNING  # the loop is not interrupted
+            assert status.paused
+
+            svc.gate.set()
+            status = await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+            assert status.loop_count == 1
+            await svc.stop()
+
+
+async def test_pause_from_inside_run_once_parks_after_that_loop(wait_for: WaitFor) -> None:
+    class PausesItself(Recorder):
+        async def run_once(self) -> None:
+            await super().run_once()
+            self.pause()
+
+    svc = PausesItself(loop_seconds=0)
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            status = await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+            assert status.loop_count == 1
+            await svc.stop()
+
+    assert svc.events == ["setup", "run", "teardown"]
+
+
+async def test_pause_before_start_starts_paused(wait_for: WaitFor) -> None:
+    svc = Recorder(loop_seconds=0)
+    svc.pause()
+    assert svc.status.paused
+    assert svc.status.state is ServiceState.STOPPED
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+            assert svc.events == ["setup"]  # set up, then waits without looping
+            await svc.stop()
+
+    assert svc.events == ["setup", "teardown"]
+    assert svc.status.loop_count == 0
+
+
+async def test_resume_returns_to_the_schedule(wait_for: WaitFor) -> None:
+    svc = Recorder(loop_seconds=0)
+    svc.pause()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+
+            svc.resume()
+            assert not svc.status.paused
+            await wait_for(svc, lambda s: s.loop_count >= 3)
+            await svc.stop()
+
+
+@virtual_time
+async def test_resume_before_the_due_time_sleeps_until_it(wait_for: WaitFor) -> None:
+    svc = Recorder(loop_seconds=10)
+    t0 = anyio.current_time()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(svc.start)
+        await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+        svc.pause()
+        await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+        svc.resume()
+        status = await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+        assert status.next_loop_at == pytest.approx(t0 + 10)  # the schedule is kept
+        assert status.loop_count == 1
+        await svc.stop()
+
+
+async def test_pause_and_resume_are_idempotent_and_notify_once() -> None:
+    svc = Recorder()
+    changes: list[bool] = []
+    svc.subscribe(lambda s: changes.append(s.status.paused))
+
+    svc.pause()
+    svc.pause()
+    svc.resume()
+    svc.resume()
+
+    assert changes == [True, False]
+
+
+# -- run_now --------------------------------------------------------------------------
+
+
+async def test_run_now_while_sleeping_runs_one_loop_and_keeps_the_schedule(
+    wait_for: WaitFor,
+) -> None:
+    svc = Recorder()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            before = await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+
+            await svc.run_now()
+
+            # It returned after the loop had run, not when it was queued.
+            assert svc.status.loop_count == 2
+            after = await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+            assert after.next_loop_at == before.next_loop_at
+            await svc.stop()
+
+    assert svc.events == ["setup", "run", "run", "teardown"]
+
+
+async def test_run_now_while_paused_runs_the_loops_and_stays_paused(wait_for: WaitFor) -> None:
+    svc = Recorder(loop_seconds=0)
+    svc.pause()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+
+            await svc.run_now(3)
+
+            assert svc.status.loop_count == 3
+            status = await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+            assert status.paused
+            assert status.loop_count == 3
+            await svc.stop()
+
+    assert svc.events == ["setup", "run", "run", "run", "teardown"]
+
+
+async def test_run_now_during_a_loop_runs_right_after_it(wait_for: WaitFor) -> None:
+    svc = Gated()
+    returned = False
+
+    async def step() -> None:
+        nonlocal returned
+        await svc.run_now()
+        returned = True
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await svc.entered.wait()
+            tg.start_soon(step)
+            await anyio.wait_all_tasks_blocked()  # the step is queued and waiting
+            assert not returned  # loop 1 is still running; the step has not run
+            assert svc.status.loop_count == 0
+
+            svc.gate.set()  # loop 1 ends; the step (loop 2) runs without waiting 60 s
+            await wait_for(svc, lambda s: s.loop_count == 2)
+            await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+            await svc.stop()
+
+    assert returned
+    assert svc.events == ["setup", "run", "run", "teardown"]
+
+
+@pytest.mark.parametrize("paused", [False, True], ids=["unpaused", "paused"])
+async def test_run_now_when_stopped_runs_setup_n_loops_teardown(paused: bool) -> None:
+    svc = Recorder()
+    if paused:
+        svc.pause()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        await svc.run_now(2)
+
+    assert svc.events == ["setup", "run", "run", "teardown"]
+    assert svc.status.loop_count == 2
+    assert svc.status.state is ServiceState.STOPPED
+    assert svc.status.paused is paused
+
+
+async def test_run_now_from_inside_run_once_queues_without_waiting() -> None:
+    class StepsItself(Recorder):
+        async def run_once(self) -> None:
+            await super().run_once()
+            if self.status.loop_count == 0:
+                await self.run_now()  # must not wait for a loop that runs after this one
+
+    svc = StepsItself()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        await svc.start(loops=1)
+
+    # The scheduled loop, then the queued one, then the end: no 60 s sleep in between.
+    assert svc.events == ["setup", "run", "run", "teardown"]
+
+
+async def test_run_now_concurrent_callers_each_wait_for_their_own_loop(
+    wait_for: WaitFor,
+) -> None:
+    svc = Gated(loop_seconds=0)
+    svc.pause()
+    counts_on_return: dict[str, int] = {}
+
+    async def step(who: str) -> None:
+        await svc.run_now()
+        counts_on_return[who] = svc.status.loop_count
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+
+            tg.start_soon(step, "first")
+            await svc.entered.wait()  # the first step's loop is running
+            tg.start_soon(step, "second")
+            await anyio.wait_all_tasks_blocked()  # the second step is queued
+            svc.gate.set()  # let both loops run
+
+            await wait_for(svc, lambda s: s.loop_count == 2 and s.state is ServiceState.PAUSED)
+            await svc.stop()
+
+    assert counts_on_return == {"first": 1, "second": 2}
+
+
+@pytest.mark.parametrize("loops", [0, -1, 1.5, True, None])
+async def test_run_now_rejects_a_bad_loop_count(loops: object) -> None:
+    svc = Recorder()
+
+    with pytest.raises(ValueError, match="loops"):
+        await svc.run_now(loops)  # type: ignore[arg-type]
+
+    assert svc.events == []
+
+
+async def test_run_now_returns_when_the_service_stops_first(wait_for: WaitFor) -> None:
+    svc = Gated()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await svc.entered.wait()
+            await svc.stop(block=False)  # the step queued below never gets to run
+            tg.start_soon(svc.run_now)
+            await anyio.wait_all_tasks_blocked()
+            svc.gate.set()
+
+    assert svc.status.state is ServiceState.STOPPED
+    assert svc.status.loop_count == 1
