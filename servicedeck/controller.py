@@ -30,8 +30,8 @@ from servicedeck import (
     LoopService,
     RunInAllServers,
     Service,
-    ServiceSettingsError,
     ServicesBaseSetting,
+    ServiceSettingsError,
     ServiceState,
     ServiceStatus,
     health,
@@ -42,6 +42,7 @@ from servicedeck.logs import LogCapture, LogLine
 __all__ = [
     "Command",
     "CommandError",
+    "ManualClock",
     "ServiceController",
     "ServiceSnapshot",
     "SettingInfo",
@@ -56,6 +57,39 @@ DEFAULT_STOP_TIMEOUT = 5.0
 
 class CommandError(Exception):
     """A command the service's current state does not allow (the message says why)."""
+
+
+class ManualClock:
+    """A monotonic clock that only moves when told: `ServiceController(clock=ManualClock())`.
+
+    Every time the controller shows (durations, countdowns, error and log times) is read
+    from it, so a test or a screenshot renders the same on every run. It does not wake
+    sleeping services: a scheduled loop still waits for its interval in real time, and
+    never runs while the clock stands still. Drive such services with `step()`.
+
+    Args:
+        start: the time it shows first, in seconds.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = float(start)
+
+    def __call__(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward by `seconds` (>= 0); returns the new time.
+
+        Raises:
+            ValueError: `seconds` is negative or not a number.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+            raise ValueError(f"a clock only moves forward: seconds must be >= 0, got {seconds!r}")
+        self._now += seconds
+        return self._now
+
+    def __repr__(self) -> str:
+        return f"ManualClock({self._now!r})"
 
 
 class Command(enum.Enum):
@@ -111,10 +145,23 @@ class ServiceSnapshot:
     stuck: bool = False
     """A blocking stop timed out and the service still runs: `kill` cancels it."""
     has_task: bool = False
+    """The controller runs a task for it (from start until teardown has ended)."""
+    log_count: int = 0
+    """Log lines captured for it so far (it only grows: new lines arrived when it changed)."""
 
     @property
     def is_loop(self) -> bool:
+        """True for a `LoopService`."""
         return self.kind == "loop"
+
+    @property
+    def is_failing(self) -> bool:
+        """Its loops are failing, it crashed, or its settings do not load."""
+        return (
+            self.health in (Health.FAILING, Health.CRASHED)
+            or self.settings_error is not None
+            or self.stuck
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +178,11 @@ class StopReport:
 class _Entry:
     cls: type[Service]
     name: str
+    # What never changes, computed once: snapshots are taken thousands of times a second.
+    qualname: str = ""
+    kind: str = "service"
+    markers: tuple[str, ...] = ()
+    description: str = ""
     instance: Service | None = None
     init_error: ErrorInfo | None = None
     settings: tuple[SettingInfo, ...] = ()
@@ -185,10 +237,22 @@ class ServiceController:
         self._subscribers: list[Callable[[str], None]] = []
         self._entries: dict[str, _Entry] = {}
         self._tg: anyio.abc.TaskGroup | None = None
-        self._capture = LogCapture(log_capacity, on_record=self._changed) if capture_logs else None
+        self._capture = (
+            LogCapture(log_capacity, on_record=self._changed, clock=self._clock)
+            if capture_logs
+            else None
+        )
         self._propagate_logs = propagate_logs
+        self._epoch: float | None = None
         for cls in classes:
-            entry = _Entry(cls=cls, name=service_name(cls))
+            entry = _Entry(
+                cls=cls,
+                name=service_name(cls),
+                qualname=f"{cls.__module__}.{cls.__qualname__}",
+                kind="loop" if issubclass(cls, LoopService) else "service",
+                markers=("all-servers",) if issubclass(cls, RunInAllServers) else (),
+                description=inspect.cleandoc(cls.__dict__.get("__doc__") or ""),
+            )
             self._entries[entry.name] = entry
             self._load_settings(entry)
             self._instantiate(entry)
@@ -198,6 +262,7 @@ class ServiceController:
     async def __aenter__(self) -> ServiceController:
         if self._capture is not None:
             self._capture.attach(propagate=self._propagate_logs)
+        self._epoch = self._clock()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         return self
@@ -226,6 +291,16 @@ class ServiceController:
         """The controller's clock (monotonic), the time base of every status."""
         return self._clock()
 
+    @property
+    def epoch(self) -> float | None:
+        """The clock's time when the controller was entered (None before): session time 0."""
+        return self._epoch
+
+    @property
+    def entered(self) -> bool:
+        """True inside `async with controller:` (commands that start tasks work)."""
+        return self._tg is not None
+
     def snapshot(self, name: str) -> ServiceSnapshot:
         """A consistent snapshot of service `name`.
 
@@ -242,13 +317,12 @@ class ServiceController:
                 last_error=entry.init_error,
                 recent_errors=(entry.init_error,) if entry.init_error else (),
             )
-        cls = entry.cls
         return ServiceSnapshot(
             name=name,
-            qualname=f"{cls.__module__}.{cls.__qualname__}",
-            kind="loop" if issubclass(cls, LoopService) else "service",
-            markers=("all-servers",) if issubclass(cls, RunInAllServers) else (),
-            description=inspect.cleandoc(cls.__dict__.get("__doc__") or ""),
+            qualname=entry.qualname,
+            kind=entry.kind,
+            markers=entry.markers,
+            description=entry.description,
             enabled=entry.override if entry.override is not None else entry.enabled,
             enabled_source="override" if entry.override is not None else entry.enabled_source,
             env_var=entry.env_var,
@@ -260,6 +334,7 @@ class ServiceController:
             paused_on_error=entry.paused_on_error,
             stuck=entry.stuck and entry.scope is not None,
             has_task=entry.scope is not None,
+            log_count=self._capture.count(name) if self._capture else 0,
         )
 
     def snapshots(self) -> list[ServiceSnapshot]:
@@ -291,21 +366,31 @@ class ServiceController:
     def check(self, name: str, command: Command) -> str | None:
         """Why `command` is not allowed on service `name` now, or None if it is."""
         entry = self._entry(name)
-        loop = issubclass(entry.cls, LoopService)
+        loop = entry.kind == "loop"
         running = entry.scope is not None
         status = entry.instance.status if entry.instance else None
-        if command in (Command.STEP, Command.PAUSE, Command.RESUME, Command.PAUSE_ON_ERROR) and not loop:
+        if (
+            command in (Command.STEP, Command.PAUSE, Command.RESUME, Command.PAUSE_ON_ERROR)
+            and not loop
+        ):
             return f"{name} is not a loop service"
-        if command in (Command.START, Command.STEP, Command.PAUSE, Command.RESTART):
-            if entry.settings_error is not None:
-                return f"{name} has a settings error: {entry.settings_error}"
+        if (
+            command in (Command.START, Command.STEP, Command.PAUSE, Command.RESTART)
+            and entry.settings_error is not None
+        ):
+            return f"{name} has a settings error: {entry.settings_error}"
         if command is Command.START and running:
             return f"{name} is already running"
         if command is Command.RESUME and not (status and status.paused):
             return f"{name} is not paused"
         if command in (Command.STOP, Command.KILL) and not running:
             return f"{name} is not running"
-        if command is Command.STOP and status is not None and status.stop_requested and not entry.stuck:
+        if (
+            command is Command.STOP
+            and status is not None
+            and status.stop_requested
+            and not entry.stuck
+        ):
             return f"{name} is already stopping"
         return None
 
@@ -366,7 +451,13 @@ class ServiceController:
         else:
             self.pause(name)
 
-    async def stop(self, name: str, *, block: bool = True, timeout: float | None = None) -> bool:
+    async def stop(
+        self,
+        name: str,
+        *,
+        block: bool = True,
+        timeout: float | None = None,  # noqa: ASYNC109 - the same as LoopService.stop()
+    ) -> bool:
         """Ask service `name` to stop; with `block`, wait until it has.
 
         Args:
@@ -441,7 +532,11 @@ class ServiceController:
         started = []
         for entry in self._entries.values():
             snap_enabled = entry.override if entry.override is not None else entry.enabled
-            if snap_enabled and entry.scope is None and self.check(entry.name, Command.START) is None:
+            if (
+                snap_enabled
+                and entry.scope is None
+                and self.check(entry.name, Command.START) is None
+            ):
                 try:
                     self.start(entry.name)
                 except CommandError as exc:
@@ -450,7 +545,10 @@ class ServiceController:
                 started.append(entry.name)
         return started
 
-    async def stop_all(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> StopReport:
+    async def stop_all(
+        self,
+        timeout: float = DEFAULT_STOP_TIMEOUT,  # noqa: ASYNC109 - a grace period, then cancel
+    ) -> StopReport:
         """Stop every running service together; cancel those not stopped after `timeout`."""
         began = time.perf_counter()
         running = [e for e in self._entries.values() if e.scope is not None]
@@ -490,7 +588,9 @@ class ServiceController:
         try:
             return self._entries[name]
         except KeyError:
-            raise KeyError(f"no service named {name!r}; known: {', '.join(self._entries)}") from None
+            raise KeyError(
+                f"no service named {name!r}; known: {', '.join(self._entries)}"
+            ) from None
 
     def _allow(self, name: str, command: Command) -> _Entry:
         reason = self.check(name, command)
@@ -543,7 +643,9 @@ class ServiceController:
         entry.settings_error = None
         entry.enabled = bool(settings.enabled)
         entry.settings = _describe_settings(settings)
-        entry.enabled_source = next((s.source for s in entry.settings if s.name == "enabled"), "default")
+        entry.enabled_source = next(
+            (s.source for s in entry.settings if s.name == "enabled"), "default"
+        )
 
     def _spawn(self, entry: _Entry, work: Callable[[], Any]) -> anyio.Event:
         tg = self._tg_required()

@@ -29,6 +29,9 @@ class LogLine:
     level_name: str
     message: str
     """The formatted message, with the exception's traceback appended if any."""
+    at: float | None = None
+    """The capture's clock (the controller's monotonic clock) when it was captured;
+    None when the record came from outside the event loop (e.g. another thread)."""
 
 
 class LogCapture(logging.Handler):
@@ -37,13 +40,24 @@ class LogCapture(logging.Handler):
     Args:
         capacity: lines kept per service; older ones are dropped.
         on_record: called with the service name after each captured record.
+        clock: stamps each line's `at` (monotonic); views show times on it, so a
+            test's fake clock makes them deterministic.
     """
 
-    def __init__(self, capacity: int = 200, on_record: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        capacity: int = 200,
+        on_record: Callable[[str], None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         super().__init__(logging.DEBUG)
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"log capacity must be a whole number >= 1, got {capacity!r}")
         self.capacity = capacity
         self.on_record = on_record
+        self.clock = clock
         self._rings: dict[str, deque[LogLine]] = {}
+        self._counts: dict[str, int] = {}
         self._logger: logging.Logger | None = None
         self._propagate = True
         self._level = logging.NOTSET
@@ -53,9 +67,17 @@ class LogCapture(logging.Handler):
         ring = self._rings.get(name)
         return list(ring) if ring else []
 
+    def count(self, name: str) -> int:
+        """How many lines of service `name` were ever captured (kept or dropped).
+
+        It only grows (until `clear()`), so a view can tell that new lines arrived.
+        """
+        return self._counts.get(name, 0)
+
     def clear(self, name: str) -> None:
         """Forget the lines of service `name`."""
         self._rings.pop(name, None)
+        self._counts.pop(name, None)
 
     def emit(self, record: logging.LogRecord) -> None:
         rest = record.name[len(LOGGER_PREFIX) + 1 :]
@@ -69,14 +91,22 @@ class LogCapture(logging.Handler):
         except Exception:
             self.handleError(record)
             return
+        at: float | None = None
+        if self.clock is not None:
+            try:
+                at = self.clock()
+            except Exception:
+                # anyio's clock only works in the event loop; a thread's record has none.
+                at = None
         ring = self._rings.get(name)
         if ring is None:
             ring = self._rings[name] = deque(maxlen=self.capacity)
-        ring.append(LogLine(record.created, record.levelno, record.levelname, message))
+        ring.append(LogLine(record.created, record.levelno, record.levelname, message, at))
+        self._counts[name] = self._counts.get(name, 0) + 1
         if self.on_record is not None:
             self.on_record(name)
 
-    def formatException(self, ei: object) -> str:  # noqa: N802 - logging's own name
+    def formatException(self, ei: object) -> str:
         return logging.Formatter().formatException(ei)  # type: ignore[arg-type]
 
     def attach(self, *, propagate: bool = True, level: int = logging.INFO) -> None:
