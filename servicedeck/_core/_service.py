@@ -189,7 +189,11 @@ class Service(ABC):
         """The settings model class, without reading the environment when we can avoid it."""
         if cls.service_settings.__func__ is Service.service_settings.__func__:  # type: ignore[attr-defined]
             return default_settings_class(service_name(cls))
-        return type(cls.service_settings())
+        try:
+            return type(cls.service_settings())
+        except ServiceSettingsError as exc:
+            # The variable's name is wanted most when its value is bad.
+            return exc.settings_class  # type: ignore[return-value]
 
     @classmethod
     def enabled(cls) -> bool:
