@@ -79,7 +79,7 @@ def _tracked_start(start: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
     @functools.wraps(start)
     async def wrapper(self: Service, *args: Any, **kwargs: Any) -> Any:
         rt = self._servicedeck
-        if rt.depth:  # a subclass's start() calling super().start()
+        if rt.depth and rt.in_own_task():  # a subclass's start() calling super().start()
             return await start(self, *args, **kwargs)
         if rt.active:
             raise RuntimeError(f"service {self.name!r} is already running")
@@ -252,15 +252,25 @@ class Service(ABC):
                 services.append(service_class())
             except Exception:
                 logger.exception("service %s failed to initialise", service_name(service_class))
+        error: Exception | None = None
         async with anyio.create_task_group() as tg:
             for service in services:
                 tg.start_soon(service._supervise, name=f"servicedeck:{service.name}")
             try:
                 yield services
+            except Exception as exc:
+                # Re-raised below as it is: out of the task group it would come wrapped
+                # in an ExceptionGroup.
+                error = exc
             finally:
                 with anyio.CancelScope(shield=True):
                     await stop_all(services)
                 tg.cancel_scope.cancel()
+        if error is not None:
+            try:
+                raise error
+            finally:
+                error = None
 
     @classmethod
     async def run_services(cls) -> NoReturn:
