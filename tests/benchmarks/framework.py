@@ -1,0 +1,574 @@
+"""Framework workloads: servicedeck's `LoopService` against a hand-written asyncio loop.
+
+Every workload runs its servicedeck side and its bare-asyncio side in the same event
+loop (asyncio), alternating repetitions so that both see the same machine noise.
+
+The baseline is the loop people write by hand, `while True: await run_once(); await
+asyncio.sleep(seconds)`, stopped by cancelling its task (the cheapest hand-written stop,
+so the fairest baseline for a stop latency; an Event-based loop would need a
+`wait_for` or a second task per sleep). Its `run_once` does the same work as the
+servicedeck service's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import anyio
+
+from servicedeck import LoopService, ServiceState
+
+from ._harness import Row, Scale, Target, Unit, Workload, median, p95
+
+__all__ = ["WORKLOADS"]
+
+perf = time.perf_counter
+RunOnce = Callable[[], Awaitable[None]]
+
+
+# -- the two sides of every comparison ------------------------------------------------
+
+
+async def bare_loop(run_once: RunOnce, seconds: float) -> None:
+    """The hand-written loop that every figure is compared with."""
+    while True:
+        await run_once()
+        await asyncio.sleep(seconds)
+
+
+async def bare_logging_loop(run_once: RunOnce, seconds: float, logger: logging.Logger) -> None:
+    """The hand-written loop for a `run_once` that may raise: log it, go on."""
+    while True:
+        try:
+            await run_once()
+        except Exception:
+            logger.exception("loop failed")
+        await asyncio.sleep(seconds)
+
+
+async def noop() -> None:
+    """A `run_once` that does nothing."""
+
+
+async def fail() -> None:
+    """A `run_once` that always raises."""
+    raise ValueError("boom")
+
+
+class Counter:
+    """Counts loops (on either side) and sets `reached` when `count` reaches `goal`."""
+
+    def __init__(self, goal: int = 0) -> None:
+        self.count = 0
+        self.goal = goal
+        self.reached = asyncio.Event()
+
+    async def run_once(self) -> None:
+        self.count += 1
+        if self.count == self.goal:
+            self.reached.set()
+
+
+class NoopService(LoopService):
+    """servicedeck's side of `noop`."""
+
+    async def run_once(self) -> None:
+        pass
+
+
+class FailingService(LoopService):
+    """servicedeck's side of `fail`."""
+
+    async def run_once(self) -> None:
+        raise ValueError("boom")
+
+
+class CountingService(LoopService):
+    """servicedeck's side of `Counter.run_once`."""
+
+    counter: Counter
+
+    async def run_once(self) -> None:
+        await self.counter.run_once()
+
+
+class StampingService(LoopService):
+    """Records when each loop starts (`perf_counter`)."""
+
+    starts: list[float]
+
+    async def run_once(self) -> None:
+        self.starts.append(perf())
+
+
+async def wait_for_state(service: LoopService, state: ServiceState) -> None:
+    """Return once `service` has entered `state` (via its listener, no polling)."""
+    if service.status.state is state:
+        return
+    reached = anyio.Event()
+
+    def listener(changed: Any) -> None:
+        if changed.status.state is state:
+            reached.set()
+
+    unsubscribe = service.subscribe(listener)
+    try:
+        await reached.wait()
+    finally:
+        unsubscribe()
+
+
+async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel `tasks` and wait until every one has ended."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def counting_services(counter: Counter, count: int, loop_seconds: float) -> list[CountingService]:
+    services = [CountingService(loop_seconds=loop_seconds) for _ in range(count)]
+    for service in services:
+        service.counter = counter
+    return services
+
+
+def interleaved(repetitions: int, *sides: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """Run each side once per repetition, alternating; returns one list of results per side."""
+
+    async def run() -> list[list[Any]]:
+        results: list[list[Any]] = [[] for _ in sides]
+        for repetition in range(repetitions):
+            order = list(enumerate(sides))
+            if repetition % 2:
+                order.reverse()  # neither side always goes first
+            for index, side in order:
+                gc.collect()
+                results[index].append(await side())
+        return results
+
+    return run()
+
+
+# -- stop(block=True) of an idle service -------------------------------------------------
+
+
+async def stop_latency_bare(samples: int) -> list[float]:
+    latencies = []
+    for _ in range(samples):
+        counter = Counter(goal=1)
+        task = asyncio.create_task(bare_loop(counter.run_once, 60))
+        await counter.reached.wait()  # the task is asleep by the time we resume
+        started = perf()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        latencies.append(perf() - started)
+    return latencies
+
+
+async def stop_latency_servicedeck(samples: int) -> list[float]:
+    latencies = []
+    async with anyio.create_task_group() as tg:
+        for _ in range(samples):
+            service = NoopService(loop_seconds=60)
+            returned = Stamp()
+            tg.start_soon(returned.after, service.start)
+            await wait_for_state(service, ServiceState.SLEEPING)
+            started = perf()
+            await service.stop(block=True)
+            stopped = perf()
+            await returned.event.wait()
+            latencies.append(max(stopped, returned.at) - started)
+    return latencies
+
+
+class Stamp:
+    """When an awaited call returned."""
+
+    def __init__(self) -> None:
+        self.at = 0.0
+        self.event = anyio.Event()
+
+    async def after(self, call: Callable[[], Awaitable[object]]) -> None:
+        await call()
+        self.at = perf()
+        self.event.set()
+
+
+def measure_stop(scale: Scale) -> list[Row]:
+    samples = scale.pick(60, 3)
+    bare, servicedeck = asyncio.run(
+        interleaved(
+            scale.pick(5, 1),
+            lambda: stop_latency_bare(samples),
+            lambda: stop_latency_servicedeck(samples),
+        )
+    )
+    bare = [x for batch in bare for x in batch]
+    servicedeck = [x for batch in servicedeck for x in batch]
+    title = "`stop(block=True)` of an idle service (`loop_seconds=60`) until `start()` returns"
+    return [
+        Row(f"{title}: median", Unit.SECONDS, None, median(bare), median(servicedeck)),
+        Row(f"{title}: p95", Unit.SECONDS, Target(1e-3), p95(bare), p95(servicedeck)),
+    ]
+
+
+# -- per-loop overhead ----------------------------------------------------------------------
+
+
+async def per_loop_bare(loops: int) -> float:
+    started = perf()
+    for _ in range(loops):
+        await noop()
+        await asyncio.sleep(0)
+    return (perf() - started) / loops
+
+
+async def per_loop_servicedeck(loops: int, *, listener: bool) -> float:
+    service = NoopService(loop_seconds=0)
+    if listener:
+        service.subscribe(lambda _: None)  # what the console does
+    started = perf()
+    await service.start(loops=loops)
+    return (perf() - started) / loops
+
+
+def measure_per_loop(scale: Scale) -> list[Row]:
+    loops = scale.pick(10_000, 100)
+    bare, quiet, watched = asyncio.run(
+        interleaved(
+            scale.pick(7, 1),
+            lambda: per_loop_bare(loops),
+            lambda: per_loop_servicedeck(loops, listener=False),
+            lambda: per_loop_servicedeck(loops, listener=True),
+        )
+    )
+    title = "time per loop, `loop_seconds=0`, no-op `run_once`"
+    return [
+        Row(
+            f"{title}, nobody listening",
+            Unit.SECONDS,
+            Target(3, ratio=True),
+            median(bare),
+            median(quiet),
+        ),
+        Row(
+            f"{title}, a state listener attached",
+            Unit.SECONDS,
+            Target(5, ratio=True),
+            median(bare),
+            median(watched),
+        ),
+    ]
+
+
+# -- schedule accuracy ----------------------------------------------------------------------
+
+
+def schedule_errors(starts: list[float], interval: float) -> tuple[float, float]:
+    """(p95 of |start - ideal start|, drift of the last start), the ideal anchored on the first."""
+    deviations = [abs(start - (starts[0] + i * interval)) for i, start in enumerate(starts)]
+    return p95(deviations), deviations[-1]
+
+
+async def schedule_bare(loops: int, interval: float) -> tuple[float, float]:
+    starts: list[float] = []
+    for _ in range(loops):
+        starts.append(perf())
+        await asyncio.sleep(interval)  # the naive loop: sleeps a full interval after each loop
+    return schedule_errors(starts, interval)
+
+
+async def schedule_servicedeck(loops: int, interval: float) -> tuple[float, float]:
+    service = StampingService(loop_seconds=interval)
+    service.starts = []
+    await service.start(loops=loops)
+    return schedule_errors(service.starts, interval)
+
+
+def measure_schedule(scale: Scale) -> list[Row]:
+    loops, interval = scale.pick(100, 5), 0.02
+    bare, servicedeck = asyncio.run(
+        interleaved(
+            scale.pick(5, 1),
+            lambda: schedule_bare(loops, interval),
+            lambda: schedule_servicedeck(loops, interval),
+        )
+    )
+    title = f"schedule accuracy, {interval * 1000:g} ms interval, {loops} loops"
+    return [
+        Row(
+            f"{title}: p95 deviation from the ideal schedule",
+            Unit.SECONDS,
+            Target(2e-3),
+            median([b[0] for b in bare]),
+            median([s[0] for s in servicedeck]),
+        ),
+        Row(
+            f"{title}: total drift",
+            Unit.SECONDS,
+            Target(2e-3),
+            median([b[1] for b in bare]),
+            median([s[1] for s in servicedeck]),
+        ),
+    ]
+
+
+# -- many services: start all, stop all -------------------------------------------------
+
+
+async def many_bare(count: int) -> tuple[float, float]:
+    counter = Counter(goal=count)
+    started = perf()
+    tasks = [asyncio.create_task(bare_loop(counter.run_once, 60)) for _ in range(count)]
+    await counter.reached.wait()
+    start_all = perf() - started
+    started = perf()
+    await cancel_all(tasks)
+    return start_all, perf() - started
+
+
+async def many_servicedeck(count: int) -> tuple[float, float]:
+    counter = Counter(goal=count)
+    services = counting_services(counter, count, 60)
+    started = perf()
+    async with anyio.create_task_group() as tg:
+        for service in services:
+            tg.start_soon(service.start)
+        await counter.reached.wait()
+        start_all = perf() - started
+        started = perf()
+        async with anyio.create_task_group() as stoppers:
+            for service in services:
+                stoppers.start_soon(service.stop)  # block=True, all together
+    # The outer group has also waited for every start() to return.
+    return start_all, perf() - started
+
+
+def measure_many(scale: Scale) -> list[Row]:
+    count = scale.pick(1000, 20)
+    bare, servicedeck = asyncio.run(
+        interleaved(scale.pick(5, 1), lambda: many_bare(count), lambda: many_servicedeck(count))
+    )
+    title = f"{count:,} services (`loop_seconds=60`)"
+    return [
+        Row(
+            f"{title}: start all, until each has run its first loop",
+            Unit.SECONDS,
+            Target(0.1),
+            median([b[0] for b in bare]),
+            median([s[0] for s in servicedeck]),
+        ),
+        Row(
+            f"{title}: stop all (blocking, together)",
+            Unit.SECONDS,
+            Target(0.1),
+            median([b[1] for b in bare]),
+            median([s[1] for s in servicedeck]),
+        ),
+    ]
+
+
+# -- idle services: memory and CPU per wake-up ------------------------------------------
+
+
+async def idle_bare(count: int, loop_seconds: float, window: float) -> tuple[float, float]:
+    counter = Counter(goal=count)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    tasks = [asyncio.create_task(bare_loop(counter.run_once, loop_seconds)) for _ in range(count)]
+    await counter.reached.wait()  # every task has looped once and is asleep
+    memory = (tracemalloc.get_traced_memory()[0] - before) / count
+    tracemalloc.stop()
+    cpu = await cpu_per_wake_up(counter, window)
+    await cancel_all(tasks)
+    return memory, cpu
+
+
+async def idle_servicedeck(count: int, loop_seconds: float, window: float) -> tuple[float, float]:
+    counter = Counter(goal=count)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    services = counting_services(counter, count, loop_seconds)
+    async with anyio.create_task_group() as tg:
+        for service in services:
+            tg.start_soon(service.start)
+        await counter.reached.wait()  # every service has looped once and is asleep
+        memory = (tracemalloc.get_traced_memory()[0] - before) / count
+        tracemalloc.stop()
+        cpu = await cpu_per_wake_up(counter, window)
+        tg.cancel_scope.cancel()
+    return memory, cpu
+
+
+async def cpu_per_wake_up(counter: Counter, window: float) -> float:
+    """Process CPU time per loop over `window` seconds of idling (the window is the workload)."""
+    counter.count = 0
+    started = time.process_time()
+    await asyncio.sleep(window)
+    if not counter.count:
+        raise RuntimeError(f"no service woke up in a {window!r} s window; widen the window")
+    return (time.process_time() - started) / counter.count
+
+
+def measure_idle(scale: Scale) -> list[Row]:
+    count, loop_seconds = scale.pick(1000, 20), scale.pick(1.0, 0.02)
+    window = 2.5 * loop_seconds  # two rounds of wake-ups
+    # Warm up caches (settings classes, loggers, anyio's backend) outside the measurement.
+    asyncio.run(NoopService(loop_seconds=0).start(loops=1))
+    bare, servicedeck = asyncio.run(
+        interleaved(
+            scale.pick(3, 1),
+            lambda: idle_bare(count, loop_seconds, window),
+            lambda: idle_servicedeck(count, loop_seconds, window),
+        )
+    )
+    title = f"{count:,} idle services (`loop_seconds={loop_seconds:g}`)"
+    return [
+        Row(
+            f"{title}: memory per service (tracemalloc)",
+            Unit.BYTES,
+            Target(2, ratio=True),
+            median([b[0] for b in bare]),
+            median([s[0] for s in servicedeck]),
+        ),
+        Row(
+            f"{title}: CPU per wake-up",
+            Unit.SECONDS,
+            Target(2, ratio=True),
+            median([b[1] for b in bare]),
+            median([s[1] for s in servicedeck]),
+        ),
+    ]
+
+
+# -- a loop that raises every time ------------------------------------------------------
+
+
+class NullStream:
+    """A stream that drops what it is given (after the handler has formatted it)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class FormattingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Formats every record, traceback included, to a null stream; notes the first one."""
+
+    def __init__(self) -> None:
+        super().__init__(NullStream())
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self.first_at: float | None = None
+        self.first = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        if self.first_at is None:
+            self.first_at = perf()
+            self.first.set()
+
+    def reset(self) -> None:
+        self.first_at = None
+        self.first = asyncio.Event()
+
+
+async def failing_bare(loops: int) -> float:
+    logger = logging.getLogger("benchmarks.bare")
+    started = perf()
+    for _ in range(loops):
+        try:
+            await fail()
+        except Exception:
+            logger.exception("loop failed")
+        await asyncio.sleep(0)
+    return (perf() - started) / loops
+
+
+async def failing_servicedeck(loops: int) -> float:
+    service = FailingService(loop_seconds=0)
+    started = perf()
+    await service.start(loops=loops)
+    return (perf() - started) / loops
+
+
+async def first_failure_bare(handler: FormattingHandler) -> float:
+    handler.reset()
+    started = perf()
+    task = asyncio.create_task(bare_logging_loop(fail, 60, logging.getLogger("benchmarks.bare")))
+    await handler.first.wait()
+    assert handler.first_at is not None
+    await cancel_all([task])
+    return handler.first_at - started
+
+
+async def first_failure_servicedeck(handler: FormattingHandler) -> float:
+    handler.reset()
+    service = FailingService(loop_seconds=60)
+    async with anyio.create_task_group() as tg:
+        started = perf()
+        tg.start_soon(service.start)
+        await handler.first.wait()
+        assert handler.first_at is not None
+        await service.stop(block=True)
+    return handler.first_at - started
+
+
+def measure_failing(scale: Scale) -> list[Row]:
+    handler = FormattingHandler()
+    root = logging.getLogger()
+    root.addHandler(handler)  # one handler for both sides; both loggers propagate to it
+    try:
+        loops, repetitions = scale.pick(2000, 20), scale.pick(7, 1)
+        bare, servicedeck = asyncio.run(
+            interleaved(
+                repetitions,
+                lambda: failing_bare(loops),
+                lambda: failing_servicedeck(loops),
+            )
+        )
+        first_bare, first_servicedeck = asyncio.run(
+            interleaved(
+                scale.pick(30, 2),
+                lambda: first_failure_bare(handler),
+                lambda: first_failure_servicedeck(handler),
+            )
+        )
+    finally:
+        root.removeHandler(handler)
+    title = "a loop that raises every time"
+    return [
+        Row(
+            f"{title}: cost per loop, incl. traceback capture and one formatted log record",
+            Unit.SECONDS,
+            Target(1.5, ratio=True),
+            median(bare),
+            median(servicedeck),
+        ),
+        Row(
+            f"{title}: time from start to the first logged failure",
+            Unit.SECONDS,
+            Target(5e-3),
+            median(first_bare),
+            median(first_servicedeck),
+        ),
+    ]
+
+
+WORKLOADS = [
+    Workload("stop", measure_stop),
+    Workload("per-loop", measure_per_loop),
+    Workload("schedule", measure_schedule),
+    Workload("many", measure_many),
+    Workload("idle", measure_idle),
+    Workload("failing", measure_failing),
+]

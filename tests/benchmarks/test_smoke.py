@@ -1,0 +1,80 @@
+"""Smoke test of the benchmark suite: `--quick` runs every workload and prints every row.
+
+No timing is asserted (figures on a shared machine mean nothing in a test); only that
+the suite completes, measures what it can, and says "not yet measured" for the rest.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# One fragment per row, in table order.
+MEASURED = (
+    "`stop(block=True)` of an idle service",  # median
+    "`stop(block=True)` of an idle service",  # p95
+    "nobody listening",
+    "a state listener attached",
+    "p95 deviation from the ideal schedule",
+    "total drift",
+    "start all",
+    "stop all",
+    "memory per service",
+    "CPU per wake-up",
+    "cost per loop",
+    "first logged failure",
+    "`import servicedeck`",
+)
+PENDING = (
+    "`servicedeck ls`",
+    "`servicedeck --help`",
+    "the app's own CPU",
+    "table refreshes",
+    "key press `n`",
+    "time to open",
+    "`/` filter",
+)
+
+
+def run_quick(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks", "--quick", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def table_rows(stdout: str) -> list[list[str]]:
+    lines = [line for line in stdout.splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[1:]]
+
+
+def test_quick_run_prints_every_row() -> None:
+    done = run_quick()
+
+    assert done.returncode == 0, done.stderr
+    rows = table_rows(done.stdout)
+    assert len(rows) == len(MEASURED) + len(PENDING), done.stdout
+    for row, fragment in zip(rows, MEASURED + PENDING, strict=True):
+        assert fragment in row[0], row
+    for row in rows[: len(MEASURED)]:
+        _, bare, servicedeck, ratio, _, _ = row
+        assert bare[0].isdigit(), row
+        assert servicedeck[0].isdigit(), row
+        assert ratio.endswith("x"), row
+    for row in rows[len(MEASURED) :]:
+        assert row[2] == "not yet measured", row
+    assert "13 rows measured (not judged); 7 rows not yet measured." in done.stdout
+
+
+def test_unknown_workload_is_refused_with_the_choices() -> None:
+    done = run_quick("--only", "stop,nonsense")
+
+    assert done.returncode == 2
+    assert "unknown workload 'nonsense'" in done.stderr
+    assert "per-loop" in done.stderr
