@@ -301,8 +301,9 @@ class LoopService(Service, ABC):
                 if deadline is None:
                     await anyio.sleep_forever()
                 else:
-                    # Relative to the runtime's clock, which tests may replace.
-                    await anyio.sleep(deadline - rt.clock())
+                    # Relative to the runtime's clock, which tests may replace. The deadline
+                    # may have passed since it was checked (listeners ran): never negative.
+                    await anyio.sleep(max(deadline - rt.clock(), 0.0))
             finally:
                 rt.sleeper = None
 
