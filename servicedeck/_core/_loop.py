@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import signal
+import sys
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import Any, ClassVar, NoReturn, overload
 
 import anyio
@@ -29,6 +33,18 @@ def _check_loop_seconds(value: object, where: str) -> float:
     if math.isnan(value) or math.isinf(value) or value < 0:
         raise ValueError(f"loop_seconds must be a finite number >= 0, got {value!r} ({where})")
     return float(value)
+
+
+def _running_asyncio() -> ModuleType | None:
+    """The `asyncio` module when anyio runs on it in this thread, else None (trio).
+
+    Lets the hot loop call asyncio directly: anyio looks its backend up on every call.
+    Never imports asyncio itself, so `import servicedeck` stays light.
+    """
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None or anyio.get_cancelled_exc_class() is not asyncio.CancelledError:
+        return None
+    return asyncio
 
 
 def _check_loops(loops: object, what: str = "loops") -> int:
@@ -124,23 +140,42 @@ class LoopService(Service, ABC):
     async def _start(self, loops: int | None, steps: int) -> None:
         interval = _check_loop_seconds(self.loop_seconds, f"{self.name}.loop_seconds")
         rt = self._servicedeck
+        if not self._may_begin():
+            return
+        rt.loop_seconds = interval
+        if rt.handle_signals and threading.current_thread() is threading.main_thread():
+            error: BaseException | None = None
+            async with anyio.create_task_group() as tg:
+                await tg.start(self._watch_signals)
+                try:
+                    await self._run(loops, interval, steps)
+                except anyio.get_cancelled_exc_class():
+                    raise
+                except BaseException as exc:
+                    # Re-raised below as it is: out of the task group it would come
+                    # wrapped in an ExceptionGroup.
+                    error = exc
+                finally:
+                    tg.cancel_scope.cancel()
+            if error is not None:
+                try:
+                    raise error
+                finally:
+                    error = None
+        else:
+            await self._run(loops, interval, steps)
+
+    def _may_begin(self) -> bool:
+        """Refuse a second run; False (and use it up) if a stop was requested meanwhile."""
+        rt = self._servicedeck
         if rt.active:
             raise RuntimeError(f"service {self.name!r} is already running")
         if rt.pending_stop:
             rt.pending_stop = False
             self.logger.debug("%s: stop was requested before start; not starting", self.name)
             rt.notify()
-            return
-        rt.loop_seconds = interval
-        if rt.handle_signals and threading.current_thread() is threading.main_thread():
-            async with anyio.create_task_group() as tg:
-                await tg.start(self._watch_signals)
-                try:
-                    await self._run(loops, interval, steps)
-                finally:
-                    tg.cancel_scope.cancel()
-        else:
-            await self._run(loops, interval, steps)
+            return False
+        return True
 
     async def stop(self, block: bool = True, timeout: float | None = None) -> None:
         """Ask the service to stop after its current loop; wakes it at once if it sleeps.
@@ -242,6 +277,10 @@ class LoopService(Service, ABC):
 
     async def _run(self, loops: int | None, interval: float, steps: int) -> None:
         rt = self._servicedeck
+        # Checked again: installing signal handlers awaited, and a stop may have come.
+        # No await from here to begin(), so none can slip in between.
+        if not self._may_begin():
+            return
         rt.begin(ServiceState.STARTING)
         rt.steps = steps
         setup_done = False
@@ -310,6 +349,13 @@ class LoopService(Service, ABC):
     async def _loop(self, loops: int | None, interval: float) -> None:
         rt = self._servicedeck
         now = rt.clock
+        yield_now: Callable[[], Awaitable[None]] = checkpoint
+        asyncio = _running_asyncio()
+        if asyncio is not None:
+            # What anyio does on asyncio, without its backend lookup on every call.
+            yield_now = functools.partial(asyncio.sleep, 0)
+            if now is anyio.current_time:
+                now = asyncio.get_running_loop().time
         run_once = self.run_once
         done = 0
         due = now()
@@ -330,7 +376,7 @@ class LoopService(Service, ABC):
                     await self._sleep_until(due)
                     continue
                 # Due now: still yield, so a busy service never starves its neighbours.
-                await checkpoint()
+                await yield_now()
                 if rt.stop_requested or rt.paused or rt.steps:
                     continue
                 step = False
