@@ -1,0 +1,65 @@
+"""The command palette (ctrl+p): every action of the key table, for every service.
+
+"Start OrderReaper", "Step FlakyReaper one loop", ... plus the view commands (filter,
+sort, help, quit). A chosen service command moves the cursor to that service first,
+then runs exactly what its key runs, so the same checks and notifications apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
+from textual.content import Content
+
+if TYPE_CHECKING:
+    from servicedeck.tui.app import ServiceDeckApp
+
+__all__ = ["PaletteCommand", "ServiceCommands"]
+
+
+@dataclass(frozen=True, slots=True)
+class PaletteCommand:
+    """One entry of the palette."""
+
+    text: str
+    help: str
+    run: Callable[[], object]
+
+
+def _highlight(matcher: Matcher, text: str) -> Content:
+    # Matcher.highlight() parses its text as markup; service names must show as typed.
+    content = Content(text)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    if score:
+        for offset in offsets:
+            if not text[offset].isspace():
+                content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
+
+class ServiceCommands(Provider):
+    """Offers the app's `palette_commands()`."""
+
+    def _commands(self, highlighted_only: bool = False) -> Iterator[PaletteCommand]:
+        app = cast("ServiceDeckApp", self.app)
+        return app.palette_commands(highlighted_only=highlighted_only)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            score = matcher.match(command.text)
+            if score > 0:
+                yield Hit(
+                    score,
+                    _highlight(matcher, command.text),
+                    command.run,
+                    command.text,
+                    command.help,
+                )
+
+    async def discover(self) -> Hits:
+        for command in self._commands(highlighted_only=True):
+            yield DiscoveryHit(Content(command.text), command.run, command.text, command.help)

@@ -1,0 +1,194 @@
+"""The one table of key bindings: it feeds the footer, the help screen, the command
+palette and `docs/keys.md` (`python -m servicedeck.tui.keys` prints that page).
+
+Every binding has an id, so a user can remap it with Textual's keymap
+(`app.set_keymap({"stop_wait": "S"})`). The letters follow k9s, lazydocker and htop;
+where one differs, `why` says so and the docs print it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+from servicedeck.controller import Command
+
+__all__ = [
+    "BINDINGS",
+    "KEYS",
+    "NAVIGATION",
+    "KeySpec",
+    "display_key",
+    "key_display",
+    "keys_markdown",
+    "spec",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One key binding of the console, with everything each view shows about it."""
+
+    id: str
+    """The binding id (remappable through Textual's keymap)."""
+    key: str
+    """Textual key name(s), comma-separated, e.g. `"question_mark,f1"`."""
+    action: str
+    """The app action it runs, e.g. `"start"` for `action_start`."""
+    label: str
+    """Short label for the footer."""
+    help: str
+    """One sentence for the help screen and the docs."""
+    group: str
+    """`Service`, `View` or `App`: the help screen's sections."""
+    command: Command | None = None
+    """The controller command it needs, for greying it out when not allowed."""
+    palette: str | None = None
+    """Command palette text with `{name}`, e.g. `"Start {name}"`; None: not per service."""
+    footer: bool = True
+    """Shown in the footer (the help screen shows every binding)."""
+    why: str = ""
+    """Why this key, when it differs from the habits the console follows."""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The Textual key names of this binding."""
+        return tuple(key.strip() for key in self.key.split(","))
+
+
+KEYS: tuple[KeySpec, ...] = (
+    KeySpec("start", "s", "start", "start", "Start the service (un-pausing it).", "Service",
+            Command.START, "Start {name}"),
+    KeySpec("step", "n", "step", "step",
+            "Run one loop now; a count first runs that many (5n). Stopped: setup, the loops, "
+            "teardown. Sleeping or paused: the loops now, then back to the schedule or paused.",
+            "Service", Command.STEP, "Step {name} one loop"),
+    KeySpec("pause", "p", "toggle_pause", "pause",
+            "Pause after the current loop, or resume. A stopped loop service starts paused "
+            "(setup, then waits), so n steps it without re-running setup.",
+            "Service", Command.PAUSE, "Pause or resume {name}"),
+    KeySpec("stop", "x", "stop", "stop", "Ask the service to stop, without waiting.", "Service",
+            Command.STOP, "Stop {name}"),
+    KeySpec("stop_wait", "X", "stop_wait", "stop+wait",
+            "Stop and wait until it has stopped (teardown done); the screen stays live and a "
+            "notification says when it stopped or that it timed out.",
+            "Service", Command.STOP, "Stop {name} and wait"),
+    KeySpec("restart", "r", "restart", "restart", "Stop (waiting), then start again.", "Service",
+            Command.RESTART, "Restart {name}", footer=False),
+    KeySpec("kill", "ctrl+k", "kill", "kill",
+            "Cancel the service's task: for one stuck in stopping (teardown still runs).",
+            "Service", Command.KILL, "Kill (cancel) {name}", footer=False,
+            why="k9s's ctrl+k kills a pod; plain k is left free for moving up."),
+    KeySpec("toggle_enabled", "t", "toggle_enabled", "enable",
+            "Toggle whether the service is enabled, for this session only (it does not "
+            "start or stop it).",
+            "Service", Command.TOGGLE_ENABLED, "Enable or disable {name} (this session)",
+            footer=False),
+    KeySpec("pause_on_error", "b", "toggle_pause_on_error", "break",
+            "Break on error: pause the service when a loop raises, with the traceback open.",
+            "Service", Command.PAUSE_ON_ERROR, "Toggle pause on error for {name}", footer=False,
+            why="The issue lists no key for pause on error; b is a debugger's breakpoint key."),
+    KeySpec("logs", "l", "show_logs", "logs", "Show the service's recent log lines.", "View",
+            None, "Show logs of {name}", footer=False),
+    KeySpec("error", "e", "show_error", "error",
+            "Show the last error with its traceback (press again to enlarge).", "View", None,
+            "Show last error of {name}"),
+    KeySpec("detail", "enter", "show_detail", "detail",
+            "Show the detail: description, settings, durations (press again to enlarge).",
+            "View", None, "Show detail of {name}", footer=False),
+    KeySpec("filter", "slash", "filter", "filter",
+            "Filter services by name (Enter keeps it, Esc clears it).", "View"),
+    KeySpec("failing", "exclamation_mark", "failing_only", "failing",
+            "Show only failing services (again: show all).", "View", footer=False),
+    KeySpec("clear", "escape", "clear", "clear",
+            "Clear the count, the filter, or the enlarged panel.", "View", footer=False),
+    KeySpec("help", "question_mark,f1", "help", "help", "Show this help.", "App"),
+    KeySpec("command_palette", "ctrl+p", "command_palette", "palette",
+            "Open the command palette: every action for every service.", "App", footer=False),
+    KeySpec("quit", "q", "quit", "quit",
+            "Quit: stop every service gracefully, showing progress; q again forces.", "App"),
+)  # fmt: skip
+
+NAVIGATION: tuple[tuple[str, str], ...] = (
+    ("↑ ↓", "Move the cursor (it stays on the service across refresh, sort and filter)."),
+    ("PgUp PgDn Home End", "Move by a page, to the first or the last service."),
+    ("1-9, 0", "A count for the next n (e.g. 5n)."),
+    ("mouse", "Click a row to select it, a column header to sort by it (again: reverse)."),
+)
+"""Keys that are not bindings of the app (the table and the count prefix handle them)."""
+
+
+def spec(binding_id: str) -> KeySpec:
+    """The `KeySpec` with this id.
+
+    Raises:
+        KeyError: no binding has that id.
+    """
+    for key_spec in KEYS:
+        if key_spec.id == binding_id:
+            return key_spec
+    raise KeyError(f"no key binding with id {binding_id!r}; ids: {', '.join(k.id for k in KEYS)}")
+
+
+def display_key(key: str) -> str:
+    """How one Textual key name is written for people: `slash` -> `/`, `f1` -> `F1`."""
+    names = {
+        "slash": "/",
+        "exclamation_mark": "!",
+        "question_mark": "?",
+        "escape": "esc",
+        "f1": "F1",
+        "ctrl+p": "ctrl+p",
+        "ctrl+k": "ctrl+k",
+    }
+    return names.get(key, key)
+
+
+def key_display(key_spec: KeySpec) -> str:
+    """How the keys of a binding are written for people: `? / F1`, `ctrl+k`, `X`."""
+    return " / ".join(display_key(key) for key in key_spec.keys)
+
+
+BINDINGS: list[Binding] = [
+    Binding(
+        k.key,
+        k.action,
+        k.label,
+        show=k.footer,
+        key_display=display_key(k.keys[0]),
+        id=k.id,
+        tooltip=k.help,
+        priority=k.id in ("quit", "command_palette"),
+    )
+    for k in KEYS
+]
+"""The Textual bindings of the app, made from `KEYS`."""
+
+
+def keys_markdown() -> str:
+    """The key reference page, `docs/keys.md`, generated from `KEYS`."""
+    lines = [
+        "# Keys of the console",
+        "",
+        "<!-- Generated from servicedeck/tui/keys.py by `python -m servicedeck.tui.keys`;",
+        "     a test fails when this page is out of date. Do not edit by hand. -->",
+        "",
+        "Service keys act on the highlighted service. A key that the service's state does",
+        "not allow is greyed out in the footer; pressing it shows why. Every binding has an",
+        'id: remap it with Textual\'s keymap, e.g. `app.set_keymap({"stop_wait": "S"})`.',
+        "The command palette (ctrl+p) offers every service action for every service.",
+    ]
+    for group in ("Service", "View", "App"):
+        lines += ["", f"## {group}", "", "| key | id | what it does |", "|---|---|---|"]
+        for k in KEYS:
+            if k.group == group:
+                why = f" *Why this key:* {k.why}" if k.why else ""
+                lines.append(f"| `{key_display(k)}` | `{k.id}` | {k.help}{why} |")
+    lines += ["", "## Moving around", "", "| key | what it does |", "|---|---|"]
+    lines += [f"| `{key}` | {text} |" for key, text in NAVIGATION]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(keys_markdown(), end="")
