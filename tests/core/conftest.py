@@ -28,7 +28,7 @@ Generous: on asyncio it is real time, and the machine may be slow. A broken serv
 usually makes the test fail much sooner (trio jumps its virtual clock to the deadline).
 """
 
-WaitFor = Callable[..., Awaitable[ServiceStatus]]
+WaitFor = Callable[[Service, Callable[[ServiceStatus], bool]], Awaitable[ServiceStatus]]
 
 
 virtual_time = pytest.mark.parametrize("anyio_backend", ["trio"], indirect=True)
@@ -51,10 +51,7 @@ def wait_for() -> WaitFor:
     """
 
     async def wait_for(
-        service: Service,
-        predicate: Callable[[ServiceStatus], bool],
-        *,
-        timeout: float = WAIT_TIMEOUT,
+        service: Service, predicate: Callable[[ServiceStatus], bool]
     ) -> ServiceStatus:
         status = service.status
         if predicate(status):
@@ -70,7 +67,7 @@ def wait_for() -> WaitFor:
 
         unsubscribe = service.subscribe(listener)
         try:
-            with anyio.fail_after(timeout):
+            with anyio.fail_after(WAIT_TIMEOUT):
                 await event.wait()
         finally:
             unsubscribe()

@@ -342,11 +342,19 @@ async def test_running_lets_an_error_in_the_block_propagate_unchanged(
         async def run_once(self) -> None:
             pass
 
-    with anyio.fail_after(WAIT_TIMEOUT), pytest.raises(KeyError, match="from the block"):
-        async with Local.running() as [svc]:
-            await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+    ran: list[Service] = []
+
+    async def use_services() -> None:
+        async with Local.running() as services:
+            ran.extend(services)
+            await wait_for(services[0], lambda s: s.state is ServiceState.SLEEPING)
             raise KeyError("from the block")
 
+    with anyio.fail_after(WAIT_TIMEOUT), pytest.raises(KeyError, match="from the block"):
+        await use_services()
+
+    [svc] = ran
+    assert isinstance(svc, One)
     assert svc.status.state is ServiceState.STOPPED
 
 

@@ -17,8 +17,8 @@ from pydantic_settings import SettingsConfigDict
 from servicedeck import (
     LoopService,
     Service,
-    ServiceSettingsError,
     ServicesBaseSetting,
+    ServiceSettingsError,
     ServiceState,
 )
 
@@ -312,9 +312,7 @@ def test_loop_seconds_zero_is_valid(value: float) -> None:
     assert ShopReaper(loop_seconds=value).loop_seconds == 0
 
 
-@pytest.mark.parametrize(
-    "value", [-1, -0.001, math.nan, math.inf, "5", True, [5]], ids=repr
-)
+@pytest.mark.parametrize("value", [-1, -0.001, math.nan, math.inf, "5", True, [5]], ids=repr)
 def test_loop_seconds_invalid_argument_raises_value_error(value: object) -> None:
     with pytest.raises(ValueError, match="loop_seconds") as caught:
         ShopReaper(loop_seconds=value)  # type: ignore[arg-type]
