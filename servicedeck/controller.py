@@ -156,9 +156,11 @@ class ServiceSnapshot:
 
     @property
     def is_failing(self) -> bool:
-        """Its loops are failing, it crashed, or its settings do not load."""
+        """Its last loop failed (even if it has stopped since), it crashed, it is stuck,
+        or its settings do not load."""
         return (
             self.health in (Health.FAILING, Health.CRASHED)
+            or self.status.consecutive_errors > 0
             or self.settings_error is not None
             or self.stuck
         )

@@ -102,6 +102,7 @@ class ServiceDeckApp(App[StopReport | None]):
         self._services_ready = asyncio.Event()
         self._quitting = False
         self._forced = False
+        self._leaving = False
         self._report: StopReport | None = None
         self._count = ""
         self._note = "starting…"
@@ -164,8 +165,8 @@ class ServiceDeckApp(App[StopReport | None]):
             self._report = await self.controller.stop_all(self.stop_timeout)
 
     def _services_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled():
-            return
+        if task.cancelled() or self._leaving:
+            return  # the app is exiting already: keep the result it exits with
         error = task.exception()
         if error is not None:
             message = Text(f"servicedeck: the services' task failed: {error!r}")
@@ -174,6 +175,7 @@ class ServiceDeckApp(App[StopReport | None]):
             self.exit(self._report)
 
     async def on_unmount(self) -> None:
+        self._leaving = True
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._quit_requested.set()

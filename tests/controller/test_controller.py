@@ -237,3 +237,11 @@ def test_manual_clock_refuses_to_go_back() -> None:
     with pytest.raises(ValueError, match=r"got -1"):
         clock.advance(-1)
     assert clock() == 11.5
+
+
+async def test_a_stepped_service_whose_loop_failed_is_failing_though_stopped() -> None:
+    async with ServiceController([Failing], propagate_logs=False) as controller:
+        await controller.step("Failing")
+        snap = controller.snapshot("Failing")
+        assert snap.health is Health.STOPPED
+        assert snap.is_failing

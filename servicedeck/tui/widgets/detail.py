@@ -57,6 +57,10 @@ _LOG_LINE_LIMIT = 2_000
 _RECENT_LOGS = 5
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def _limited(text: str, limit: int = fmt.ERROR_TEXT_LIMIT) -> tuple[str, str]:
     if len(text) <= limit:
         return text, ""
@@ -146,7 +150,7 @@ class DetailPanel(Vertical):
         elif self.tab == "logs":
             key = (snap.name, self.tab, snap.log_count)
         else:
-            key = (snap.name, self.tab, snap, snap.log_count)
+            key = (snap.name, self.tab, snap, snap.log_count, self._epoch)
         if key == self._shown_key:
             return
         self._shown_key = key
@@ -188,13 +192,15 @@ class DetailPanel(Vertical):
         grid.add_column()
         state, _ = fmt.state_cell(snap)
         grid.add_row("State", Text(f"{state} · {snap.health.value}"))
-        grid.add_row(
-            "Loops",
-            Text(
-                f"{status.loop_count:,} loops · {status.error_count:,} errors"
-                f" ({status.consecutive_errors} in a row) · {status.overrun_count:,} overruns"
-            ),
-        )
+        if snap.is_loop:
+            grid.add_row(
+                "Loops",
+                Text(
+                    f"{_n(status.loop_count, 'loop')} · {_n(status.error_count, 'error')}"
+                    f" ({status.consecutive_errors} in a row) · "
+                    f"{_n(status.overrun_count, 'overrun')}"
+                ),
+            )
         if status.loop_seconds is not None:
             grid.add_row("Interval", Text(f"every {fmt.interval(status.loop_seconds)}"))
         if status.recent_durations:
@@ -202,7 +208,7 @@ class DetailPanel(Vertical):
             spark = Text(fmt.sparkline(durations), "green")
             spark.append(
                 f"  last {fmt.duration(durations[-1])} · max {fmt.duration(max(durations))}"
-                f" · {len(durations)} loops",
+                f" · the last {_n(len(durations), 'loop')}",
                 "dim",
             )
             grid.add_row("Durations", spark)
@@ -213,7 +219,7 @@ class DetailPanel(Vertical):
             grid.add_row("Break on error", Text(f"{on}  (b toggles)"))
         if status.started_at is not None:
             grid.add_row("Started", Text(fmt.session_time(status.started_at, self._epoch)))
-        if status.last_error is not None:
+        if status.last_error is not None and snap.settings_error is None:
             error = status.last_error
             summary = Text(fmt.safe_line(f"{error.type_name}: {error.message}", 300), "red")
             summary.append(f"  ({self._error_where(error)}; e: traceback)", "dim")
@@ -257,7 +263,10 @@ class DetailPanel(Vertical):
         head.append(message.strip() or "(no message)", "red")
         if note:
             head.append(f"\n{note}", "dim italic")
-        head.append(f"\n{self._error_where(error)} · {status.error_count:,} errors so far", "dim")
+        where = self._error_where(error)
+        if snap.is_loop:
+            where += f" · {_n(status.error_count, 'failed loop')} so far"
+        head.append(f"\n{where}", "dim")
         trace, hidden = fmt.clean_traceback(error.traceback, _FRAMEWORK_DIR)
         trace, cut = _limited(trace)
         trace = fmt.safe_text(trace)

@@ -51,9 +51,6 @@ _STYLE_NAMES = (
 )
 
 
-_BOLD = Style(bold=True)
-
-
 @dataclass(slots=True)
 class _Row:
     snapshot: ServiceSnapshot
@@ -318,7 +315,6 @@ class ServiceTable(ScrollView, can_focus=True):
             style = ""
             if key == "name":
                 value = snap.name
-                style = "bold" if not snap.has_task else ""
             elif key == "kind":
                 value, style = fmt.kind_cell(snap), "dim"
             elif key == "enabled":
@@ -348,7 +344,7 @@ class ServiceTable(ScrollView, can_focus=True):
             else:
                 value = snap.settings_error or row.error_summary
                 value, style = fmt.safe_line(value, 300), "error"
-            cell = Text(value, style=_BOLD if style == "bold" else styles.get(style, ""))
+            cell = Text(value, style=styles.get(style, ""))
             self._place(text, x, cell, cells, column.right)
         return self._to_strip(text, width, styles["cursor"] if cursor else None)
 

@@ -1,0 +1,1 @@
+"""Tests of the Textual console: Pilot tests of every key, snapshot tests of every view."""

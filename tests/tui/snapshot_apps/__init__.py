@@ -1,0 +1,1 @@
+"""Small deterministic apps for the snapshot tests (a frozen clock, services stepped)."""

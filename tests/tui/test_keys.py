@@ -1,0 +1,360 @@
+"""Pilot tests: every key of the console and its effect on the controller's model."""
+
+from __future__ import annotations
+
+import io
+
+import anyio
+import pytest
+from rich.console import Console
+from textual.widgets import Input, Static
+
+from servicedeck import LoopService, ServiceState
+from servicedeck.controller import ManualClock, StopReport
+from servicedeck.tui import ServiceDeckApp
+from servicedeck.tui.keys import KEYS, key_display
+from servicedeck.tui.screens.help import HelpScreen
+from servicedeck.tui.screens.quit import QuitScreen
+
+from .snapshot_apps import services
+from .snapshot_apps.apps import make_app, press_and_settle, settle, wait_for
+
+pytestmark = pytest.mark.anyio
+
+SIZE = (120, 32)
+
+
+def state(app: ServiceDeckApp, name: str) -> ServiceState:
+    return app.controller.snapshot(name).status.state
+
+
+def reaper(app: ServiceDeckApp) -> services.OrderReaper:
+    service = app.controller.instance("OrderReaper")
+    assert isinstance(service, services.OrderReaper)
+    return service
+
+
+def notes(app: ServiceDeckApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_app_starts_enabled_services_and_q_stops_them_gracefully() -> None:
+    app = make_app(start_paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.controller.snapshot("OrderReaper").has_task
+        assert app.controller.snapshot("EventRelay").has_task
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running)
+    report = app.return_value
+    assert isinstance(report, StopReport)
+    assert set(report.stopped) == {"OrderReaper", "InvoiceMailer", "ReportBuilder", "EventRelay"}
+    assert report.cancelled == ()
+    assert reaper(app).teardowns == 1
+
+
+async def test_start_paused_leaves_every_service_stopped() -> None:
+    app = make_app(start_paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not any(snap.has_task for snap in app.controller.snapshots())
+        assert app.table.cursor_name == "OrderReaper"
+
+
+async def test_s_starts_the_highlighted_service() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: state(app, "OrderReaper") is ServiceState.SLEEPING)
+        assert app.controller.snapshot("OrderReaper").status.loop_count == 1
+        assert app.table.snapshot("OrderReaper").status.state is ServiceState.SLEEPING
+
+
+async def test_n_steps_a_stopped_service_once_with_setup_and_teardown() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "n")
+        snap = app.controller.snapshot("OrderReaper")
+        assert snap.status.loop_count == 1
+        assert not snap.has_task
+        assert (reaper(app).setups, reaper(app).teardowns) == (1, 1)
+        assert app.table.snapshot("OrderReaper").status.loop_count == 1, "the table shows it"
+
+
+async def test_count_prefix_5n_runs_five_loops() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        assert app._count == "5"
+        await press_and_settle(pilot, "n")
+        assert app.controller.snapshot("OrderReaper").status.loop_count == 5
+        assert app._count == ""
+        await press_and_settle(pilot, "n")
+        assert app.controller.snapshot("OrderReaper").status.loop_count == 6
+
+
+async def test_p_starts_a_stopped_loop_paused_so_n_does_not_rerun_setup() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: state(app, "OrderReaper") is ServiceState.PAUSED)
+        await press_and_settle(pilot, "n", "n", "3", "n")
+        snap = app.controller.snapshot("OrderReaper")
+        assert snap.status.loop_count == 5
+        assert snap.status.state is ServiceState.PAUSED
+        assert reaper(app).setups == 1
+        assert reaper(app).teardowns == 0
+        await pilot.press("p")  # resume
+        await wait_for(pilot, lambda: state(app, "OrderReaper") is ServiceState.SLEEPING)
+
+
+async def test_x_stops_without_waiting() -> None:
+    app = make_app(start_paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not app.controller.snapshot("OrderReaper").has_task)
+        assert state(app, "OrderReaper") is ServiceState.STOPPED
+        assert reaper(app).teardowns == 1
+
+
+class SlowTeardown(LoopService):
+    """Its teardown waits until the test lets it finish."""
+
+    loop_seconds = 3600
+    release = anyio.Event()
+
+    async def run_once(self) -> None:
+        pass
+
+    async def teardown(self) -> None:
+        await type(self).release.wait()
+
+
+async def test_blocking_stop_runs_as_a_worker_and_the_app_stays_responsive() -> None:
+    SlowTeardown.release = anyio.Event()
+    app = make_app([SlowTeardown, services.ReportBuilder], start_paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("X")
+        await wait_for(pilot, lambda: state(app, "SlowTeardown") is ServiceState.STOPPING)
+        assert "SlowTeardown" in app.table._blocking, "the row shows stopping…"
+        # The stop is still waiting: another key is handled meanwhile.
+        await pilot.press("down")
+        assert app.table.cursor_name == "ReportBuilder"
+        assert app.controller.snapshot("SlowTeardown").has_task
+        SlowTeardown.release.set()
+        await settle(pilot)
+        assert not app.controller.snapshot("SlowTeardown").has_task
+        assert "SlowTeardown" not in app.table._blocking
+        assert "SlowTeardown stopped." in notes(app)
+
+
+async def test_blocking_stop_timeout_marks_stuck_and_ctrl_k_kills() -> None:
+    app = make_app([services.Hanging], start_paused=False)
+    app.stop_timeout = 0.05
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await wait_for(pilot, lambda: state(app, "Hanging") is ServiceState.RUNNING)
+        await press_and_settle(pilot, "X")
+        assert app.controller.snapshot("Hanging").stuck
+        assert any("stuck" in note for note in notes(app))
+        await pilot.press("ctrl+k")
+        await wait_for(pilot, lambda: not app.controller.snapshot("Hanging").has_task)
+
+
+async def test_r_restarts_the_service() -> None:
+    app = make_app(start_paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "r")
+        await wait_for(pilot, lambda: state(app, "OrderReaper") is ServiceState.SLEEPING)
+        assert (reaper(app).setups, reaper(app).teardowns) == (2, 1)
+
+
+async def test_t_toggles_enabled_for_the_session() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "t")
+        snap = app.controller.snapshot("OrderReaper")
+        assert (snap.enabled, snap.enabled_source) == (False, "override")
+        await press_and_settle(pilot, "t")
+        assert app.controller.snapshot("OrderReaper").enabled is True
+
+
+async def test_b_breaks_on_error_with_the_traceback_open() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down")
+        assert app.table.cursor_name == "InvoiceMailer"
+        await press_and_settle(pilot, "b")
+        assert app.controller.snapshot("InvoiceMailer").pause_on_error
+        await pilot.press("up")  # the break must bring the cursor back
+        await pilot.press("down", "s")
+        await wait_for(pilot, lambda: app.controller.snapshot("InvoiceMailer").paused_on_error)
+        await settle(pilot)
+        assert state(app, "InvoiceMailer") is ServiceState.PAUSED
+        assert app.table.cursor_name == "InvoiceMailer"
+        assert app.detail.tab == "error"
+        assert any("paused on error" in note for note in notes(app))
+
+
+async def test_l_e_enter_switch_tabs_and_a_second_press_enlarges() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "n", "l")
+        assert app.detail.tab == "logs"
+        await pilot.press("e")
+        assert app.detail.tab == "error"
+        await pilot.press("e")
+        assert app.screen.maximized is app.detail
+        await pilot.press("escape")
+        assert app.screen.maximized is None
+        await pilot.press("enter")
+        assert app.detail.tab == "detail"
+
+
+async def test_slash_filters_and_escape_clears_and_the_cursor_follows_the_service() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down")
+        assert app.table.cursor_name == "ReportBuilder"
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press("r", "e", "p")
+        assert app.table.visible_names == ["ReportBuilder"]
+        assert app.table.cursor_name == "ReportBuilder", "the cursor stays on its service"
+        await pilot.press("enter")
+        assert app.focused is app.table
+        await pilot.press("s")  # acts on the highlighted service, not on row 2
+        await wait_for(pilot, lambda: app.controller.snapshot("ReportBuilder").has_task)
+        await pilot.press("escape")
+        assert len(app.table.visible_names) == 4
+        assert app.table.cursor_name == "ReportBuilder"
+
+
+async def test_typing_q_in_the_filter_does_not_quit() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "q")
+        assert app.is_running
+        assert app.table.filter_text == "q"
+
+
+async def test_bang_shows_failing_services_only() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down")
+        await press_and_settle(pilot, "n")  # InvoiceMailer fails
+        await pilot.press("exclamation_mark")
+        assert app.table.visible_names == ["InvoiceMailer"]
+        await pilot.press("exclamation_mark")
+        assert len(app.table.visible_names) == 4
+
+
+async def test_cursor_follows_the_service_across_sorting() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("end")
+        assert app.table.cursor_name == "EventRelay"
+        app.sort_by("name")
+        await pilot.pause()
+        assert app.table.visible_names[0] == "EventRelay"
+        assert app.table.cursor_name == "EventRelay"
+        await pilot.press("down")
+        assert app.table.cursor_name == "InvoiceMailer"
+
+
+async def test_clicking_a_row_selects_it_and_a_header_sorts() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.click("#table", offset=(3, 3))  # header line, then rows 0, 1, 2
+        assert app.table.cursor_name == "ReportBuilder"
+        await pilot.click("#table", offset=(3, 0))
+        assert app.table.sort_column == ("name", False)
+        assert app.table.cursor_name == "ReportBuilder"
+
+
+async def test_a_greyed_out_key_notifies_why_and_never_raises() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.check_action("stop", ()) is None
+        assert app.check_action("start", ()) is True
+        await pilot.press("x")
+        await pilot.press("ctrl+k")
+        await pilot.pause()
+        assert "OrderReaper is not running" in notes(app)
+        await pilot.press("end", "n")  # EventRelay is not a loop
+        await pilot.pause()
+        assert "EventRelay is not a loop service" in notes(app)
+        assert app.is_running
+
+
+async def test_question_mark_and_f1_open_the_help_with_every_binding() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        console = Console(width=200, record=True, file=io.StringIO())
+        console.print(app.screen.query_one(Static).content)
+        text = console.export_text()
+        for spec in KEYS:
+            assert spec.help in text, spec.id
+            assert key_display(spec) in text, spec.id
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_runs_an_action_on_the_named_service() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        texts = [command.text for command in app.palette_commands()]
+        for name in app.controller.names:
+            assert f"Start {name}" in texts
+            assert f"Stop {name} and wait" in texts
+        await pilot.press("ctrl+p")
+        await pilot.press(*"start reportbuilder")
+        await wait_for(pilot, lambda: app.screen.query("CommandList Option").results() is not None)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.controller.snapshot("ReportBuilder").has_task)
+        assert app.table.cursor_name == "ReportBuilder"
+
+
+async def test_second_q_forces_the_exit() -> None:
+    app = make_app([services.Hanging], start_paused=False)
+    app.stop_timeout = 30  # a graceful quit would wait this long for Hanging
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await wait_for(pilot, lambda: state(app, "Hanging") is ServiceState.RUNNING)
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        with anyio.fail_after(5):
+            await pilot.press("q")
+            await wait_for(pilot, lambda: not app.is_running)
+    assert not app.controller.snapshot("Hanging").has_task
+
+
+async def test_durations_and_countdowns_come_from_the_controller_clock() -> None:
+    clock = ManualClock(50.0)
+    app = make_app(clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "p", "n")
+        snap = app.table.snapshot("OrderReaper")
+        assert snap is not None
+        assert snap.status.last_duration == pytest.approx(0.012)

@@ -1,0 +1,146 @@
+"""Snapshot tests of every view (pytest-textual-snapshot).
+
+Update them after a deliberate change of the screen with
+`python -m pytest tests/tui/test_snapshots.py --snapshot-update`, and look at the
+report (snapshot_report.html) before committing. They run with the Textual version
+pinned in tests/constraints.txt.
+
+Determinism: every app runs on a frozen `ManualClock` (services advance it by a fixed
+amount per loop), nothing shows wall-clock time, the filter's cursor does not blink in
+headless mode, and each scenario waits on the app's state (ready, workers done,
+changes applied) before the screenshot. Tracebacks show paths relative to the working
+directory and hide the framework's frames, so another checkout renders the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import pytest
+from textual.pilot import Pilot
+
+from servicedeck import ServiceState
+from servicedeck.controller import ManualClock
+from servicedeck.tui import demo_app
+
+from .snapshot_apps import services
+from .snapshot_apps.apps import make_app, press_and_settle, settle, wait_for
+
+WIDE = (160, 45)
+SMALL = (80, 24)
+
+SnapCompare = Callable[..., bool]
+
+
+@pytest.fixture(autouse=True)
+def _no_demo_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's services read their settings from the environment: make it neutral."""
+    for name in ("HEARTBEAT", "FLAKY_REAPER", "SLOW_REPORT", "TELEMETRY_UPLOADER"):
+        monkeypatch.delenv(f"SERVICEDECK_SERVICES_{name}_ENABLED", raising=False)
+    monkeypatch.delenv("DEMO_LATE_RUNS_LOOP_SECONDS", raising=False)
+
+
+async def _quiet(pilot: Pilot[object]) -> None:
+    """No toasts in a screenshot (they expire on a real-time timer)."""
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+def test_demo_at_start_wide(snap_compare: SnapCompare) -> None:
+    """The demo services just started: each enabled loop ran once (on a frozen clock)."""
+    app = demo_app(clock=ManualClock(1000.0))
+
+    def settled() -> bool:
+        snaps = {s.name: s for s in app.controller.snapshots()}
+        loops_done = all(
+            s.status.loop_count >= 1 and s.status.state is ServiceState.SLEEPING
+            for s in snaps.values()
+            if s.is_loop and s.enabled
+        )
+        return loops_done and snaps["EventDistributor"].status.state is ServiceState.RUNNING
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await wait_for(pilot, settled)
+        await settle(pilot)
+        await _quiet(pilot)
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
+
+
+def test_stepping_a_paused_service_small(snap_compare: SnapCompare) -> None:
+    """p starts OrderReaper paused, then 3n runs three loops: the row, the detail, 80x24."""
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await press_and_settle(pilot, "p", "3", "n")
+        await _quiet(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SMALL, run_before=run_before)
+
+
+def test_error_traceback_open(snap_compare: SnapCompare) -> None:
+    """e on a service whose loop raised: message shown literally ([bold] is not markup)."""
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await press_and_settle(pilot, "down", "n", "n", "e")
+        await _quiet(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_help_screen(snap_compare: SnapCompare) -> None:
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await _quiet(pilot)
+
+    assert snap_compare(
+        make_app(), press=["question_mark"], terminal_size=(110, 50), run_before=run_before
+    )
+
+
+def test_filter_applied(snap_compare: SnapCompare) -> None:
+    """/ then 're' then enter: three services shown, the cursor stayed on its service."""
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await press_and_settle(pilot, "down", "down", "n", "slash", "r", "e", "enter")
+        await _quiet(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(120, 30), run_before=run_before)
+
+
+def test_settings_error(snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service whose enabling variable does not parse: listed, explained, not started."""
+    monkeypatch.setenv("SERVICEDECK_SERVICES_HEARTBEAT_ENABLED", "maybe")
+    app = demo_app(start_paused=True, clock=ManualClock(1000.0))
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await _quiet(pilot)
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
+
+
+def test_huge_error_message_is_cut_and_the_screen_stays_live() -> None:
+    """A 1 MB error message: the table cell and the detail panel show a bounded part."""
+
+    class Enormous(services.InvoiceMailer):
+        async def run_once(self) -> None:
+            raise RuntimeError("[bold]x" + "y" * 1_000_000)
+
+    app = make_app([Enormous])
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            with anyio.fail_after(10):
+                await press_and_settle(pilot, "n", "e")
+            head = str(pilot.app.query_one("#detail-head").content)
+            assert head.startswith("RuntimeError: [bold]xyyy")
+            assert "cut: 1,000,007 characters" in head
+            assert len(head) < 25_000
+
+    anyio.run(scenario)
