@@ -1,0 +1,161 @@
+"""The headless run behind `servicedeck run`: a `ServiceController` until a signal.
+
+SIGINT or SIGTERM stops every service gracefully (`stop_all()`, teardown runs); a second
+one during that stop calls `force()`, which ends the process at once. If every service
+ends by itself (crashed, or a non-loop service returned), the run ends too.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import NoReturn
+
+import anyio
+
+from servicedeck import Service, ServiceState
+from servicedeck.controller import ServiceController, StopReport
+
+__all__ = ["serve"]
+
+log = logging.getLogger("servicedeck.cli")
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(names) if names else "none"
+
+
+async def _wait_until_all_ended(controller: ServiceController, running: set[str]) -> None:
+    """Return once none of `running` has a task any more."""
+    dirty: set[str] = set()
+    wakeup = anyio.Event()
+
+    def on_change(name: str) -> None:
+        nonlocal wakeup
+        # Cheap: most changes are loops of a running service; only look closer at
+        # services that are not running (or not yet) their start().
+        service = controller.instance(name)
+        if name in running and (service is None or not service.is_running):
+            dirty.add(name)
+            wakeup.set()
+
+    unsubscribe = controller.subscribe(on_change)
+    try:
+        dirty.update(running)
+        while running:
+            for name in tuple(dirty):
+                dirty.discard(name)
+                if not controller.snapshot(name).has_task:
+                    running.discard(name)
+            if running:
+                await wakeup.wait()
+                wakeup = anyio.Event()
+    finally:
+        unsubscribe()
+
+
+async def _force_on_signal(signals: AsyncIterator[int], force: Callable[[], NoReturn]) -> None:
+    async for signum in signals:
+        log.warning("Received %s again.", signal.Signals(signum).name)
+        force()
+
+
+def _report(report: StopReport, timeout: float) -> None:
+    stopped = len(report.stopped)
+    log.info(
+        "All services stopped: %d stopped in %.2f s (%s).",
+        stopped,
+        report.seconds,
+        _names(report.stopped),
+    )
+    if report.cancelled:
+        log.warning(
+            "Cancelled %d service(s) that did not stop within %g s: %s.",
+            len(report.cancelled),
+            timeout,
+            _names(report.cancelled),
+        )
+
+
+async def serve(
+    classes: Sequence[type[Service]],
+    stop_timeout: float,
+    ready: Callable[[], None],
+    force: Callable[[], NoReturn],
+) -> int:
+    """Run the enabled services of `classes` until SIGINT/SIGTERM; return the exit status.
+
+    Args:
+        classes: the discovered service classes.
+        stop_timeout: seconds each service may take to stop before it is cancelled.
+        ready: called once the services are started.
+        force: called on a second signal during the graceful stop; must not return.
+
+    Returns:
+        0 after a graceful stop, or when every service ended cleanly by itself; 1 when
+        no service is enabled, none could start, or every service ended and one crashed.
+    """
+    # The receiver is open before any service starts, so no signal is ever missed.
+    with anyio.open_signal_receiver(*SIGNALS) as signals:
+        async with ServiceController(classes, capture_logs=False) as controller:
+            snapshots = controller.snapshots()
+            for snap in snapshots:
+                if snap.settings_error is not None:
+                    log.error("%s not started: %s", snap.name, snap.settings_error)
+                elif snap.enabled is False:
+                    log.info("%s is disabled (%s).", snap.name, snap.env_var)
+            if not any(snap.enabled for snap in snapshots):
+                log.error(
+                    "No services are enabled! Enable one with its environment variable "
+                    "(see `servicedeck ls`)."
+                )
+                return 1
+            started = controller.start_enabled()
+            if not started:
+                log.error("None of the enabled services could start (see the errors above).")
+                return 1
+            log.info(
+                "Started %d service(s): %s. Press Ctrl+C to stop.", len(started), _names(started)
+            )
+            ready()
+
+            received: list[int] = []
+            async with anyio.create_task_group() as waiting:
+
+                async def on_signal() -> None:
+                    async for signum in signals:
+                        received.append(signum)
+                        break
+                    waiting.cancel_scope.cancel()
+
+                async def on_all_ended() -> None:
+                    await _wait_until_all_ended(controller, set(started))
+                    waiting.cancel_scope.cancel()
+
+                waiting.start_soon(on_signal)
+                waiting.start_soon(on_all_ended)
+
+            if not received:
+                crashed = [
+                    s.name for s in controller.snapshots() if s.status.state is ServiceState.CRASHED
+                ]
+                if crashed:
+                    log.error("Every service has stopped; crashed: %s. Exiting.", _names(crashed))
+                    return 1
+                log.info("Every service has finished. Exiting.")
+                return 0
+
+            log.info(
+                "Received %s: stopping %d service(s) (press Ctrl+C again to force)...",
+                signal.Signals(received[0]).name,
+                len(started),
+            )
+            async with anyio.create_task_group() as stopping:
+                stopping.start_soon(_force_on_signal, signals, force)
+                report = await controller.stop_all(stop_timeout)
+                stopping.cancel_scope.cancel()
+            _report(report, stop_timeout)
+            return 0
