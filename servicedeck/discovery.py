@@ -42,13 +42,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    PyprojectTomlConfigSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_settings import BaseSettings, PyprojectTomlConfigSettingsSource, SettingsConfigDict
 
 from servicedeck import Service
 from servicedeck._core import check_unique_names
@@ -107,31 +102,19 @@ class Discovered:
 # -- pyproject.toml ---------------------------------------------------------------------
 
 
-class ProjectConfig(BaseSettings):
-    """The `[tool.servicedeck]` table of a project's `pyproject.toml`.
+class ProjectConfig(BaseModel):
+    """The `[tool.servicedeck]` table of a project's `pyproject.toml`."""
 
-    Read only from that table (never from the environment), by pydantic-settings'
-    pyproject source, from the nearest `pyproject.toml` at or above the working directory.
-    """
+    model_config = ConfigDict(extra="forbid")
 
-    model_config = SettingsConfigDict(
-        pyproject_toml_table_header=("tool", "servicedeck"),
-        extra="forbid",
-    )
-
-    services: list[str] | None = Field(default=None)
+    services: list[str] | None = None
     """Targets, as on the command line; relative paths are relative to the pyproject.toml."""
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
+
+class _PyprojectTable(BaseSettings):
+    """Tells pydantic-settings' pyproject source which table to read."""
+
+    model_config = SettingsConfigDict(pyproject_toml_table_header=("tool", "servicedeck"))
 
 
 def _nearest_pyproject(start: Path) -> Path | None:
@@ -156,13 +139,13 @@ def find_project_config(cwd: Path | None = None) -> tuple[Path, ProjectConfig] |
     if path is None:
         return None
     try:
-        source = PyprojectTomlConfigSettingsSource(ProjectConfig, toml_file=path)
+        source = PyprojectTomlConfigSettingsSource(_PyprojectTable, toml_file=path)
     except Exception as exc:  # tomllib.TOMLDecodeError, OSError, UnicodeDecodeError
         raise DiscoveryError(f"could not read {str(path)!r}: {exc}; fix its TOML syntax.") from exc
     if not source.toml_data:
         return None
     try:
-        config = ProjectConfig(**source())
+        config = ProjectConfig.model_validate(source.toml_data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, err['loc'])) or 'table'}: {err['msg']} (got {err.get('input')!r})"
@@ -180,8 +163,9 @@ def find_project_config(cwd: Path | None = None) -> tuple[Path, ProjectConfig] |
 # -- loading targets --------------------------------------------------------------------
 
 
-def _is_path(spec: str) -> bool:
-    return spec.endswith(".py") or "/" in spec or os.sep in spec
+def _is_path(spec: str, base: Path) -> bool:
+    """A path ends in .py, has a slash, or names an existing file; else a dotted name."""
+    return spec.endswith(".py") or "/" in spec or os.sep in spec or (base / spec).is_file()
 
 
 def _split_target(target: str) -> tuple[str, str | None]:
@@ -239,7 +223,14 @@ def _import_failed(target: str, exc: BaseException) -> TargetError:
 
 
 def _load_module(target: str, spec: str, base: Path) -> ModuleType:
-    if not _is_path(spec):
+    if not _is_path(spec, base):
+        if not all(part.isidentifier() for part in spec.split(".")):
+            raise TargetError(
+                target,
+                f"target {target!r} is neither a dotted module name, a path, nor "
+                "module:ClassName; write e.g. myapp.services, ./services.py or myapp:Reaper.",
+            )
+        _add_to_path(base)
         return _import(target, spec)
     path = (base / spec).resolve()
     if not path.exists():
@@ -281,10 +272,23 @@ def services_of(module: ModuleType) -> list[type[Service]]:
         if cls.__module__ != name and not cls.__module__.startswith(prefix):
             continue
         parts = cls.__qualname__.split(".")
-        if "<locals>" in parts or any(part.startswith("_") for part in parts):
-            continue
-        found.append(cls)
+        if any(part.startswith(("_", "<")) for part in parts):
+            continue  # private, or defined inside a function
+        if _bound_in_module(cls, parts):
+            found.append(cls)
     return found
+
+
+def _bound_in_module(cls: type, parts: list[str]) -> bool:
+    """True if `cls` is what its module's namespace holds under its qualified name.
+
+    Leaves out stale classes of a module imported again (reload), which stay in the
+    registry while something still refers to them.
+    """
+    obj: Any = sys.modules.get(cls.__module__)
+    for part in parts:
+        obj = getattr(obj, part, None)
+    return obj is cls
 
 
 def _service_class(target: str, obj: Any) -> type[Service]:
@@ -310,7 +314,8 @@ def load_target(target: str, *, base: Path | None = None) -> list[type[Service]]
     Args:
         target: a dotted module, a file path, or `module:ClassName` (either side may be
             a path: `services.py:Reaper`).
-        base: the folder relative paths are relative to (default: the working directory).
+        base: the folder relative paths are relative to, and that is put on `sys.path`
+            for dotted names (default: the working directory).
 
     Raises:
         TargetError: it does not import, names no service class, or defines no services.

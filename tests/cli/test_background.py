@@ -121,9 +121,7 @@ def test_stop_process_exits_nonzero_when_the_process_survives(tmp_path: Path) ->
         [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
     )
     try:
-        outcome = _daemon.stop_process(
-            survivor.pid, 0.2, kill_wait=0.2, send=lambda pid, sig: None
-        )
+        outcome = _daemon.stop_process(survivor.pid, 0.2, kill_wait=0.2, send=lambda pid, sig: None)
         assert (outcome.stopped, outcome.killed) == (False, True)
     finally:
         survivor.send_signal(signal.SIGKILL)

@@ -55,9 +55,7 @@ def test_ls_json_lists_the_demo_services_with_the_documented_schema(sd: ServiceD
 
 
 def test_ls_json_shows_where_enabled_came_from(sd: ServiceDeck) -> None:
-    result = sd(
-        "ls", "-o", "json", SERVICEDECK_SERVICES_HEARTBEAT_ENABLED="false"
-    )
+    result = sd("ls", "-o", "json", SERVICEDECK_SERVICES_HEARTBEAT_ENABLED="false")
 
     heartbeat = json.loads(result.stdout)[0]
     assert (heartbeat["enabled"], heartbeat["enabled_source"]) == (False, "env")
@@ -136,8 +134,13 @@ def test_ls_does_not_import_textual(sd: ServiceDeck) -> None:
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=sd.cwd, env=sd.env, capture_output=True, text=True,
-        timeout=60, check=True,
+        [sys.executable, "-c", code],
+        cwd=sd.cwd,
+        env=sd.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
 
     assert done.stderr.split() == ["False", "0"]

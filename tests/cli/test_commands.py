@@ -1,0 +1,160 @@
+"""The command's surface: `--help`, `--version`, `python -m servicedeck`, each command's
+help with an example, usage errors, and opening the console (with a stand-in app)."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from servicedeck import __version__
+from servicedeck.cli import main, parse_args
+
+from .conftest import ServiceDeck
+
+
+def test_help_lists_the_commands_and_examples_without_importing_textual(
+    sd: ServiceDeck,
+) -> None:
+    result = sd(
+        "--help", PYTHONPROFILEIMPORTTIME="1"
+    )  # -X importtime: every imported module is named on stderr
+
+    assert result.status == 0
+    assert result.stdout.startswith("usage: servicedeck [-h] [--version] [--paused]")
+    for command in ("ls ", "run ", "stop "):
+        assert f"\n  {command}" in result.stdout
+    assert "examples:" in result.stdout
+    imported = result.stderr
+    assert "| servicedeck.cli" in imported
+    assert "textual" not in imported
+    assert "| rich" not in imported
+
+
+@pytest.mark.parametrize("command", ["ls", "run", "stop"])
+def test_every_command_has_help_with_an_example(sd: ServiceDeck, command: str) -> None:
+    result = sd(command, "--help")
+
+    assert result.status == 0
+    assert result.stdout.startswith(f"usage: servicedeck {command}")
+    examples = result.stdout.split("examples:\n", 1)[1]
+    assert f"servicedeck {command}" in examples
+
+
+def test_version_prints_the_package_version(sd: ServiceDeck) -> None:
+    result = sd("--version")
+
+    assert (result.status, result.stdout) == (0, f"servicedeck {__version__}\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+        (["run", "--stop-timeout", "-1"], "'-1' must be a number of seconds > 0"),
+        (["stop", "--timeout", "soon"], "'soon' is not a number of seconds"),
+        (["ls", "--paused"], "unrecognized arguments: --paused"),
+    ],
+)
+def test_usage_errors_exit_2_naming_the_bad_value(
+    sd: ServiceDeck, args: list[str], message: str
+) -> None:
+    result = sd(*args)
+
+    assert result.status == 2
+    assert message in result.stderr
+
+
+def test_an_invalid_servicedeck_variable_exits_2_naming_it(sd: ServiceDeck) -> None:
+    result = sd("stop", SERVICEDECK_STOP_TIMEOUT="-3")
+
+    assert result.status == 2
+    assert "SERVICEDECK_STOP_TIMEOUT='-3'" in result.stderr
+    assert "fix or unset the variable" in result.stderr
+
+
+def test_parse_args_picks_the_parser_by_the_first_word() -> None:
+    assert parse_args([]).command == ""
+    assert parse_args(["myapp.jobs", "--paused"]).targets == ["myapp.jobs"]
+    assert parse_args(["--debug", "ls", "a", "-o", "json"]).debug is True
+    run = parse_args(["run", "./run.py", "--background"])
+    assert (run.command, run.targets, run.background) == ("run", ["./run.py"], True)
+    # A target spelled like a command is written as a path; after `--` it is a target.
+    assert parse_args(["--", "ls"]).targets == ["ls"]
+
+
+# -- the console, with a stand-in for servicedeck.tui -----------------------------------
+
+
+class FakeApp:
+    """Records how the command line built the console."""
+
+    made: list[FakeApp] = []
+
+    def __init__(self, controller: Any, *, start_paused: bool = False) -> None:
+        self.controller = controller
+        self.start_paused = start_paused
+        self.ran = False
+        self.return_code: int | None = None
+        FakeApp.made.append(self)
+
+    def run(self) -> None:
+        self.ran = True
+
+
+@pytest.fixture
+def fake_console(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> type[FakeApp]:
+    module = types.ModuleType("servicedeck.tui")
+    module.ServiceDeckApp = FakeApp  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "servicedeck.tui", module)
+    monkeypatch.chdir(tmp_path)  # no pyproject.toml, no targets: the demo
+    FakeApp.made = []
+    return FakeApp
+
+
+def test_console_opens_on_the_demo_by_default(fake_console: type[FakeApp]) -> None:
+    assert main([]) == 0
+
+    (app,) = fake_console.made
+    assert app.ran
+    assert app.start_paused is False
+    assert "Heartbeat" in app.controller.names
+
+
+def test_console_paused_on_one_target(fake_console: type[FakeApp]) -> None:
+    assert main(["servicedeck.demo:FlakyReaper", "--paused"]) == 0
+
+    (app,) = fake_console.made
+    assert (app.start_paused, app.controller.names) == (True, ("FlakyReaper",))
+
+
+def test_console_bad_target_exits_2_before_any_console_opens(
+    fake_console: type[FakeApp], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["no_such_module_for_servicedeck"]) == 2
+
+    assert fake_console.made == []
+    assert "could not import target 'no_such_module_for_servicedeck'" in capsys.readouterr().err
+
+
+def test_console_missing_says_so_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "servicedeck.tui", None)  # import raises ImportError
+    monkeypatch.chdir(tmp_path)
+
+    assert main([]) == 1
+
+    assert "the console could not be loaded" in capsys.readouterr().err
+
+
+def test_console_interface_the_command_line_relies_on() -> None:
+    import inspect
+
+    from servicedeck.tui import ServiceDeckApp
+
+    signature = inspect.signature(ServiceDeckApp)
+    signature.bind(object(), start_paused=True)  # raises TypeError if the interface drifted
