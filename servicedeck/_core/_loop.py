@@ -359,6 +359,7 @@ class LoopService(Service, ABC):
         run_once = self.run_once
         done = 0
         due = now()
+        slept = False
         while True:
             if rt.stop_requested:
                 return
@@ -369,21 +370,26 @@ class LoopService(Service, ABC):
                     rt.next_loop_at = None
                     rt.set_state(ServiceState.PAUSED)
                     await self._sleep_until(None)
+                    slept = True
                     continue
                 if due > now():
                     rt.next_loop_at = due
                     rt.set_state(ServiceState.SLEEPING)
                     await self._sleep_until(due)
+                    slept = True
                     continue
-                # Due now: still yield, so a busy service never starves its neighbours.
-                await yield_now()
-                if rt.stop_requested or rt.paused or rt.steps:
-                    continue
+                # Due now: still yield, so a busy service never starves its neighbours;
+                # a sleep since the last loop was such a yield (and its flags are checked).
+                if not slept:
+                    await yield_now()
+                    if rt.stop_requested or rt.paused or rt.steps:
+                        continue
                 step = False
             else:
                 # Counted in `steps` until it has run: run_now() tickets rely on it.
                 step = True
 
+            slept = False
             rt.next_loop_at = None
             if rt.state is not ServiceState.RUNNING:
                 rt.set_state(ServiceState.RUNNING)
