@@ -15,6 +15,7 @@ from typing import Any, ClassVar, NoReturn, overload
 import anyio
 from anyio.lowlevel import checkpoint
 
+from ._runtime import release
 from ._service import Service
 from ._state import ServiceState
 
@@ -331,18 +332,38 @@ class LoopService(Service, ABC):
         if scope.cancelled_caught:
             self.logger.warning("%s: teardown() did not finish within %s s", self.name, TEARDOWN_TIMEOUT)
 
-    async def _sleep_until(self, deadline: float | None) -> None:
-        """Sleep until `deadline` (forever for None), unless woken by `Runtime.wake()`."""
+    async def _sleep_until(
+        self, deadline: float | None, now: Callable[[], float], loop: Any = None
+    ) -> None:
+        """Sleep until `deadline` (forever for None), unless woken by `Runtime.wake()`.
+
+        `now` is the runtime's clock (tests may replace it): the sleep lasts `deadline -
+        now()`, never negative (the deadline may have passed while listeners ran). `loop`
+        is the running asyncio event loop, if any.
+        """
         rt = self._servicedeck
+        if loop is not None:
+            # What asyncio.sleep() does (a future and a timer), wakeable: a cancel scope
+            # per sleep cost as much again, in CPU per wake-up and memory per service.
+            waiter = loop.create_future()
+            timer = None
+            if deadline is not None:
+                timer = loop.call_later(max(deadline - now(), 0.0), release, waiter)
+            rt.sleeper = waiter
+            try:
+                await waiter
+            finally:
+                rt.sleeper = None
+                if timer is not None:
+                    timer.cancel()
+            return
         with anyio.CancelScope() as scope:
             rt.sleeper = scope
             try:
                 if deadline is None:
                     await anyio.sleep_forever()
                 else:
-                    # Relative to the runtime's clock, which tests may replace. The deadline
-                    # may have passed since it was checked (listeners ran): never negative.
-                    await anyio.sleep(max(deadline - rt.clock(), 0.0))
+                    await anyio.sleep(max(deadline - now(), 0.0))
             finally:
                 rt.sleeper = None
 
@@ -350,12 +371,14 @@ class LoopService(Service, ABC):
         rt = self._servicedeck
         now = rt.clock
         yield_now: Callable[[], Awaitable[None]] = checkpoint
+        loop = None
         asyncio = _running_asyncio()
         if asyncio is not None:
             # What anyio does on asyncio, without its backend lookup on every call.
+            loop = asyncio.get_running_loop()
             yield_now = functools.partial(asyncio.sleep, 0)
             if now is anyio.current_time:
-                now = asyncio.get_running_loop().time
+                now = loop.time
         run_once = self.run_once
         done = 0
         due = now()
@@ -369,13 +392,13 @@ class LoopService(Service, ABC):
                 if rt.paused:
                     rt.next_loop_at = None
                     rt.set_state(ServiceState.PAUSED)
-                    await self._sleep_until(None)
+                    await self._sleep_until(None, now, loop)
                     slept = True
                     continue
                 if due > now():
                     rt.next_loop_at = due
                     rt.set_state(ServiceState.SLEEPING)
-                    await self._sleep_until(due)
+                    await self._sleep_until(due, now, loop)
                     slept = True
                     continue
                 # Due now: still yield, so a busy service never starves its neighbours;

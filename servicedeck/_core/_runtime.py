@@ -16,6 +16,8 @@ import anyio
 from ._state import ErrorInfo, ServiceState, ServiceStatus
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ._service import Service
 
 __all__ = ["Listener", "Runtime"]
@@ -86,7 +88,8 @@ class Runtime:
         self.pending_stop = False
         self.steps = 0
         self.steps_done = 0
-        self.sleeper: anyio.CancelScope | None = None
+        # What wake() ends: a cancel scope, or on asyncio the future the loop awaits.
+        self.sleeper: anyio.CancelScope | asyncio.Future[None] | None = None
         self.stopped_event: anyio.Event | None = None
         self.step_event: anyio.Event | None = None
         self.task_id: int | None = None
@@ -143,8 +146,11 @@ class Runtime:
 
     def wake(self) -> None:
         """Cut a sleep (scheduled or paused) short, so the loop looks at its flags."""
-        if self.sleeper is not None:
-            self.sleeper.cancel()
+        sleeper = self.sleeper
+        if isinstance(sleeper, anyio.CancelScope):
+            sleeper.cancel()
+        elif sleeper is not None:
+            release(sleeper)
 
     def release_steppers(self) -> None:
         if self.step_event is not None:
@@ -194,6 +200,12 @@ class Runtime:
 
     def __repr__(self) -> str:
         return f"<Runtime {self.state.value} loops={self.loop_count}>"
+
+
+def release(waiter: asyncio.Future[None]) -> None:
+    """End an asyncio sleep: its timer fired, or `Runtime.wake()` cut it short."""
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def describe(obj: Any) -> str:
