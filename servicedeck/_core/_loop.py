@@ -397,7 +397,10 @@ class LoopService(Service, ABC):
                     continue
                 if due > now():
                     rt.next_loop_at = due
-                    rt.set_state(ServiceState.SLEEPING)
+                    # rt.set_state() inlined here and below: a call per state change counts.
+                    rt.state = ServiceState.SLEEPING
+                    if rt.listeners:
+                        rt.notify()
                     await self._sleep_until(due, now, loop)
                     slept = True
                     continue
@@ -409,13 +412,21 @@ class LoopService(Service, ABC):
                         continue
                 step = False
             else:
+                # A step yields too (unless it just slept), or run_now(1000) on a loop
+                # that never awaits would starve every other task until it is done.
+                if not slept:
+                    await yield_now()
+                    if rt.stop_requested or not rt.steps:
+                        continue
                 # Counted in `steps` until it has run: run_now() tickets rely on it.
                 step = True
 
             slept = False
             rt.next_loop_at = None
             if rt.state is not ServiceState.RUNNING:
-                rt.set_state(ServiceState.RUNNING)
+                rt.state = ServiceState.RUNNING
+                if rt.listeners:
+                    rt.notify()
             number = rt.loop_count + 1
             started = now()
             if not step and started - due > interval > 0:
@@ -459,7 +470,8 @@ class LoopService(Service, ABC):
                 if backoff and rt.consecutive_errors:
                     wait = min(max(interval, 1e-3) * 2 ** min(rt.consecutive_errors, 60), backoff)
                     due = max(due, ended + wait)
-            rt.notify()
+            if rt.listeners:
+                rt.notify()
 
     async def _watch_signals(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

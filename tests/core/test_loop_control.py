@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from servicedeck import LoopService, ServiceState
@@ -289,7 +290,18 @@ async def test_run_now_from_inside_run_once_queues_without_waiting() -> None:
 async def test_run_now_concurrent_callers_each_wait_for_their_own_loop(
     wait_for: WaitFor,
 ) -> None:
-    svc = Gated(loop_seconds=0)
+    class TwoGates(Recorder):
+        """Loop k waits for gate k."""
+
+        def __init__(self) -> None:
+            super().__init__(loop_seconds=0)
+            self.gates = [anyio.Event(), anyio.Event()]
+
+        async def run_once(self) -> None:
+            await super().run_once()
+            await self.gates[self.status.loop_count].wait()
+
+    svc = TwoGates()
     svc.pause()
     counts_on_return: dict[str, int] = {}
 
@@ -303,15 +315,51 @@ async def test_run_now_concurrent_callers_each_wait_for_their_own_loop(
             await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
 
             tg.start_soon(step, "first")
-            await svc.entered.wait()  # the first step's loop is running
-            tg.start_soon(step, "second")
-            await anyio.wait_all_tasks_blocked()  # the second step is queued
-            svc.gate.set()  # let both loops run
+            await wait_for(svc, lambda s: s.state is ServiceState.RUNNING)
+            tg.start_soon(step, "second")  # queued while the first step's loop runs
+            await anyio.wait_all_tasks_blocked()
 
+            svc.gates[0].set()  # the first loop ends; the second one starts and blocks
+            await anyio.wait_all_tasks_blocked()
+            assert counts_on_return == {"first": 1}  # the second caller still waits
+
+            svc.gates[1].set()
             await wait_for(svc, lambda s: s.loop_count == 2 and s.state is ServiceState.PAUSED)
+            await anyio.wait_all_tasks_blocked()
             await svc.stop()
 
     assert counts_on_return == {"first": 1, "second": 2}
+
+
+async def test_run_now_many_loops_still_yields_to_sibling_tasks(wait_for: WaitFor) -> None:
+    class Busy(Base):
+        loop_seconds = 60
+
+        async def run_once(self) -> None:
+            pass  # never awaits: only the framework can yield
+
+    svc = Busy()
+    svc.pause()
+    loops = 1000
+    seen: list[int] = []
+
+    async def sibling() -> None:
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+            seen.append(svc.status.loop_count)
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+            tg.start_soon(sibling)
+            await svc.run_now(loops)
+            await svc.stop()
+
+    assert svc.status.loop_count == loops
+    # The sibling made all its progress while the steps were still running.
+    assert len(seen) == 5
+    assert max(seen) < loops
 
 
 @pytest.mark.parametrize("loops", [0, -1, 1.5, True, None])

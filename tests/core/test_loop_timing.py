@@ -79,6 +79,37 @@ async def test_schedule_deadlines_do_not_drift() -> None:
 
 
 @virtual_time
+async def test_schedule_lateness_does_not_accumulate(wait_for: WaitFor) -> None:
+    svc = Timed(loop_seconds=0.02, default=0.005)
+    t0 = anyio.current_time()
+    late = 0.003
+
+    async def stall_the_event_loop_whenever_a_loop_is_due() -> None:
+        # Just before each loop is due, the clock leaps 3 ms, as when the event loop
+        # is busy elsewhere: every loop from the second on starts 3 ms late.
+        due = None
+        for _ in range(99):
+            status = await wait_for(
+                svc, lambda s: s.state is ServiceState.SLEEPING and s.next_loop_at != due
+            )
+            due = status.next_loop_at
+            assert due is not None
+            await anyio.sleep_until(due - 1e-6)
+            jump(late)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stall_the_event_loop_whenever_a_loop_is_due)
+        await svc.start(loops=100)
+    ended = anyio.current_time()
+
+    assert svc.starts[0] == t0
+    for k, started in enumerate(svc.starts[1:], start=1):
+        # Late by 3 ms, never by 3 ms per earlier loop (that would be 0.3 s at the end).
+        assert started == pytest.approx(t0 + k * 0.02 + late - 1e-6, abs=1e-9), f"loop {k + 1}"
+    assert abs(ended - (t0 + 99 * 0.02 + 0.005)) < 0.002 + late
+
+
+@virtual_time
 async def test_schedule_ignores_how_long_each_loop_took() -> None:
     # Loops of varying length inside the interval: still exactly on the grid.
     durations = {1: 0.015, 2: 0.0, 3: 0.019, 4: 0.007, 5: 0.011}
@@ -91,19 +122,21 @@ async def test_schedule_ignores_how_long_each_loop_took() -> None:
 
 
 @virtual_time
+@pytest.mark.parametrize("overrun", [1.5, 2.5], ids=["by-half-an-interval", "by-slots"])
 async def test_overrun_is_counted_warned_and_reanchors_the_schedule(
-    caplog: pytest.LogCaptureFixture,
+    overrun: float, caplog: pytest.LogCaptureFixture
 ) -> None:
-    svc = Timed(loop_seconds=1, durations={2: 2.5})
+    svc = Timed(loop_seconds=1, durations={2: overrun})
     t0 = anyio.current_time()
 
     await svc.start(loops=5)
 
-    # Loop 2 ends at 3.5: loop 3 starts at once, and the schedule counts from there.
-    assert svc.starts == pytest.approx([t0, t0 + 1, t0 + 3.5, t0 + 4.5, t0 + 5.5])
+    # Loop 2 ends late: loop 3 starts at once, and the schedule counts from there.
+    end = t0 + 1 + overrun
+    assert svc.starts == pytest.approx([t0, t0 + 1, end, end + 1, end + 2])
     status = svc.status
     assert status.overrun_count == 1
-    assert status.recent_durations[1] == pytest.approx(2.5)
+    assert status.recent_durations[1] == pytest.approx(overrun)
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.name == "servicedeck.services.Timed"
     assert "loop 2" in warning.getMessage()

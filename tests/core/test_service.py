@@ -70,6 +70,7 @@ async def test_plain_service_state_follows_start_and_stop(wait_for: WaitFor) -> 
             await svc.stop()
             assert svc.should_stop
             assert svc.status.stop_requested
+            assert svc.status.state is ServiceState.STOPPING  # until start() returns
             await wait_for(svc, lambda s: s.state is ServiceState.STOPPED)
 
     assert not svc.is_running
