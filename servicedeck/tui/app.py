@@ -96,6 +96,7 @@ class ServiceDeckApp(App[StopReport | None]):
         self._dirty: set[str] = set()
         self._urgent: dict[str, float] = {}
         self._urgent_pending = False
+        self._applying = False
         self._last_urgent = 0.0
         self._lifecycle: asyncio.Task[None] | None = None
         self._quit_requested = asyncio.Event()
@@ -112,6 +113,8 @@ class ServiceDeckApp(App[StopReport | None]):
         self._ui_thread = threading.get_ident()
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._quit_screen: QuitScreen | None = None
+        self._table: ServiceTable | None = None
+        self._detail: DetailPanel | None = None
 
     # -- composition and life cycle -----------------------------------------------------
 
@@ -125,12 +128,16 @@ class ServiceDeckApp(App[StopReport | None]):
     @property
     def table(self) -> ServiceTable:
         """The service table."""
-        return self.query_one("#table", ServiceTable)
+        if self._table is None:
+            self._table = self.query_one("#table", ServiceTable)
+        return self._table
 
     @property
     def detail(self) -> DetailPanel:
         """The detail panel."""
-        return self.query_one("#detail", DetailPanel)
+        if self._detail is None:
+            self._detail = self.query_one("#detail", DetailPanel)
+        return self._detail
 
     @property
     def ready(self) -> asyncio.Event:
@@ -194,18 +201,23 @@ class ServiceDeckApp(App[StopReport | None]):
 
     def _on_change(self, name: str) -> None:
         """Controller callback: runs in a service's task (or a thread, for log records)."""
+        if self._leaving:
+            return
         if threading.get_ident() != self._ui_thread:
             if self._event_loop is not None:
                 self._event_loop.call_soon_threadsafe(self._on_change, name)
             return
         self._dirty.add(name)
-        if name in self._urgent and not self._urgent_pending:
+        if name not in self._urgent or self._urgent_pending:
+            return
+        delay = self._last_urgent + self.URGENT_SPACING - time.monotonic()
+        if delay <= 0 and not self._applying:
+            # Show it now, from the service's task: a message to the app would wait
+            # for event-loop turns that hundreds of busy services make long.
+            self._flush_urgent()
+        else:
             self._urgent_pending = True
-            delay = self._last_urgent + self.URGENT_SPACING - time.monotonic()
-            if delay > 0:
-                self.set_timer(delay, self._flush_urgent)
-            else:
-                self.call_later(self._flush_urgent)
+            self.set_timer(max(delay, 0.0), self._flush_urgent)
 
     def _mark_urgent(self, name: str) -> None:
         self._urgent[name] = time.monotonic() + self.URGENT_SECONDS
@@ -232,7 +244,16 @@ class ServiceDeckApp(App[StopReport | None]):
             self._apply(names)
 
     def _apply(self, names: set[str]) -> None:
-        snapshots = [self.controller.snapshot(name) for name in names]
+        if self._leaving:
+            return  # the screens are closing: nothing left to update
+        self._applying = True
+        try:
+            self._apply_snapshots([self.controller.snapshot(name) for name in names])
+        finally:
+            self._applying = False
+
+    def _apply_snapshots(self, snapshots: list[ServiceSnapshot]) -> None:
+        names = {snap.name for snap in snapshots}
         for snap in snapshots:
             self._snapshots[snap.name] = snap
         table = self.table
@@ -260,6 +281,8 @@ class ServiceDeckApp(App[StopReport | None]):
             self.detail.tab = "error"
 
     def _update_summary(self) -> None:
+        if self._leaving or not self.is_mounted(self.table):
+            return
         snaps = self._snapshots.values()
         table = self.table
         sort, reverse = table.sort_column
@@ -323,7 +346,12 @@ class ServiceDeckApp(App[StopReport | None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         spec = _BY_ACTION.get(action)
-        if spec is None or (spec.command is None and action not in _VIEW_KEYS):
+        if spec is None:
+            return True
+        if self.screen.is_modal or (isinstance(self.focused, Input) and spec.key != "escape"):
+            # Our bindings are priority bindings: leave keys to a dialog or the filter box.
+            return False
+        if spec.command is None and action not in _VIEW_KEYS:
             return True
         return True if self._reason(spec) is None else None
 

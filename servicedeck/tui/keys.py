@@ -159,7 +159,10 @@ BINDINGS: list[Binding] = [
         key_display=display_key(k.keys[0]),
         id=k.id,
         tooltip=k.help,
-        priority=k.id in ("quit", "command_palette"),
+        # Priority: the app handles them as the key arrives, without a trip through the
+        # focused widget and back (several event-loop turns when hundreds of services
+        # run). check_action() lets them through to the filter box and modal screens.
+        priority=True,
     )
     for k in KEYS
 ]

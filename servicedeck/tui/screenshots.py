@@ -1,0 +1,115 @@
+"""Write SVG screenshots of the console's main views: `python -m servicedeck.tui.screenshots`.
+
+    python -m servicedeck.tui.screenshots [--output screenshots] [--seconds 3.5]
+
+Each view runs the console headless at 160x45 on the built-in demo services, in real
+time (the demo runs for `--seconds` first so loops, an error and overruns show up), and
+saves `main.svg`, `error.svg`, `stepping.svg`, `filter.svg` and `help.svg`. The numbers
+in them differ from run to run; the snapshot tests (tests/tui) are the deterministic
+ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from servicedeck.tui.app import ServiceDeckApp
+from servicedeck.tui.demo import demo_app
+
+__all__ = ["main", "take_all"]
+
+SIZE = (160, 45)
+
+Scenario = Callable[[Pilot[object], float], Awaitable[None]]
+
+
+async def _settle(pilot: Pilot[object]) -> None:
+    app = pilot.app
+    assert isinstance(app, ServiceDeckApp)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    app.flush()
+    app.clear_notifications()
+    await pilot.pause()
+
+
+async def _main(pilot: Pilot[object], seconds: float) -> None:
+    await pilot.pause(seconds)
+    await pilot.press("down")
+
+
+async def _error(pilot: Pilot[object], seconds: float) -> None:
+    await pilot.pause(seconds)
+    await pilot.press("down", "e")
+
+
+async def _stepping(pilot: Pilot[object], seconds: float) -> None:
+    await pilot.press("down", "p")
+    await pilot.pause(0.2)
+    for _ in range(4):
+        await pilot.press("n")
+        await _settle(pilot)
+
+
+async def _filter(pilot: Pilot[object], seconds: float) -> None:
+    await pilot.pause(seconds)
+    await pilot.press("slash", "r", "e", "enter")
+
+
+async def _help(pilot: Pilot[object], seconds: float) -> None:
+    await pilot.press("question_mark")
+
+
+SCENARIOS: dict[str, tuple[bool, Scenario]] = {
+    "main": (False, _main),
+    "error": (False, _error),
+    "stepping": (True, _stepping),
+    "filter": (False, _filter),
+    "help": (False, _help),
+}
+"""name -> (start paused, what to do before the screenshot)."""
+
+
+async def take(name: str, output: Path, seconds: float) -> Path:
+    """Run one scenario and save `<output>/<name>.svg`."""
+    start_paused, scenario = SCENARIOS[name]
+    app = demo_app(start_paused=start_paused)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await scenario(pilot, seconds)
+        await _settle(pilot)
+        return Path(app.save_screenshot(f"{name}.svg", str(output)))
+
+
+async def take_all(output: Path, seconds: float = 3.5) -> list[Path]:
+    """Save every view's screenshot in `output` (which must exist)."""
+    return [await take(name, output, seconds) for name in SCENARIOS]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line of this module."""
+    parser = argparse.ArgumentParser(
+        prog="python -m servicedeck.tui.screenshots", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--output", type=Path, default=Path("screenshots"), help="folder to write to"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=3.5, help="how long the demo runs before each screenshot"
+    )
+    args = parser.parse_args(argv)
+    if args.seconds < 0:
+        parser.error(f"--seconds must be >= 0, got {args.seconds!r}")
+    args.output.mkdir(parents=True, exist_ok=True)
+    for path in asyncio.run(take_all(args.output, args.seconds)):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

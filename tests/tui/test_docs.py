@@ -1,0 +1,43 @@
+"""The key reference in the docs is generated from the binding table and kept current."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from servicedeck.tui.app import ServiceDeckApp
+from servicedeck.tui.keys import KEYS, keys_markdown
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_keys_md_is_generated_from_the_binding_table() -> None:
+    current = (DOCS / "keys.md").read_text(encoding="utf-8")
+    assert current == keys_markdown(), (
+        "docs/keys.md is out of date: run `python -m servicedeck.tui.keys > docs/keys.md`"
+    )
+
+
+def test_keys_each_binding_has_a_unique_id_and_key() -> None:
+    ids = [spec.id for spec in KEYS]
+    keys = [key for spec in KEYS for key in spec.keys]
+    assert len(ids) == len(set(ids))
+    assert len(keys) == len(set(keys))
+    bound = {(binding.id, binding.key) for binding in ServiceDeckApp.BINDINGS}  # type: ignore[union-attr]
+    assert bound == {(spec.id, spec.key) for spec in KEYS}
+
+
+def test_keys_are_the_ones_the_issue_lists() -> None:
+    keys = {key for spec in KEYS for key in spec.keys}
+    issue = {"s", "n", "p", "x", "X", "r", "ctrl+k", "t", "l", "e", "enter", "slash",
+             "exclamation_mark", "question_mark", "f1", "ctrl+p", "q"}  # fmt: skip
+    assert issue <= keys
+    extra = {spec.id: spec.why for spec in KEYS if set(spec.keys) - issue - {"escape"}}
+    assert extra == {"pause_on_error": extra["pause_on_error"]}, "every extra key says why"
+    assert extra["pause_on_error"]
+
+
+def test_controller_and_framework_never_import_textual() -> None:
+    code = "import sys, servicedeck, servicedeck.controller; assert 'textual' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
