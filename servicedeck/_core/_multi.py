@@ -22,7 +22,8 @@ async def run_multiple_services(loop_services: Sequence[LoopService]) -> None:
 
     One SIGINT / SIGTERM handler (installed through anyio, so it works on asyncio and
     trio) stops them all gracefully; the previous handlers are restored on return. A
-    service that crashes is logged and recorded; the others go on.
+    service's own `handle_signals` is suspended meanwhile, so that it cannot take the
+    signal from the others. A service that crashes is logged and recorded; the others go on.
 
     Raises:
         DuplicateServiceError: two of the services share a name.
@@ -40,7 +41,13 @@ async def run_multiple_services(loop_services: Sequence[LoopService]) -> None:
                 for service in loop_services:
                     await service.stop(block=False)
 
+    # One handler per signal: a service's own (handle_signals=True) would take the
+    # signal from this one and from the others, so theirs are off while this runs.
+    own_handlers = [(s, s._servicedeck.handle_signals) for s in loop_services]
     try:
+        if in_main:
+            for service, _ in own_handlers:
+                service._servicedeck.handle_signals = False
         async with anyio.create_task_group() as outer:
             if in_main:
                 await outer.start(stop_on_signal)
@@ -49,6 +56,8 @@ async def run_multiple_services(loop_services: Sequence[LoopService]) -> None:
                     tg.start_soon(service._supervise, name=f"servicedeck:{service.name}")
             outer.cancel_scope.cancel()
     finally:
+        for service, handles in own_handlers:
+            service._servicedeck.handle_signals = handles
         if in_main:
             for sig, handler in previous.items():
                 if handler is not None:

@@ -358,6 +358,10 @@ def _enabled_or_log(cls: type[Service]) -> bool:
     except ServiceSettingsError as exc:
         logger.error("service %s not started: %s", service_name(cls), exc)
         return False
+    except Exception:
+        # A broken service_settings() override: that service stays off, the rest run.
+        logger.exception("service %s not started: its settings did not load", service_name(cls))
+        return False
 
 
 async def stop_all(services: Sequence[Service], timeout: float = STOP_TIMEOUT) -> None:

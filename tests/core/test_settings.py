@@ -369,3 +369,34 @@ def test_plain_service_settings_are_the_default_model(monkeypatch: pytest.Monkey
     assert Local.environment_variable_name() == "SERVICEDECK_SERVICES_LOCAL_ENABLED"
     monkeypatch.setenv("SERVICEDECK_SERVICES_LOCAL_ENABLED", "no")
     assert Local.enabled() is False
+
+
+async def test_running_skips_a_service_whose_settings_raise_anything_else(
+    caplog: pytest.LogCaptureFixture, wait_for: WaitFor
+) -> None:
+    class Local(Base):
+        """Abstract: scopes `all_services()` to this test."""
+
+        loop_seconds = 60
+
+    class Buggy(Local):
+        @classmethod
+        def service_settings(cls) -> ServicesBaseSetting:
+            raise KeyError("no config section 'buggy'")
+
+        async def run_once(self) -> None:
+            pytest.fail("a service whose settings do not load ran")
+
+    good = service_named("Good", Local)
+
+    assert Local.enabled_services() == [good]
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with Local.running() as services:
+            assert [type(s) for s in services] == [good]
+            await wait_for(services[0], lambda s: s.state is ServiceState.SLEEPING)
+
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors
+    assert all("Buggy" in r.getMessage() for r in errors)
+    assert errors[0].exc_info is not None
+    assert errors[0].exc_info[0] is KeyError

@@ -249,3 +249,29 @@ async def test_run_multiple_services_with_no_services_returns(
         await run_multiple_services([])
 
     assert_restored(sentinel_handlers)
+
+
+async def test_run_multiple_services_one_signal_stops_services_that_handle_signals_too(
+    sentinel_handlers: SentinelHandlers, wait_for: WaitFor
+) -> None:
+    # Their own handlers would each take the signal from the others (one handler per
+    # signal): under run_multiple_services the global one must stop them all.
+    services = [Sleeper(handle_signals=True), OtherSleeper(handle_signals=True)]
+    returned = anyio.Event()
+
+    async def run() -> None:
+        await run_multiple_services(services)
+        returned.set()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            for svc in services:
+                await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+
+            os.kill(os.getpid(), signal.SIGTERM)
+            await returned.wait()
+
+    for svc in services:
+        assert svc.status.state is ServiceState.STOPPED
+    assert_restored(sentinel_handlers)
