@@ -87,11 +87,14 @@ async def test_schedule_lateness_does_not_accumulate(wait_for: WaitFor) -> None:
     async def stall_the_event_loop_whenever_a_loop_is_due() -> None:
         # Just before each loop is due, the clock leaps 3 ms, as when the event loop
         # is busy elsewhere: every loop from the second on starts 3 ms late.
-        due = None
+        due: float | None = None
         for _ in range(99):
-            status = await wait_for(
-                svc, lambda s: s.state is ServiceState.SLEEPING and s.next_loop_at != due
-            )
+            previous = due
+
+            def next_sleep(s: ServiceStatus, previous: float | None = previous) -> bool:
+                return s.state is ServiceState.SLEEPING and s.next_loop_at != previous
+
+            status = await wait_for(svc, next_sleep)
             due = status.next_loop_at
             assert due is not None
             await anyio.sleep_until(due - 1e-6)
