@@ -19,13 +19,14 @@ Exit statuses (docs/reference/cli.md):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
@@ -226,15 +227,28 @@ def _print_table(rows: list[dict[str, Any]], found: Discovered) -> None:
     print("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
+@contextlib.contextmanager
+def _framework_logs_silenced() -> Iterator[None]:
+    """Keep servicedeck's log records (e.g. a failing __init__) off the screen meanwhile."""
+    framework = logging.getLogger("servicedeck")
+    # A handler of its own, or logging's last resort would print to stderr anyway.
+    null, propagate = logging.NullHandler(), framework.propagate
+    framework.addHandler(null)
+    framework.propagate = False
+    try:
+        yield
+    finally:
+        framework.propagate = propagate
+        framework.removeHandler(null)
+
+
 def _cmd_ls(args: argparse.Namespace) -> int:
     if args.debug:
         _configure_logging("DEBUG")
-    else:
-        # Errors are shown in their rows; keep their log records off the screen.
-        logging.getLogger("servicedeck").addHandler(logging.NullHandler())
-        logging.getLogger("servicedeck").propagate = False
     found = _discover(args.targets, args.debug)
-    rows = ls_rows(found)
+    # Errors are shown in their rows; with --debug, their tracebacks are logged too.
+    with contextlib.nullcontext() if args.debug else _framework_logs_silenced():
+        rows = ls_rows(found)
     if args.output == "json":
         print(json.dumps(rows, indent=2))
     else:

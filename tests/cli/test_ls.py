@@ -112,10 +112,14 @@ def test_ls_init_error_row_shows_the_error_and_exits_1(sd: ServiceDeck) -> None:
     )
 
     result = sd("ls", "broken_init.py", "-o", "json")
+    debug = sd("ls", "broken_init.py", "--debug")
 
     assert result.status == 1
     (row,) = json.loads(result.stdout)
     assert row["error"] == "__init__ failed: RuntimeError: no database URL"
+    assert "Traceback" not in result.stderr
+    assert debug.status == 1
+    assert "RuntimeError: no database URL" in debug.stderr.splitlines()[-1]  # the traceback
 
 
 def test_ls_rejects_an_unknown_output_format(sd: ServiceDeck) -> None:
