@@ -437,6 +437,12 @@ class LoopService(Service, ABC):
                 ended = now()
                 rt.error_count += 1
                 rt.consecutive_errors += 1
+                tb = exc.__traceback__
+                if tb is not None and tb.tb_next is not None:
+                    # Start the traceback at run_once(): this frame's line tells the user
+                    # nothing, and locating it in this long function made capturing and
+                    # formatting the traceback cost more than the rest of a failing loop.
+                    exc.__traceback__ = tb.tb_next
                 rt.record_error(exc, "run_once", number)
                 self.logger.error("%s: loop %d failed: %r", self.name, number, exc, exc_info=exc)
             else:

@@ -33,3 +33,30 @@ async def test_loop_deadline_passed_while_listeners_ran_runs_the_next_loop_at_on
     assert status.state is ServiceState.STOPPED
     assert status.loop_count == 3
     assert status.last_error is None
+
+
+class Failing(LoopService):
+    async def run_once(self) -> None:
+        raise ValueError("bad batch")
+
+
+async def test_loop_error_traceback_starts_at_run_once_in_status_and_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    svc = Failing(loop_seconds=0)
+
+    with caplog.at_level("ERROR", logger="servicedeck.services.Failing"):
+        await svc.start(loops=1)
+
+    error = svc.status.last_error
+    assert error is not None
+    lines = error.traceback.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[1].endswith("in run_once")  # the framework's own frame is left out
+    assert 'raise ValueError("bad batch")' in error.traceback
+    assert lines[-1] == "ValueError: bad batch"
+    (record,) = caplog.records
+    logged = caplog.text
+    assert record.exc_info is not None
+    assert "in run_once" in logged
+    assert "in _loop" not in logged
