@@ -172,6 +172,30 @@ async def test_resume_before_the_due_time_sleeps_until_it(wait_for: WaitFor) -> 
         await svc.stop()
 
 
+async def test_resume_from_inside_a_stepped_loop_returns_to_the_schedule(
+    wait_for: WaitFor,
+) -> None:
+    class ResumesItself(Recorder):
+        async def run_once(self) -> None:
+            await super().run_once()
+            self.resume()
+
+    svc = ResumesItself(loop_seconds=60)
+    svc.pause()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+            await svc.run_now()  # a loop while paused, which un-pauses the service
+            status = await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+            assert not status.paused
+            assert status.next_loop_at is not None
+            await svc.stop()
+
+    assert svc.events[:2] == ["setup", "run"]
+
+
 async def test_pause_and_resume_are_idempotent_and_notify_once() -> None:
     svc = Recorder()
     changes: list[bool] = []
