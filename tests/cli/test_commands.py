@@ -3,6 +3,7 @@ help with an example, usage errors, and opening the console (with a stand-in app
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -32,6 +33,19 @@ def test_help_lists_the_commands_and_examples_without_importing_textual(
     assert "| servicedeck.cli" in imported
     assert "textual" not in imported
     assert "| rich" not in imported
+
+
+def test_command_line_modules_do_not_import_textual(sd: ServiceDeck) -> None:
+    code = (
+        "import sys, servicedeck.cli, servicedeck._serve, servicedeck._daemon, "
+        "servicedeck.discovery; print('textual' in sys.modules)"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    assert done.stdout.strip() == "False", done.stderr
 
 
 @pytest.mark.parametrize("command", ["ls", "run", "stop"])
