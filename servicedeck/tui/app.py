@@ -97,6 +97,7 @@ class ServiceDeckApp(App[StopReport | None]):
         self._urgent: dict[str, float] = {}
         self._urgent_pending = False
         self._applying = False
+        self._filtering = False
         self._last_urgent = 0.0
         self._lifecycle: asyncio.Task[None] | None = None
         self._quit_requested = asyncio.Event()
@@ -348,7 +349,8 @@ class ServiceDeckApp(App[StopReport | None]):
         spec = _BY_ACTION.get(action)
         if spec is None:
             return True
-        if self.screen.is_modal or (isinstance(self.focused, Input) and spec.key != "escape"):
+        typing = self._filtering or isinstance(self.focused, Input)
+        if self.screen.is_modal or (typing and spec.key != "escape"):
             # Our bindings are priority bindings: leave keys to a dialog or the filter box.
             return False
         if spec.command is None and action not in _VIEW_KEYS:
@@ -357,9 +359,18 @@ class ServiceDeckApp(App[StopReport | None]):
 
     def on_key(self, event: events.Key) -> None:
         """Count prefixes (5n), and a notification for a greyed-out key."""
-        if self.screen.is_modal or isinstance(self.focused, Input):
+        if self.screen.is_modal:
             return
         char = event.character
+        if self._filtering:
+            # Typed before the filter box had focus (the box stops the keys it gets).
+            if char is not None and char.isprintable():
+                self.query_one("#filter", Input).insert_text_at_cursor(char)
+                event.stop()
+                event.prevent_default()
+            return
+        if isinstance(self.focused, Input):
+            return
         if char is not None and char.isdigit() and (self._count or char != "0"):
             self._count = (self._count + char)[-4:]
             self._update_summary()
@@ -527,12 +538,15 @@ class ServiceDeckApp(App[StopReport | None]):
         box.value = self.table.filter_text
         box.add_class("-shown")
         box.focus()
+        # Focus moves on a later turn: keys typed meanwhile belong to the filter too.
+        self._filtering = True
 
     def action_failing_only(self) -> None:
         self._set_filter(None, failing_only=not self.table.failing_only)
 
     def action_clear(self) -> None:
         box = self.query_one("#filter", Input)
+        self._filtering = False
         if self._count:
             self._count = ""
             self._update_summary()
@@ -555,6 +569,7 @@ class ServiceDeckApp(App[StopReport | None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
+        self._filtering = False
         self.query_one("#filter", Input).remove_class("-shown")
         self.table.focus()
 

@@ -358,3 +358,15 @@ async def test_durations_and_countdowns_come_from_the_controller_clock() -> None
         snap = app.table.snapshot("OrderReaper")
         assert snap is not None
         assert snap.status.last_duration == pytest.approx(0.012)
+
+
+async def test_keys_typed_right_after_slash_go_to_the_filter_not_to_services() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key in ("slash", "r", "e"):  # one burst, as a terminal delivers a fast typist's keys
+            app.simulate_key(key)
+        await settle(pilot)
+        assert app.table.filter_text == "re"
+        assert not app.controller.snapshot("OrderReaper").has_task, "r did not restart anything"
+        assert app.detail.tab == "detail", "e did not switch the tab"

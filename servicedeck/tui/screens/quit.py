@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -56,14 +57,13 @@ class QuitScreen(ModalScreen[None]):
         if self.is_mounted:
             self.query_one("#quit-progress", Static).update(self._content())
 
-    def _content(self) -> Table:
+    def _content(self) -> Group:
         done = sum(1 for s in self._snapshots.values() if not s.has_task)
-        table = Table.grid(padding=(0, 2))
-        table.add_column(no_wrap=True)
-        table.add_column(no_wrap=True)
         title = Text(f"Stopping {len(self._names)} services", "bold")
         title.append(f"  {done}/{len(self._names)} stopped", "dim")
-        table.add_row(title, "")
+        table = Table.grid(padding=(0, 2), expand=True)
+        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        table.add_column(no_wrap=True, width=12)
         for name in self._names:
             snap = self._snapshots.get(name)
             if snap is not None and not snap.has_task:
@@ -73,13 +73,9 @@ class QuitScreen(ModalScreen[None]):
             else:
                 state = Text("◐ stopping", "yellow")
             table.add_row(Text(name), state)
-        table.add_row("", "")
-        table.add_row(
-            Text(
-                f"Each gets {fmt.interval(self._timeout)} to finish, then is cancelled. "
-                "q again forces the exit.",
-                "dim",
-            ),
-            "",
+        note = Text(
+            f"Each gets {fmt.interval(self._timeout)} to finish, then is cancelled. "
+            "q again forces the exit.",
+            "dim",
         )
-        return table
+        return Group(title, table, Text(), note)
