@@ -74,6 +74,7 @@ def _positive_seconds(text: str) -> float:
 
 
 def _parser(prog: str, description: str, epilog: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A parser with the options and the TARGET arguments every command but `stop` takes."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=description,
@@ -84,6 +85,8 @@ def _parser(prog: str, description: str, epilog: str, **kwargs: Any) -> argparse
     parser.add_argument(
         "--debug", action="store_true", help="show the traceback of errors (e.g. a failed import)"
     )
+    if prog != "servicedeck stop":
+        parser.add_argument("targets", nargs="*", metavar="TARGET", help=TARGET_HELP)
     return parser
 
 
@@ -97,7 +100,6 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
         usage="servicedeck [-h] [--version] [--paused] [--debug] [TARGET ...]\n"
         "       servicedeck {ls,run,stop} [-h] ...",
     )
-    root.add_argument("targets", nargs="*", metavar="TARGET", help=TARGET_HELP)
     root.add_argument(
         "--paused", action="store_true", help="open with every service stopped, for stepping"
     )
@@ -108,7 +110,6 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
         "List the services: name, kind, enabled, env var, interval, description.",
         LS_EPILOG,
     )
-    ls.add_argument("targets", nargs="*", metavar="TARGET", help=TARGET_HELP)
     ls.add_argument(
         "-o",
         "--output",
@@ -122,7 +123,6 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
         "Run the enabled services headless until SIGINT or SIGTERM, logging to stderr.",
         RUN_EPILOG,
     )
-    run.add_argument("targets", nargs="*", metavar="TARGET", help=TARGET_HELP)
     run.add_argument(
         "--background",
         action="store_true",

@@ -97,10 +97,13 @@ for kind, path, line in STEPS:
 """
 
 
-def _env() -> dict[str, str]:
+def _python(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a fresh interpreter in `cwd`, without the SERVICEDECK_* variables of this one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SERVICEDECK_", "DEMO_"))}
     env.pop("PYTHONPATH", None)
-    return env
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT
+    )
 
 
 def _has_python(page: Path) -> bool:
@@ -127,14 +130,7 @@ def test_docs_python_examples_run(page: Path, tmp_path: Path) -> None:
                 entries.append(("run", stem, block.line))
         script = tmp_path / "_run_page.py"
         script.write_text(f"PAGE = {rel!r}\nSTEPS = {entries!r}\n" + RUNNER, encoding="utf-8")
-        done = subprocess.run(
-            [sys.executable, str(script)],
-            cwd=tmp_path,
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
+        done = _python(str(script), cwd=tmp_path)
         assert done.returncode == 0, f"an example in {rel} failed:\n{done.stderr}"
 
     if tests:
@@ -145,14 +141,7 @@ def test_docs_python_examples_run(page: Path, tmp_path: Path) -> None:
             text += "\n" * (block.line - at) + block.code
             at = block.line + block.code.count("\n")
         test_file.write_text(text, encoding="utf-8")
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
-            cwd=tmp_path,
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
+        done = _python("-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file), cwd=tmp_path)
         assert done.returncode == 0, f"the pytest examples in {rel} failed:\n{done.stdout}"
         defined = len(re.findall(r"^(?:async )?def test_", text, re.M))
         passed = re.search(r"(\d+) passed", done.stdout)
