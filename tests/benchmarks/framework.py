@@ -393,6 +393,22 @@ async def idle_bare(count: int, loop_seconds: float, window: float) -> tuple[flo
 
 
 async def idle_servicedeck(count: int, loop_seconds: float, window: float) -> tuple[float, float]:
+    """Services started like the baseline's loops (`asyncio.create_task`): the framework's cost."""
+    counter = Counter(goal=count)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    services = counting_services(counter, count, loop_seconds)
+    tasks = [asyncio.create_task(service.start()) for service in services]
+    await counter.reached.wait()  # every service has looped once and is asleep
+    memory = (tracemalloc.get_traced_memory()[0] - before) / count
+    tracemalloc.stop()
+    cpu = await cpu_per_wake_up(counter, window)
+    await cancel_all(tasks)
+    return memory, cpu
+
+
+async def idle_servicedeck_task_group(count: int, loop_seconds: float) -> float:
+    """Memory per service started in an anyio task group, as `running()` and the controller do."""
     counter = Counter(goal=count)
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
@@ -400,12 +416,11 @@ async def idle_servicedeck(count: int, loop_seconds: float, window: float) -> tu
     async with anyio.create_task_group() as tg:
         for service in services:
             tg.start_soon(service.start)
-        await counter.reached.wait()  # every service has looped once and is asleep
+        await counter.reached.wait()
         memory = (tracemalloc.get_traced_memory()[0] - before) / count
         tracemalloc.stop()
-        cpu = await cpu_per_wake_up(counter, window)
         tg.cancel_scope.cancel()
-    return memory, cpu
+    return memory
 
 
 async def cpu_per_wake_up(counter: Counter, window: float) -> float:
@@ -423,11 +438,12 @@ def measure_idle(scale: Scale) -> list[Row]:
     window = 2.5 * loop_seconds  # two rounds of wake-ups
     # Warm up caches (settings classes, loggers, anyio's backend) outside the measurement.
     asyncio.run(NoopService(loop_seconds=0).start(loops=1))
-    bare, servicedeck = asyncio.run(
+    bare, servicedeck, in_task_group = asyncio.run(
         interleaved(
             scale.pick(3, 1),
             lambda: idle_bare(count, loop_seconds, window),
             lambda: idle_servicedeck(count, loop_seconds, window),
+            lambda: idle_servicedeck_task_group(count, loop_seconds),
         )
     )
     title = f"{count:,} idle services (`loop_seconds={loop_seconds:g}`)"
@@ -438,6 +454,13 @@ def measure_idle(scale: Scale) -> list[Row]:
             Target(2, ratio=True),
             median([b[0] for b in bare]),
             median([s[0] for s in servicedeck]),
+        ),
+        Row(
+            f"{title}: memory per service, started in an anyio task group",
+            Unit.BYTES,
+            None,
+            median([b[0] for b in bare]),
+            median(in_task_group),
         ),
         Row(
             f"{title}: CPU per wake-up",

@@ -22,7 +22,8 @@ MEASURED = (
     "total drift",
     "start all",
     "stop all",
-    "memory per service",
+    "memory per service (tracemalloc)",
+    "started in an anyio task group",
     "CPU per wake-up",
     "cost per loop",
     "first logged failure",
@@ -69,7 +70,7 @@ def test_quick_run_prints_every_row() -> None:
         assert ratio.endswith("x"), row
     for row in rows[len(MEASURED) :]:
         assert row[2] == "not yet measured", row
-    assert "13 rows measured (not judged); 7 rows not yet measured." in done.stdout
+    assert "14 rows measured (not judged); 7 rows not yet measured." in done.stdout
 
 
 def test_unknown_workload_is_refused_with_the_choices() -> None:
