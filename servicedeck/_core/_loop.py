@@ -210,10 +210,8 @@ class LoopService(Service, ABC):
             )
             return
         limit = timeout if timeout is not None else max(float(self.loop_seconds), MIN_STOP_TIMEOUT)
-        event = rt.stopped_event
-        if event is not None:
-            with anyio.move_on_after(limit):
-                await event.wait()
+        with anyio.move_on_after(limit):
+            await rt.stopped().wait()
         if rt.active:
             self.logger.warning(
                 "stop(block=True) on %s gave up after %.3g s: the service is still running "
@@ -451,7 +449,7 @@ class LoopService(Service, ABC):
             duration = ended - started
             rt.loop_count = number
             rt.last_duration = duration
-            rt.durations.append(duration)
+            rt.record_duration(duration)
             rt.last_loop_at = ended
 
             if step:

@@ -7,6 +7,7 @@ a user's own attributes (`self.state`, `self.stats`, ...) never collide with our
 from __future__ import annotations
 
 import logging
+from array import array
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -77,8 +78,10 @@ class Runtime:
         self.consecutive_errors = 0
         self.overrun_count = 0
         self.last_duration: float | None = None
-        self.durations: deque[float] = deque(maxlen=RECENT_DURATIONS)
-        self.errors: deque[ErrorInfo] = deque(maxlen=RECENT_ERRORS)
+        # Memory per idle service counts (issue 5): durations are packed doubles, not a
+        # deque of float objects; errors and stopped_event are made when first needed.
+        self.durations: array[float] = array("d")
+        self.errors: deque[ErrorInfo] | None = None
         self.loop_seconds: float | None = None
         self.next_loop_at: float | None = None
         self.started_at: float | None = None
@@ -125,7 +128,7 @@ class Runtime:
         self.steps = 0
         self.next_loop_at = None
         self.started_at = self.clock()
-        self.stopped_event = anyio.Event()
+        self.stopped_event = None  # made by stopped() when someone waits
         try:
             self.task_id = anyio.get_current_task().id
         except Exception:  # pragma: no cover - outside a task
@@ -143,6 +146,21 @@ class Runtime:
         if self.stopped_event is not None:
             self.stopped_event.set()
         self.set_state(ServiceState.CRASHED if self.crashed else ServiceState.STOPPED)
+
+    def stopped(self) -> anyio.Event:
+        """An event set when the current run ends (already set when none is running)."""
+        if self.stopped_event is None:
+            self.stopped_event = anyio.Event()
+            if not self.active:
+                self.stopped_event.set()
+        return self.stopped_event
+
+    def record_duration(self, duration: float) -> None:
+        """Keep `duration` among the last RECENT_DURATIONS loop durations."""
+        durations = self.durations
+        durations.append(duration)
+        if len(durations) > RECENT_DURATIONS:
+            del durations[0]
 
     def wake(self) -> None:
         """Cut a sleep (scheduled or paused) short, so the loop looks at its flags."""
@@ -172,13 +190,15 @@ class Runtime:
         self, exc: BaseException, phase: str, loop: int | None = None, *, crash: bool = False
     ) -> ErrorInfo:
         info = ErrorInfo(exc, when=self.clock(), phase=phase, loop=loop)
+        if self.errors is None:
+            self.errors = deque(maxlen=RECENT_ERRORS)
         self.errors.append(info)
         if crash:
             self.crashed = True
         return info
 
     def snapshot(self, name: str) -> ServiceStatus:
-        errors = tuple(self.errors)
+        errors = tuple(self.errors) if self.errors else ()
         return ServiceStatus(
             name=name,
             state=self.state,

@@ -372,9 +372,7 @@ async def stop_all(services: Sequence[Service], timeout: float = STOP_TIMEOUT) -
             with anyio.move_on_after(timeout):
                 await service._request_stop()
                 if service.is_running:
-                    event = service._servicedeck.stopped_event
-                    if event is not None:
-                        await event.wait()
+                    await service._servicedeck.stopped().wait()
         except Exception:
             service.logger.exception("service %s failed to stop", service.name)
         if service.is_running:
