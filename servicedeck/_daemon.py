@@ -77,14 +77,22 @@ def is_alive(pid: int) -> bool:
 
 
 def _looks_like_servicedeck(pid: int) -> bool:
-    """Guard against a recycled pid: on Linux, its command line must mention servicedeck."""
+    """Guard against a recycled pid: on Linux, its command line must be a `servicedeck run`
+    (`.../servicedeck run ...` or `python -m servicedeck run ...`)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except FileNotFoundError:
         return not Path("/proc/self").exists()  # no /proc (macOS): trust the pid
     except OSError:
         return True
-    return b"servicedeck" in cmdline
+    args = [arg.decode(errors="replace") for arg in cmdline.split(b"\0") if arg]
+    for index, arg in enumerate(args):
+        launcher = Path(arg).name == "servicedeck" or (
+            arg == "servicedeck" and index and args[index - 1] == "-m"
+        )
+        if launcher:
+            return "run" in args[index + 1 :]
+    return False
 
 
 class PidFile:

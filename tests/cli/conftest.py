@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from servicedeck import _daemon
+
 DEADLINE = 20.0
 """How long a test waits for a line or an exit before failing. Generous: CI is slow."""
 
@@ -209,12 +211,6 @@ def sd(tmp_path: Path) -> Iterator[ServiceDeck]:
     deck.write("services.py", SERVICES_PY)
     yield deck
     # Never leave a background `servicedeck run` behind, whatever the test did.
-    pid_file = deck.state_dir / "servicedeck.pid"
-    if pid_file.exists():
-        try:
-            pid = int(pid_file.read_text().split()[0])
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError, IndexError):
-            return
-        if b"servicedeck" in cmdline:
-            os.kill(pid, signal.SIGKILL)
+    pid = _daemon.PidFile(deck.state_dir / "servicedeck.pid").running_pid()
+    if pid is not None:
+        os.kill(pid, signal.SIGKILL)

@@ -78,9 +78,11 @@ def test_stop_removes_a_stale_pid_file(sd: ServiceDeck) -> None:
 
 
 def test_stop_never_signals_a_recycled_pid(sd: ServiceDeck) -> None:
-    # A live process that is not servicedeck holds the pid the file names.
+    # A live process that is not a `servicedeck run` (though its command line mentions
+    # servicedeck, as a checkout's path might) holds the pid the file names.
     bystander = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+        [sys.executable, "-c", "import sys; sys.stdin.read()", "/src/servicedeck"],
+        stdin=subprocess.PIPE,
     )
     try:
         sd.state_dir.mkdir()
