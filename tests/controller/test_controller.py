@@ -245,3 +245,8 @@ async def test_a_stepped_service_whose_loop_failed_is_failing_though_stopped() -
         snap = controller.snapshot("Failing")
         assert snap.health is Health.STOPPED
         assert snap.is_failing
+
+
+def test_log_capacity_must_be_a_positive_whole_number() -> None:
+    with pytest.raises(ValueError, match=r"log capacity must be a whole number >= 1, got 0"):
+        ServiceController([Ticker], log_capacity=0)

@@ -370,3 +370,33 @@ async def test_keys_typed_right_after_slash_go_to_the_filter_not_to_services() -
         assert app.table.filter_text == "re"
         assert not app.controller.snapshot("OrderReaper").has_task, "r did not restart anything"
         assert app.detail.tab == "detail", "e did not switch the tab"
+
+
+async def test_countdown_redraws_as_the_controller_clock_moves() -> None:
+    clock = ManualClock(100.0)
+    app = make_app([services.OrderReaper], clock=clock, start_paused=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: state(app, "OrderReaper") is ServiceState.SLEEPING)
+        await settle(pilot)
+        row = app.table._rows["OrderReaper"]
+        assert row.cache_key[2] == "30s"
+        clock.advance(22.5)
+        app.table.tick()
+        await pilot.pause()
+        assert row.cache_key[2] == "7.5s"
+
+
+class ThreadLogger(LoopService):
+    loop_seconds = 3600
+
+    async def run_once(self) -> None:
+        await anyio.to_thread.run_sync(self.logger.info, "from a worker thread")
+
+
+async def test_a_log_record_from_another_thread_reaches_the_detail_panel() -> None:
+    app = make_app([ThreadLogger])
+    async with app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "n", "l")
+        await wait_for(pilot, lambda: app.table.snapshot("ThreadLogger").log_count == 1)
+        await settle(pilot)
+        assert "from a worker thread" in str(app.query_one("#detail-head", Static).content)

@@ -55,11 +55,11 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(Text(group, "bold reverse"), Text(title, "dim"))
             for spec in KEYS:
                 if spec.group == group:
-                    table.add_row(self._keys.get(spec.id, key_display(spec)), spec.help)
+                    table.add_row(Text(self._keys.get(spec.id, key_display(spec))), Text(spec.help))
         table.add_row("", "")
         table.add_row(Text("Moving around", "bold reverse"), "")
         for key, text in NAVIGATION:
-            table.add_row(key, text)
+            table.add_row(Text(key), Text(text))
         table.add_row("", "")
         table.add_row("", Text("esc, q, ? or F1 closes this help.", "dim"))
         return table

@@ -239,7 +239,9 @@ class DetailPanel(Vertical):
                 table.add_column(column, no_wrap=column != "value")
             for setting in snap.settings:
                 value = fmt.safe_line(repr(setting.value), 200)
-                table.add_row(setting.name, Text(value), setting.env_var, setting.source)
+                table.add_row(
+                    Text(setting.name), Text(value), Text(setting.env_var), Text(setting.source)
+                )
             parts.append(Text("Settings", "bold"))
             parts.append(table)
         return Group(*parts)
