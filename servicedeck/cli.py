@@ -344,8 +344,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         os._exit(EXIT_FORCED)
 
     def ready() -> None:
-        if args.ready_fd is not None:
+        if args.ready_fd is None:
+            return
+        # The launcher may have given up waiting (and closed its end): run on regardless.
+        with contextlib.suppress(OSError):
             os.write(args.ready_fd, _daemon.READY)
+        with contextlib.suppress(OSError):
             os.close(args.ready_fd)
 
     import anyio
