@@ -96,7 +96,8 @@ class Runtime:
         self.stopped_event: anyio.Event | None = None
         self.step_event: anyio.Event | None = None
         self.task_id: int | None = None
-        self.listeners: list[Listener] = []
+        # A list from the first subscribe(); most services never have a listener.
+        self.listeners: list[Listener] | tuple[()] = ()
         # Here, not on the service, so a subclass that skips super().__init__() still starts.
         self.handle_signals = False
 

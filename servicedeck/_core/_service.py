@@ -329,7 +329,10 @@ class Service(ABC):
         flag, post a message). One that raises is logged and otherwise ignored.
         Returns a function that unsubscribes.
         """
-        listeners = self._servicedeck.listeners
+        rt = self._servicedeck
+        if not isinstance(rt.listeners, list):
+            rt.listeners = []
+        listeners = rt.listeners
         listeners.append(listener)
 
         def unsubscribe() -> None:
