@@ -47,6 +47,10 @@ def _running_asyncio() -> ModuleType | None:
     return asyncio
 
 
+async def _no_run() -> None:
+    """What `LoopService._start()` returns when the run was refused (a stop came first)."""
+
+
 def _check_loops(loops: object, what: str = "loops") -> int:
     if isinstance(loops, bool) or not isinstance(loops, int) or loops < 0:
         raise ValueError(f"{what} must be a whole number >= 0 (or None to run forever), got {loops!r}")
@@ -137,33 +141,42 @@ class LoopService(Service, ABC):
             _check_loops(loops)
         await self._start(loops, 0)
 
-    async def _start(self, loops: int | None, steps: int) -> None:
+    def _start(self, loops: int | None, steps: int) -> Awaitable[None]:
+        """Check that a run may begin, and return it to await.
+
+        Not a coroutine itself, so that a running service's await chain has one frame
+        fewer (an idle service holds it for as long as it runs). The checks raise or
+        return before the caller awaits anything, as they did inside a coroutine.
+        """
         interval = _check_loop_seconds(self.loop_seconds, f"{self.name}.loop_seconds")
         rt = self._servicedeck
         if not self._may_begin():
-            return
+            return _no_run()
         rt.loop_seconds = interval
         if rt.handle_signals and threading.current_thread() is threading.main_thread():
-            error: BaseException | None = None
-            async with anyio.create_task_group() as tg:
-                await tg.start(self._watch_signals)
-                try:
-                    await self._run(loops, interval, steps)
-                except anyio.get_cancelled_exc_class():
-                    raise
-                except BaseException as exc:
-                    # Re-raised below as it is: out of the task group it would come
-                    # wrapped in an ExceptionGroup.
-                    error = exc
-                finally:
-                    tg.cancel_scope.cancel()
-            if error is not None:
-                try:
-                    raise error
-                finally:
-                    error = None
-        else:
-            await self._run(loops, interval, steps)
+            return self._run_with_signals(loops, interval, steps)
+        return self._run(loops, interval, steps)
+
+    async def _run_with_signals(self, loops: int | None, interval: float, steps: int) -> None:
+        """`_run()` while SIGINT / SIGTERM request a graceful stop."""
+        error: BaseException | None = None
+        async with anyio.create_task_group() as tg:
+            await tg.start(self._watch_signals)
+            try:
+                await self._run(loops, interval, steps)
+            except anyio.get_cancelled_exc_class():
+                raise
+            except BaseException as exc:
+                # Re-raised below as it is: out of the task group it would come
+                # wrapped in an ExceptionGroup.
+                error = exc
+            finally:
+                tg.cancel_scope.cancel()
+        if error is not None:
+            try:
+                raise error
+            finally:
+                error = None
 
     def _may_begin(self) -> bool:
         """Refuse a second run; False (and use it up) if a stop was requested meanwhile."""
