@@ -378,96 +378,114 @@ def measure_many(scale: Scale) -> list[Row]:
 
 # -- idle services: memory and CPU per wake-up ------------------------------------------
 
+Stop = Callable[[], Awaitable[object]]
+Launch = Callable[[Counter, int, float], Awaitable[Stop]]
 
-async def idle_bare(count: int, loop_seconds: float, window: float) -> tuple[float, float]:
-    counter = Counter(goal=count)
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
+LOOPS_BEFORE_MEASURING_MEMORY = 36
+"""Loops each service runs before its memory is measured: past every bounded history
+(the last 32 durations), so the figure is an idle service's steady state."""
+
+MEMORY_LOOP_SECONDS = 0.02
+"""The interval while memory is measured: short, to get there soon, but longer than a
+garbage-collector pause under tracemalloc (or the services would log overruns)."""
+
+
+async def launch_bare(counter: Counter, count: int, loop_seconds: float) -> Stop:
     tasks = [asyncio.create_task(bare_loop(counter.run_once, loop_seconds)) for _ in range(count)]
-    await counter.reached.wait()  # every task has looped once and is asleep
-    memory = (tracemalloc.get_traced_memory()[0] - before) / count
-    tracemalloc.stop()
-    cpu = await cpu_per_wake_up(counter, window)
-    await cancel_all(tasks)
-    return memory, cpu
+    return lambda: cancel_all(tasks)
 
 
-async def idle_servicedeck(count: int, loop_seconds: float, window: float) -> tuple[float, float]:
+async def launch_servicedeck(counter: Counter, count: int, loop_seconds: float) -> Stop:
     """Services started like the baseline's loops (`asyncio.create_task`): the framework's cost."""
-    counter = Counter(goal=count)
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
     services = counting_services(counter, count, loop_seconds)
     tasks = [asyncio.create_task(service.start()) for service in services]
-    await counter.reached.wait()  # every service has looped once and is asleep
-    memory = (tracemalloc.get_traced_memory()[0] - before) / count
-    tracemalloc.stop()
-    cpu = await cpu_per_wake_up(counter, window)
-    await cancel_all(tasks)
-    return memory, cpu
+    return lambda: cancel_all(tasks)
 
 
-async def idle_servicedeck_task_group(count: int, loop_seconds: float) -> float:
-    """Memory per service started in an anyio task group, as `running()` and the controller do."""
-    counter = Counter(goal=count)
+async def launch_servicedeck_task_group(counter: Counter, count: int, loop_seconds: float) -> Stop:
+    """Services started in an anyio task group, as `running()` and the controller do."""
+    stack = contextlib.AsyncExitStack()
+    tg = await stack.enter_async_context(anyio.create_task_group())
+    for service in counting_services(counter, count, loop_seconds):
+        tg.start_soon(service.start)
+
+    async def stop() -> None:
+        tg.cancel_scope.cancel()
+        await stack.aclose()
+
+    return stop
+
+
+async def memory_per_service(launch: Launch, count: int, loops: int) -> float:
+    """Traced memory per service (or bare loop), once they have looped `loops` times each."""
+    counter = Counter(goal=count * loops)
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    services = counting_services(counter, count, loop_seconds)
-    async with anyio.create_task_group() as tg:
-        for service in services:
-            tg.start_soon(service.start)
-        await counter.reached.wait()
-        memory = (tracemalloc.get_traced_memory()[0] - before) / count
-        tracemalloc.stop()
-        tg.cancel_scope.cancel()
+    stop = await launch(counter, count, MEMORY_LOOP_SECONDS)
+    await counter.reached.wait()
+    memory = (tracemalloc.get_traced_memory()[0] - before) / count
+    tracemalloc.stop()
+    await stop()
     return memory
 
 
-async def cpu_per_wake_up(counter: Counter, window: float) -> float:
-    """Process CPU time per loop over `window` seconds of idling (the window is the workload)."""
+async def cpu_per_wake_up(launch: Launch, count: int, loop_seconds: float) -> float:
+    """Process CPU time per loop while `count` services idle for two and a half intervals."""
+    counter = Counter(goal=count)
+    stop = await launch(counter, count, loop_seconds)
+    await counter.reached.wait()  # every one has looped once and is asleep
     counter.count = 0
     started = time.process_time()
-    await asyncio.sleep(window)
+    await asyncio.sleep(2.5 * loop_seconds)  # the window is the workload: two rounds of wake-ups
+    cpu = time.process_time() - started
+    await stop()
     if not counter.count:
-        raise RuntimeError(f"no service woke up in a {window!r} s window; widen the window")
-    return (time.process_time() - started) / counter.count
+        raise RuntimeError(f"no service woke up in {2.5 * loop_seconds!r} s; widen the window")
+    return cpu / counter.count
 
 
 def measure_idle(scale: Scale) -> list[Row]:
-    count, loop_seconds = scale.pick(1000, 20), scale.pick(1.0, 0.02)
-    window = 2.5 * loop_seconds  # two rounds of wake-ups
+    count, loop_seconds, repetitions = scale.pick(1000, 20), scale.pick(1.0, 0.02), scale.pick(3, 1)
+    loops = scale.pick(LOOPS_BEFORE_MEASURING_MEMORY, 2)
     # Warm up caches (settings classes, loggers, anyio's backend) outside the measurement.
     asyncio.run(NoopService(loop_seconds=0).start(loops=1))
-    bare, servicedeck, in_task_group = asyncio.run(
+    bare_memory, memory, in_task_group = asyncio.run(
         interleaved(
-            scale.pick(3, 1),
-            lambda: idle_bare(count, loop_seconds, window),
-            lambda: idle_servicedeck(count, loop_seconds, window),
-            lambda: idle_servicedeck_task_group(count, loop_seconds),
+            scale.pick(2, 1),  # the same to a few bytes every time
+            lambda: memory_per_service(launch_bare, count, loops),
+            lambda: memory_per_service(launch_servicedeck, count, loops),
+            lambda: memory_per_service(launch_servicedeck_task_group, count, loops),
         )
     )
-    title = f"{count:,} idle services (`loop_seconds={loop_seconds:g}`)"
+    bare_cpu, cpu = asyncio.run(
+        interleaved(
+            repetitions,
+            lambda: cpu_per_wake_up(launch_bare, count, loop_seconds),
+            lambda: cpu_per_wake_up(launch_servicedeck, count, loop_seconds),
+        )
+    )
+    memory_title = f"{count:,} services: memory per service after {loops} loops"
     return [
         Row(
-            f"{title}: memory per service (tracemalloc)",
+            f"{memory_title} (tracemalloc)",
             Unit.BYTES,
             Target(2, ratio=True),
-            median([b[0] for b in bare]),
-            median([s[0] for s in servicedeck]),
+            median(bare_memory),
+            median(memory),
         ),
         Row(
-            f"{title}: memory per service, started in an anyio task group",
+            f"{memory_title}, started in an anyio task group",
             Unit.BYTES,
             None,
-            median([b[0] for b in bare]),
+            median(bare_memory),
             median(in_task_group),
         ),
         Row(
-            f"{title}: CPU per wake-up",
+            f"{count:,} idle services (`loop_seconds={loop_seconds:g}`): CPU per wake-up",
             Unit.SECONDS,
             Target(2, ratio=True),
-            median([b[1] for b in bare]),
-            median([s[1] for s in servicedeck]),
+            median(bare_cpu),
+            median(cpu),
         ),
     ]
 

@@ -22,7 +22,7 @@ MEASURED = (
     "total drift",
     "start all",
     "stop all",
-    "memory per service (tracemalloc)",
+    "memory per service after",
     "started in an anyio task group",
     "CPU per wake-up",
     "cost per loop",
