@@ -290,8 +290,15 @@ class ServiceController:
         return tuple(self._entries)
 
     def now(self) -> float:
-        """The controller's clock (monotonic), the time base of every status."""
-        return self._clock()
+        """The controller's clock (monotonic), the time base of every status.
+
+        Outside an event loop anyio's default clock cannot be read; the monotonic clock
+        (asyncio's) stands in, so a controller can be built and read before `anyio.run`.
+        """
+        try:
+            return self._clock()
+        except Exception:  # anyio.NoEventLoopError (sniffio's error on older anyio)
+            return time.monotonic()
 
     @property
     def epoch(self) -> float | None:
@@ -331,7 +338,7 @@ class ServiceController:
             settings=entry.settings,
             settings_error=entry.settings_error,
             status=status,
-            health=health(status, self._clock()),
+            health=health(status, self.now()),
             pause_on_error=entry.pause_on_error,
             paused_on_error=entry.paused_on_error,
             stuck=entry.stuck and entry.scope is not None,
@@ -617,7 +624,7 @@ class ServiceController:
         try:
             service = entry.cls()
         except Exception as exc:
-            entry.init_error = ErrorInfo(exc, when=self._clock(), phase="init")
+            entry.init_error = ErrorInfo(exc, when=self.now(), phase="init")
             logging.getLogger(f"servicedeck.services.{entry.name}").error(
                 "%s failed to initialise: %r", entry.name, exc, exc_info=exc
             )

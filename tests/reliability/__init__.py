@@ -1,0 +1,1 @@
+"""Reliability: faults, bad input, invariants and bounds (issue 6)."""
