@@ -428,6 +428,10 @@ class ServiceController:
         service = self._require_instance(entry)
         assert isinstance(service, LoopService)
         entry.paused_on_error = False
+        if entry.scope is not None and not service.is_running:
+            # Its task was spawned (start, pause) but its run has not begun: run_now()
+            # would make a whole run of its own beside it. Step the started run instead.
+            await self._until(name, lambda: service.is_running or entry.scope is None)
         if entry.scope is None:
             done = self._spawn(entry, lambda: service.run_now(loops))
             await done.wait()
@@ -687,6 +691,21 @@ class ServiceController:
             await service.stop()
         except Exception:
             service.logger.exception("%s: stop() failed", service.name)
+
+    async def _until(self, name: str, condition: Callable[[], bool]) -> None:
+        """Wait until `condition()` holds, re-checked after each change of service `name`."""
+        while not condition():
+            changed = anyio.Event()
+
+            def on_change(changed_name: str, changed: anyio.Event = changed) -> None:
+                if changed_name == name:
+                    changed.set()
+
+            unsubscribe = self.subscribe(on_change)
+            try:
+                await changed.wait()
+            finally:
+                unsubscribe()
 
     def _on_service_change(self, service: Service) -> None:
         entry = self._entries.get(service.name)

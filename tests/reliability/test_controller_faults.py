@@ -8,6 +8,8 @@ beside it keeps looping.
 
 from __future__ import annotations
 
+import anyio
+import anyio.lowlevel
 import pytest
 
 from servicedeck import Health, LoopService, ServiceState
@@ -37,3 +39,42 @@ def test_controller_built_outside_an_event_loop_records_a_failing_init() -> None
     assert snap.status.last_error.phase == "init"
     assert "init broke" in snap.status.last_error.traceback
     assert snap.health is Health.CRASHED
+
+
+class Counted(LoopService):
+    """Counts its setups and teardowns, and how many of its loops run at once."""
+
+    loop_seconds = 3600
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setups = self.teardowns = self.inside = self.most_inside = 0
+
+    async def setup(self) -> None:
+        self.setups += 1
+
+    async def run_once(self) -> None:
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        await anyio.lowlevel.checkpoint()
+        self.inside -= 1
+
+    async def teardown(self) -> None:
+        self.teardowns += 1
+
+
+async def test_step_right_after_start_steps_the_started_run_not_a_second_one() -> None:
+    async with ServiceController([Counted]) as controller:
+        service = controller.instance("Counted")
+        assert isinstance(service, Counted)
+
+        controller.start("Counted")
+        await controller.step("Counted")
+
+        snap = controller.snapshot("Counted")
+        assert (service.setups, service.teardowns) == (1, 0), "one run: the started one"
+        assert snap.has_task
+        assert snap.status.state is not ServiceState.CRASHED
+        assert snap.status.last_error is None
+        assert snap.status.loop_count >= 1
+        assert service.most_inside == 1
