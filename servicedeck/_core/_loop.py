@@ -331,6 +331,8 @@ class LoopService(Service, ABC):
         rt = self._servicedeck
         if rt.state is not ServiceState.STOPPING:
             rt.set_state(ServiceState.STOPPING)
+        if type(self).teardown is LoopService.teardown:
+            return  # nothing to run: spare the shielded scope and its timer (every stop pays)
         with anyio.CancelScope(shield=True) as scope:
             scope.deadline = anyio.current_time() + TEARDOWN_TIMEOUT
             try:
