@@ -488,7 +488,7 @@ class ServiceController:
             await service.stop(block=False)
             limit = timeout if timeout is not None else max(float(service.loop_seconds), 1.0)
         else:
-            self._tg_required().start_soon(self._stop_plain, service)
+            self._tg_required().start_soon(self._stop_plain, entry, service)
             limit = timeout if timeout is not None else DEFAULT_STOP_TIMEOUT
         self._changed(name)
         if not block or done is None:
@@ -677,20 +677,31 @@ class ServiceController:
         try:
             with scope:
                 await work()
-        except Exception:
-            # The framework recorded it on the service (state CRASHED, last_error).
-            logger.debug("service %s ended with an error", entry.name, exc_info=True)
+        except Exception as exc:
+            # The framework recorded it on the service (state CRASHED, last_error). A loop
+            # service logged it too; a plain service's start() is all of its run: say so
+            # in its own log, where the console's log tab and `run` show it.
+            if entry.kind == "loop":
+                logger.debug("service %s ended with an error", entry.name, exc_info=True)
+            else:
+                logging.getLogger(f"servicedeck.services.{entry.name}").error(
+                    "%s crashed: %r", entry.name, exc, exc_info=exc
+                )
         finally:
             entry.scope = None
             entry.stuck = False
             done.set()
             self._changed(entry.name)
 
-    async def _stop_plain(self, service: Service) -> None:
+    async def _stop_plain(self, entry: _Entry, service: Service) -> None:
         try:
             await service.stop()
         except Exception:
             service.logger.exception("%s: stop() failed", service.name)
+            if entry.scope is not None:
+                # Its stop did not take: it runs on, and only kill can end it.
+                entry.stuck = True
+                self._changed(entry.name)
 
     async def _until(self, name: str, condition: Callable[[], bool]) -> None:
         """Wait until `condition()` holds, re-checked after each change of service `name`."""

@@ -12,8 +12,10 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from servicedeck import Health, LoopService, ServiceState
+from servicedeck import Health, LoopService, Service, ServicesBaseSetting, ServiceState
 from servicedeck.controller import ServiceController
+
+from .conftest import settled
 
 pytestmark = pytest.mark.anyio
 
@@ -78,3 +80,141 @@ async def test_step_right_after_start_steps_the_started_run_not_a_second_one() -
         assert snap.status.last_error is None
         assert snap.status.loop_count >= 1
         assert service.most_inside == 1
+
+
+class Healthy(LoopService):
+    """The neighbour that must keep looping whatever the others do."""
+
+    loop_seconds = 0.01
+
+    async def run_once(self) -> None:
+        pass
+
+
+class SettingsFail(LoopService):
+    loop_seconds = 3600
+
+    @classmethod
+    def service_settings(cls) -> ServicesBaseSetting:
+        raise RuntimeError("settings broke")
+
+    async def run_once(self) -> None:
+        pass
+
+
+class SetupFails(LoopService):
+    loop_seconds = 3600
+
+    async def setup(self) -> None:
+        raise RuntimeError("setup broke")
+
+    async def run_once(self) -> None:
+        pass
+
+
+class LoopFails(LoopService):
+    loop_seconds = 0.01
+
+    async def run_once(self) -> None:
+        raise RuntimeError("run_once broke")
+
+
+class TeardownFails(LoopService):
+    loop_seconds = 3600
+
+    async def run_once(self) -> None:
+        await self.stop(block=False)
+
+    async def teardown(self) -> None:
+        raise RuntimeError("teardown broke")
+
+
+class StartFails(Service):
+    async def start(self) -> None:
+        raise RuntimeError("start broke")
+
+    async def stop(self) -> None:
+        pass
+
+
+class StopFails(Service):
+    async def start(self) -> None:
+        await anyio.sleep_forever()
+
+    async def stop(self) -> None:
+        raise RuntimeError("stop broke")
+
+
+CRASHING = {
+    "InitFails": "init",
+    "SettingsFail": "init",
+    "SetupFails": "setup",
+    "TeardownFails": "teardown",
+    "StartFails": "start",
+}
+"""Services whose fault ends them: crashed, with the phase that raised."""
+
+
+async def test_a_fault_in_each_phase_is_recorded_shown_and_contained(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    classes = [
+        Healthy, InitFails, SettingsFail, SetupFails, LoopFails, TeardownFails, StartFails,
+        StopFails,
+    ]  # fmt: skip
+    async with ServiceController(classes, propagate_logs=False) as controller:
+        started = controller.start_enabled()
+        assert set(started) == {c.__name__ for c in classes} - {"InitFails", "SettingsFail"}
+        await controller.stop("StopFails", block=False)
+
+        def faults_shown() -> bool:
+            snaps = {s.name: s for s in controller.snapshots()}
+            return (
+                all(snaps[name].status.state is ServiceState.CRASHED for name in CRASHING)
+                and snaps["LoopFails"].status.error_count >= 2
+                and snaps["StopFails"].status.last_error is not None
+            )
+
+        await settled(controller, faults_shown)
+        snaps = {s.name: s for s in controller.snapshots()}
+
+        for name, phase in CRASHING.items():
+            error = snaps[name].status.last_error
+            assert error is not None, name
+            assert (error.phase, error.type_name) == (phase, "RuntimeError"), name
+            assert "broke" in error.traceback, name
+            assert snaps[name].health is Health.CRASHED, name
+            assert snaps[name].is_failing, name
+            assert not snaps[name].has_task, name
+        assert snaps["SettingsFail"].settings_error == "RuntimeError: settings broke"
+
+        loop_error = snaps["LoopFails"].status.last_error
+        assert loop_error is not None
+        assert loop_error.phase == "run_once"
+        assert "in run_once" in loop_error.traceback
+        assert snaps["LoopFails"].health is Health.FAILING
+        assert snaps["LoopFails"].has_task, "a failing loop goes on"
+
+        stop_error = snaps["StopFails"].status.last_error
+        assert stop_error is not None
+        assert stop_error.phase == "stop"
+        assert "stop broke" in stop_error.traceback
+        assert snaps["StopFails"].stuck, "its stop failed and it still runs: kill cancels it"
+        assert snaps["StopFails"].is_failing
+
+        # The neighbour kept looping through all of it.
+        loops = snaps["Healthy"].status.loop_count
+        await settled(controller, lambda: controller.snapshot("Healthy").status.loop_count > loops)
+        assert controller.snapshot("Healthy").status.last_error is None
+
+        # Every fault is in its service's own log, with its traceback.
+        for name in [*CRASHING, "LoopFails", "StopFails"]:
+            if name == "SettingsFail":
+                continue  # its settings error is shown as such, not logged per service
+            text = "\n".join(line.message for line in controller.logs(name))
+            assert "broke" in text and "Traceback" in text, name
+
+        controller.kill("StopFails")
+        await settled(controller, lambda: not controller.snapshot("StopFails").has_task)
+        report = await controller.stop_all(timeout=5)
+    assert set(report.stopped) == {"Healthy", "LoopFails"}
