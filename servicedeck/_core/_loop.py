@@ -407,6 +407,8 @@ class LoopService(Service, ABC):
                 if rt.paused:
                     rt.next_loop_at = None
                     rt.set_state(ServiceState.PAUSED)
+                    if rt.stop_requested or not rt.paused or rt.steps:
+                        continue  # a listener asked for more; wake() had no sleep to cut
                     await self._sleep_until(None, now, loop)
                     slept = True
                     continue
@@ -416,6 +418,8 @@ class LoopService(Service, ABC):
                     rt.state = ServiceState.SLEEPING
                     if rt.listeners:
                         rt.notify()
+                        if rt.stop_requested or rt.paused or rt.steps:
+                            continue  # as above: look again before sleeping
                     if loop is None:
                         await self._sleep_until(due, now)
                     else:

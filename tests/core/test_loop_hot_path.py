@@ -60,3 +60,48 @@ async def test_loop_error_traceback_starts_at_run_once_in_status_and_log(
     assert record.exc_info is not None
     assert "in run_once" in logged
     assert "in _loop" not in logged
+
+
+async def test_loop_pause_from_a_listener_as_it_goes_to_sleep_pauses_at_once() -> None:
+    svc = Noop(loop_seconds=60)
+    paused = anyio.Event()
+
+    def listener(changed: Service) -> None:
+        status = changed.status
+        if status.state is ServiceState.SLEEPING and not status.paused:
+            changed.pause()  # before the sleep has begun: nothing for wake() to cut yet
+        elif status.state is ServiceState.PAUSED:
+            paused.set()
+
+    svc.subscribe(listener)
+    started = anyio.current_time()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(svc.start)
+        with anyio.fail_after(10):
+            await paused.wait()
+        # Not after the 60 s sleep (trio's mock clock would jump there without failing).
+        assert anyio.current_time() - started < 10
+        assert svc.status.loop_count == 1
+        await svc.stop()
+
+
+async def test_loop_resume_from_a_listener_as_it_pauses_goes_back_to_the_schedule() -> None:
+    svc = Noop(loop_seconds=60)
+    svc.pause()
+    sleeping = anyio.Event()
+
+    def listener(changed: Service) -> None:
+        status = changed.status
+        if status.state is ServiceState.PAUSED:
+            changed.resume()  # before the paused wait has begun
+        elif status.state is ServiceState.SLEEPING:
+            sleeping.set()
+
+    svc.subscribe(listener)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(svc.start)
+        with anyio.fail_after(10):
+            await sleeping.wait()
+        assert svc.status.loop_count == 1
+        assert not svc.status.paused
+        await svc.stop()
