@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import anyio
 
 from ._loop import LoopService
-from ._service import check_unique_names
+from ._service import check_unique_names, fatal_handler, raise_fatal
 
 __all__ = ["run_multiple_services"]
 
@@ -24,6 +24,10 @@ async def run_multiple_services(loop_services: Sequence[LoopService]) -> None:
     trio) stops them all gracefully; the previous handlers are restored on return. A
     service's own `handle_signals` is suspended meanwhile, so that it cannot take the
     signal from the others. A service that crashes is logged and recorded; the others go on.
+
+    A service that raises KeyboardInterrupt, SystemExit or another BaseException ends
+    the run: the others are stopped gracefully (their teardown runs), then that exception
+    is raised from here, as itself.
 
     Raises:
         DuplicateServiceError: two of the services share a name.
@@ -44,6 +48,7 @@ async def run_multiple_services(loop_services: Sequence[LoopService]) -> None:
     # One handler per signal: a service's own (handle_signals=True) would take the
     # signal from this one and from the others, so theirs are off while this runs.
     own_handlers = [(s, s._servicedeck.handle_signals) for s in loop_services]
+    fatal: list[BaseException] = []
     try:
         if in_main:
             for service, _ in own_handlers:
@@ -52,8 +57,9 @@ async def run_multiple_services(loop_services: Sequence[LoopService]) -> None:
             if in_main:
                 await outer.start(stop_on_signal)
             async with anyio.create_task_group() as tg:
+                on_fatal = fatal_handler(loop_services, tg, fatal)
                 for service in loop_services:
-                    tg.start_soon(service._supervise, name=f"servicedeck:{service.name}")
+                    tg.start_soon(service._supervise, on_fatal, name=f"servicedeck:{service.name}")
             outer.cancel_scope.cancel()
     finally:
         for service, handles in own_handlers:
@@ -62,3 +68,5 @@ async def run_multiple_services(loop_services: Sequence[LoopService]) -> None:
             for sig, handler in previous.items():
                 if handler is not None:
                     signal.signal(sig, handler)
+    if fatal:
+        raise_fatal(fatal)

@@ -25,9 +25,12 @@ from ._state import ServiceState, ServiceStatus
 
 __all__ = [
     "DuplicateServiceError",
+    "FatalHandler",
     "RunInAllServers",
     "Service",
     "check_unique_names",
+    "fatal_handler",
+    "raise_fatal",
     "service_name",
 ]
 
@@ -241,6 +244,10 @@ class Service(ABC):
         A service that fails to construct, set up or run is logged and recorded as
         crashed; the others go on. Yields the service instances.
 
+        A service that raises KeyboardInterrupt, SystemExit or another BaseException
+        ends the block: the others are stopped gracefully (their teardown runs), the
+        block is cancelled, and that exception is raised from here, as itself.
+
         Raises:
             DuplicateServiceError: two enabled services share a name.
         """
@@ -253,9 +260,11 @@ class Service(ABC):
             except Exception:
                 logger.exception("service %s failed to initialise", service_name(service_class))
         error: Exception | None = None
+        fatal: list[BaseException] = []
         async with anyio.create_task_group() as tg:
+            on_fatal = fatal_handler(services, tg, fatal)
             for service in services:
-                tg.start_soon(service._supervise, name=f"servicedeck:{service.name}")
+                tg.start_soon(service._supervise, on_fatal, name=f"servicedeck:{service.name}")
             try:
                 yield services
             except Exception as exc:
@@ -266,6 +275,8 @@ class Service(ABC):
                 with anyio.CancelScope(shield=True):
                     await stop_all(services)
                 tg.cancel_scope.cancel()
+        if fatal:
+            raise_fatal(fatal)
         if error is not None:
             try:
                 raise error
@@ -287,14 +298,22 @@ class Service(ABC):
         """Ask the service to stop without waiting for it (used by runners)."""
         await self.stop()
 
-    async def _supervise(self) -> None:
-        """Run `start()` as a managed task: errors are recorded and logged, not raised."""
+    async def _supervise(self, on_fatal: FatalHandler | None = None) -> None:
+        """Run `start()` as a managed task: errors are recorded and logged, not raised.
+
+        A KeyboardInterrupt, SystemExit or other BaseException goes to `on_fatal`, if
+        given, instead of tearing through the task group (see `fatal_handler()`).
+        """
         try:
             await self.start()
         except anyio.get_cancelled_exc_class():
             raise
         except Exception:
             self.logger.exception("service %s crashed", self.name)
+        except BaseException as exc:
+            if on_fatal is None or isinstance(exc, GeneratorExit):
+                raise
+            on_fatal(self, exc)
 
     # -- the service's own API ------------------------------------------------------
 
@@ -365,6 +384,51 @@ def _enabled_or_log(cls: type[Service]) -> bool:
         # A broken service_settings() override: that service stays off, the rest run.
         logger.exception("service %s not started: its settings did not load", service_name(cls))
         return False
+
+
+FatalHandler = Callable[[Service, BaseException], None]
+"""Called in a service's task with the BaseException it raised (see `fatal_handler()`)."""
+
+
+def fatal_handler(
+    services: Sequence[Service], tg: anyio.abc.TaskGroup, caught: list[BaseException]
+) -> FatalHandler:
+    """What runners do when a service raises KeyboardInterrupt, SystemExit or another
+    BaseException that is not a cancellation.
+
+    Such an exception must end the run, but not by tearing through the task group: on
+    asyncio it would leave the event loop with every other task half-run. The handler
+    logs it, keeps the first one in `caught`, stops the other services gracefully (their
+    loops finish, their teardown runs; cancelled after `STOP_TIMEOUT`), then cancels
+    `tg`. The runner raises it afterwards, with `raise_fatal(caught)`.
+    """
+
+    def on_fatal(service: Service, exc: BaseException) -> None:
+        phase = service.status.last_error.phase if service.status.last_error else "start"
+        service.logger.error(
+            "%s raised %s in %s: stopping every service",
+            service.name, type(exc).__name__, phase, exc_info=exc,
+        )  # fmt: skip
+        if caught:
+            return  # the others are being stopped already
+        caught.append(exc)
+        others = [s for s in services if s is not service]
+        tg.start_soon(_stop_then_cancel, others, tg.cancel_scope)
+
+    return on_fatal
+
+
+async def _stop_then_cancel(services: Sequence[Service], scope: anyio.CancelScope) -> None:
+    with anyio.CancelScope(shield=True):
+        await stop_all(services)
+    scope.cancel()
+
+
+def raise_fatal(caught: list[BaseException]) -> NoReturn:
+    """Raise the BaseException a `fatal_handler()` caught, as itself (not in a group)."""
+    exc = caught[0]
+    caught.clear()  # no reference cycle through its traceback
+    raise exc
 
 
 async def stop_all(services: Sequence[Service], timeout: float = STOP_TIMEOUT) -> None:
