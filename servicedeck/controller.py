@@ -246,6 +246,8 @@ class ServiceController:
         )
         self._propagate_logs = propagate_logs
         self._epoch: float | None = None
+        self._fatal: BaseException | None = None
+        self._fatal_reason: str | None = None
         for cls in classes:
             entry = _Entry(
                 cls=cls,
@@ -265,6 +267,7 @@ class ServiceController:
         if self._capture is not None:
             self._capture.attach(propagate=self._propagate_logs)
         self._epoch = self._clock()
+        self._fatal_reason = None
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         return self
@@ -276,11 +279,15 @@ class ServiceController:
             with anyio.CancelScope(shield=True):
                 await self.stop_all()
             tg.cancel_scope.cancel()
-            return await tg.__aexit__(*exc_info)  # type: ignore[arg-type]
+            swallowed = await tg.__aexit__(*exc_info)  # type: ignore[arg-type]
         finally:
             self._tg = None
             if self._capture is not None:
                 self._capture.detach()
+        fatal, self._fatal = self._fatal, None
+        if fatal is not None:
+            raise fatal  # every service has stopped: now the process may exit
+        return swallowed
 
     # -- reading ----------------------------------------------------------------------
 
@@ -375,6 +382,8 @@ class ServiceController:
     def check(self, name: str, command: Command) -> str | None:
         """Why `command` is not allowed on service `name` now, or None if it is."""
         entry = self._entry(name)
+        if self._fatal_reason is not None and command in _STARTING:
+            return self._fatal_reason
         loop = entry.kind == "loop"
         running = entry.scope is not None
         status = entry.instance.status if entry.instance else None
@@ -677,6 +686,8 @@ class ServiceController:
         try:
             with scope:
                 await work()
+        except anyio.get_cancelled_exc_class():
+            raise  # the controller's own task group is being cancelled
         except Exception as exc:
             # The framework recorded it on the service (state CRASHED, last_error). A loop
             # service logged it too; a plain service's start() is all of its run: say so
@@ -687,11 +698,37 @@ class ServiceController:
                 logging.getLogger(f"servicedeck.services.{entry.name}").error(
                     "%s crashed: %r", entry.name, exc, exc_info=exc
                 )
+        except BaseException as exc:
+            if isinstance(exc, GeneratorExit):
+                raise
+            # KeyboardInterrupt, SystemExit, ... from the service: it must end the process,
+            # but not by tearing through the task group (on asyncio it would leave the
+            # event loop with every other service half-run). Stop them, then raise it.
+            self._on_fatal(entry, exc)
         finally:
             entry.scope = None
             entry.stuck = False
             done.set()
             self._changed(entry.name)
+
+    def _on_fatal(self, entry: _Entry, exc: BaseException) -> None:
+        error = entry.instance.status.last_error if entry.instance else None
+        phase = error.phase if error is not None else "start"
+        what = f"{entry.name} raised {type(exc).__name__} in {phase}"
+        logging.getLogger(f"servicedeck.services.{entry.name}").error(
+            "%s: stopping every service", what, exc_info=exc
+        )
+        if self._fatal is not None or self._tg is None:
+            return  # the first one is being handled
+        self._fatal = exc
+        self._fatal_reason = f"servicedeck is stopping: {what}"
+        self._tg.start_soon(self._stop_after_fatal, name="servicedeck:fatal-stop")
+
+    async def _stop_after_fatal(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await self.stop_all()
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()  # ends the `async with` block; __aexit__ raises
 
     async def _stop_plain(self, entry: _Entry, service: Service) -> None:
         try:
@@ -735,6 +772,10 @@ class ServiceController:
                 callback(name)
             except Exception:
                 logger.exception("controller subscriber %r raised", callback)
+
+
+_STARTING = (Command.START, Command.STEP, Command.PAUSE, Command.RESTART)
+"""Commands that start a run: refused once a service's BaseException is stopping all."""
 
 
 def _source_of(settings_class: type[ServicesBaseSetting], field_name: str) -> str:

@@ -22,6 +22,7 @@ import anyio.lowlevel
 import pytest
 
 from servicedeck import LoopService, ServiceState, run_multiple_services
+from servicedeck.controller import Command, ServiceController
 
 from .conftest import DEADLINE
 
@@ -94,6 +95,41 @@ def check_outcome(interrupting: Interrupting, bystander: Bystander, fatal: type)
 def fatal(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> type:
     monkeypatch.setattr(Interrupting, "fatal", request.param)
     return request.param  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_controller_stops_the_others_gracefully_then_reraises(fatal: type, backend: str) -> None:
+    controller = ServiceController([Interrupting, Bystander], propagate_logs=False)
+
+    refusals: list[str | None] = []
+
+    def on_change(name: str) -> None:
+        snap = controller.snapshot(name)
+        ended = snap.status.state is ServiceState.CRASHED and not snap.has_task
+        if name == "Interrupting" and ended and not refusals:
+            refusals.append(controller.check("Bystander", Command.START))
+
+    async def scenario() -> None:
+        async with controller:
+            controller.subscribe(on_change)
+            controller.start("Bystander")
+            controller.start("Interrupting")
+            await anyio.Event().wait()  # until the controller cancels it
+
+    with pytest.raises(fatal, match="from run_once"):
+        run(scenario, backend)
+
+    interrupting = controller.instance("Interrupting")
+    bystander = controller.instance("Bystander")
+    assert isinstance(interrupting, Interrupting)
+    assert isinstance(bystander, Bystander)
+    check_outcome(interrupting, bystander, fatal)
+    assert not any(snap.has_task for snap in controller.snapshots())
+    log = "\n".join(line.message for line in controller.logs("Interrupting"))
+    assert f"raised {fatal.__name__} in run_once: stopping every service" in log
+    assert refusals == [
+        f"servicedeck is stopping: Interrupting raised {fatal.__name__} in run_once"
+    ], "nothing may start meanwhile"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
