@@ -25,6 +25,7 @@ __all__ = [
     "Target",
     "Unit",
     "Workload",
+    "compared",
     "format_table",
     "machine_description",
     "median",
@@ -161,6 +162,17 @@ class Row:
         ratio = f"{self.ratio:.2f}x" if self.ratio is not None else "—"
         target = self.target.describe(self.unit) if self.target else "—"
         return [self.workload, bare, servicedeck, ratio, target, verdict]
+
+
+def compared(
+    workload: str,
+    unit: Unit,
+    target: Target | None,
+    bare: Sequence[float],
+    servicedeck: Sequence[float],
+) -> Row:
+    """A row of the medians of both sides' repetitions."""
+    return Row(workload, unit, target, median(bare), median(servicedeck))
 
 
 @dataclass(frozen=True)

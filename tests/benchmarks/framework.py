@@ -25,7 +25,7 @@ import anyio
 
 from servicedeck import LoopService, ServiceState
 
-from ._harness import Row, Scale, Target, Unit, Workload, median, p95
+from ._harness import Row, Scale, Target, Unit, Workload, compared, median, p95
 
 __all__ = ["WORKLOADS"]
 
@@ -252,19 +252,13 @@ def measure_per_loop(scale: Scale) -> list[Row]:
     )
     title = "time per loop, `loop_seconds=0`, no-op `run_once`"
     return [
-        Row(
-            f"{title}, nobody listening",
-            Unit.SECONDS,
-            Target(3, ratio=True),
-            median(bare),
-            median(quiet),
-        ),
-        Row(
+        compared(f"{title}, nobody listening", Unit.SECONDS, Target(3, ratio=True), bare, quiet),
+        compared(
             f"{title}, a state listener attached",
             Unit.SECONDS,
             Target(5, ratio=True),
-            median(bare),
-            median(watched),
+            bare,
+            watched,
         ),
     ]
 
@@ -302,22 +296,17 @@ def measure_schedule(scale: Scale) -> list[Row]:
             lambda: schedule_servicedeck(loops, interval),
         )
     )
+    (bare_p95, bare_drift), (p95_, drift) = zip(*bare, strict=True), zip(*servicedeck, strict=True)
     title = f"schedule accuracy, {interval * 1000:g} ms interval, {loops} loops"
     return [
-        Row(
+        compared(
             f"{title}: p95 deviation from the ideal schedule",
             Unit.SECONDS,
             Target(2e-3),
-            median([b[0] for b in bare]),
-            median([s[0] for s in servicedeck]),
+            bare_p95,
+            p95_,
         ),
-        Row(
-            f"{title}: total drift",
-            Unit.SECONDS,
-            Target(2e-3),
-            median([b[1] for b in bare]),
-            median([s[1] for s in servicedeck]),
-        ),
+        compared(f"{title}: total drift", Unit.SECONDS, Target(2e-3), bare_drift, drift),
     ]
 
 
@@ -357,21 +346,18 @@ def measure_many(scale: Scale) -> list[Row]:
     bare, servicedeck = asyncio.run(
         interleaved(scale.pick(5, 1), lambda: many_bare(count), lambda: many_servicedeck(count))
     )
+    (bare_start, bare_stop), (start, stop) = zip(*bare, strict=True), zip(*servicedeck, strict=True)
     title = f"{count:,} services (`loop_seconds=60`)"
     return [
-        Row(
+        compared(
             f"{title}: start all, until each has run its first loop",
             Unit.SECONDS,
             Target(0.1),
-            median([b[0] for b in bare]),
-            median([s[0] for s in servicedeck]),
+            bare_start,
+            start,
         ),
-        Row(
-            f"{title}: stop all (blocking, together)",
-            Unit.SECONDS,
-            Target(0.1),
-            median([b[1] for b in bare]),
-            median([s[1] for s in servicedeck]),
+        compared(
+            f"{title}: stop all (blocking, together)", Unit.SECONDS, Target(0.1), bare_stop, stop
         ),
     ]
 
@@ -466,26 +452,22 @@ def measure_idle(scale: Scale) -> list[Row]:
     )
     memory_title = f"{count:,} services: memory per service after {loops} loops"
     return [
-        Row(
-            f"{memory_title} (tracemalloc)",
-            Unit.BYTES,
-            Target(2, ratio=True),
-            median(bare_memory),
-            median(memory),
+        compared(
+            f"{memory_title} (tracemalloc)", Unit.BYTES, Target(2, ratio=True), bare_memory, memory
         ),
-        Row(
+        compared(
             f"{memory_title}, started in an anyio task group",
             Unit.BYTES,
             None,
-            median(bare_memory),
-            median(in_task_group),
+            bare_memory,
+            in_task_group,
         ),
-        Row(
+        compared(
             f"{count:,} idle services (`loop_seconds={loop_seconds:g}`): CPU per wake-up",
             Unit.SECONDS,
             Target(2, ratio=True),
-            median(bare_cpu),
-            median(cpu),
+            bare_cpu,
+            cpu,
         ),
     ]
 
@@ -588,19 +570,19 @@ def measure_failing(scale: Scale) -> list[Row]:
         root.removeHandler(handler)
     title = "a loop that raises every time"
     return [
-        Row(
+        compared(
             f"{title}: cost per loop, incl. traceback capture and one formatted log record",
             Unit.SECONDS,
             Target(1.5, ratio=True),
-            median(bare),
-            median(servicedeck),
+            bare,
+            servicedeck,
         ),
-        Row(
+        compared(
             f"{title}: time from start to the first logged failure",
             Unit.SECONDS,
             Target(5e-3),
-            median(first_bare),
-            median(first_servicedeck),
+            first_bare,
+            first_servicedeck,
         ),
     ]
 
