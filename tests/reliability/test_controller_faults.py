@@ -12,27 +12,17 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from servicedeck import Health, LoopService, Service, ServicesBaseSetting, ServiceState
+from servicedeck import Health, LoopService, ServiceState
 from servicedeck.controller import ServiceController
 
+from . import faulty
 from .conftest import settled
 
 pytestmark = pytest.mark.anyio
 
 
-class InitFails(LoopService):
-    loop_seconds = 3600
-
-    def __init__(self) -> None:
-        super().__init__()
-        raise RuntimeError("init broke")
-
-    async def run_once(self) -> None:
-        pass
-
-
 def test_controller_built_outside_an_event_loop_records_a_failing_init() -> None:
-    controller = ServiceController([InitFails])
+    controller = ServiceController([faulty.InitFails])
 
     snap = controller.snapshot("InitFails")
 
@@ -82,86 +72,10 @@ async def test_step_right_after_start_steps_the_started_run_not_a_second_one() -
         assert service.most_inside == 1
 
 
-class Healthy(LoopService):
-    """The neighbour that must keep looping whatever the others do."""
-
-    loop_seconds = 0.01
-
-    async def run_once(self) -> None:
-        pass
-
-
-class SettingsFail(LoopService):
-    loop_seconds = 3600
-
-    @classmethod
-    def service_settings(cls) -> ServicesBaseSetting:
-        raise RuntimeError("settings broke")
-
-    async def run_once(self) -> None:
-        pass
-
-
-class SetupFails(LoopService):
-    loop_seconds = 3600
-
-    async def setup(self) -> None:
-        raise RuntimeError("setup broke")
-
-    async def run_once(self) -> None:
-        pass
-
-
-class LoopFails(LoopService):
-    loop_seconds = 0.01
-
-    async def run_once(self) -> None:
-        raise RuntimeError("run_once broke")
-
-
-class TeardownFails(LoopService):
-    loop_seconds = 3600
-
-    async def run_once(self) -> None:
-        await self.stop(block=False)
-
-    async def teardown(self) -> None:
-        raise RuntimeError("teardown broke")
-
-
-class StartFails(Service):
-    async def start(self) -> None:
-        raise RuntimeError("start broke")
-
-    async def stop(self) -> None:
-        pass
-
-
-class StopFails(Service):
-    async def start(self) -> None:
-        await anyio.sleep_forever()
-
-    async def stop(self) -> None:
-        raise RuntimeError("stop broke")
-
-
-CRASHING = {
-    "InitFails": "init",
-    "SettingsFail": "init",
-    "SetupFails": "setup",
-    "TeardownFails": "teardown",
-    "StartFails": "start",
-}
-"""Services whose fault ends them: crashed, with the phase that raised."""
-
-
 async def test_a_fault_in_each_phase_is_recorded_shown_and_contained(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    classes = [
-        Healthy, InitFails, SettingsFail, SetupFails, LoopFails, TeardownFails, StartFails,
-        StopFails,
-    ]  # fmt: skip
+    classes = faulty.ALL
     async with ServiceController(classes, propagate_logs=False) as controller:
         started = controller.start_enabled()
         assert set(started) == {c.__name__ for c in classes} - {"InitFails", "SettingsFail"}
@@ -170,7 +84,7 @@ async def test_a_fault_in_each_phase_is_recorded_shown_and_contained(
         def faults_shown() -> bool:
             snaps = {s.name: s for s in controller.snapshots()}
             return (
-                all(snaps[name].status.state is ServiceState.CRASHED for name in CRASHING)
+                all(snaps[name].status.state is ServiceState.CRASHED for name in faulty.CRASHING)
                 and snaps["LoopFails"].status.error_count >= 2
                 and snaps["StopFails"].status.last_error is not None
             )
@@ -178,7 +92,7 @@ async def test_a_fault_in_each_phase_is_recorded_shown_and_contained(
         await settled(controller, faults_shown)
         snaps = {s.name: s for s in controller.snapshots()}
 
-        for name, phase in CRASHING.items():
+        for name, phase in faulty.CRASHING.items():
             error = snaps[name].status.last_error
             assert error is not None, name
             assert (error.phase, error.type_name) == (phase, "RuntimeError"), name
@@ -208,7 +122,7 @@ async def test_a_fault_in_each_phase_is_recorded_shown_and_contained(
         assert controller.snapshot("Healthy").status.last_error is None
 
         # Every fault is in its service's own log, with its traceback.
-        for name in [*CRASHING, "LoopFails", "StopFails"]:
+        for name in [*faulty.CRASHING, "LoopFails", "StopFails"]:
             if name == "SettingsFail":
                 continue  # its settings error is shown as such, not logged per service
             text = "\n".join(line.message for line in controller.logs(name))

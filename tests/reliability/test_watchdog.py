@@ -6,6 +6,7 @@ import logging
 import time
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from servicedeck import LoopService
@@ -34,10 +35,12 @@ class _Polite(LoopService):
     loop_seconds = 0.01
 
     async def run_once(self) -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
 
 
-async def test_watchdog_names_the_blocking_service_and_logs_it(caplog: pytest.LogCaptureFixture) -> None:
+async def test_watchdog_names_the_blocking_service_and_logs_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     blocker, polite = _Blocker(), _Polite()
     stalled = anyio.Event()
     seen: list[Stall] = []
@@ -58,7 +61,8 @@ async def test_watchdog_names_the_blocking_service_and_logs_it(caplog: pytest.Lo
     stall = seen[0]
     assert stall.service == "_Blocker"
     assert stall.seconds >= 0.1
-    assert stall.where is not None and "in crunch" in stall.where
+    assert stall.where is not None
+    assert "in crunch" in stall.where
     assert watchdog.stalls[0] is stall
     assert any("blocked" in r.getMessage() and "_Blocker" in r.getMessage() for r in caplog.records)
 
