@@ -25,6 +25,7 @@ from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.widgets import Footer, Input
 
+from servicedeck import ServiceState
 from servicedeck.controller import (
     DEFAULT_STOP_TIMEOUT,
     Command,
@@ -106,6 +107,7 @@ class ServiceDeckApp(App[StopReport | None]):
         self._forced = False
         self._leaving = False
         self._report: StopReport | None = None
+        self._fatal: BaseException | None = None
         self._count = ""
         self._note = "starting…"
         self._broken: set[str] = set()
@@ -163,14 +165,22 @@ class ServiceDeckApp(App[StopReport | None]):
         self._show_detail()
 
     async def _run_services(self) -> None:
-        async with self.controller:
-            if not self.start_paused:
-                self.controller.start_enabled()
-            self._note = ""
-            self._services_ready.set()
-            self._update_summary()
-            await self._quit_requested.wait()
-            self._report = await self.controller.stop_all(self.stop_timeout)
+        try:
+            async with self.controller:
+                if not self.start_paused:
+                    self.controller.start_enabled()
+                self._note = ""
+                self._services_ready.set()
+                self._update_summary()
+                await self._quit_requested.wait()
+                self._report = await self.controller.stop_all(self.stop_timeout)
+        except (asyncio.CancelledError, Exception, GeneratorExit):
+            raise
+        except BaseException as exc:
+            # A service raised KeyboardInterrupt, SystemExit, ...: the controller stopped
+            # every other service and re-raised it. Out of this task it would leave
+            # Textual's event loop with the screen half torn down: exit cleanly instead.
+            self._fatal = exc
 
     def _services_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._leaving:
@@ -179,6 +189,10 @@ class ServiceDeckApp(App[StopReport | None]):
         if error is not None:
             message = Text(f"servicedeck: the services' task failed: {error!r}")
             self.exit(self._report, return_code=1, message=message)
+        elif self._fatal is not None:
+            fatal, self._fatal = self._fatal, None
+            message = _fatal_message(fatal, self.controller.snapshots())
+            self.exit(self._report, return_code=_exit_status(fatal), message=message)
         else:
             self.exit(self._report)
 
@@ -646,3 +660,30 @@ class ServiceDeckApp(App[StopReport | None]):
         )
         yield PaletteCommand("Show keys (help)", keys.spec("help").help, self.action_help)
         yield PaletteCommand("Quit servicedeck", keys.spec("quit").help, self.action_quit)
+
+
+def _exit_status(fatal: BaseException) -> int:
+    """The status a process ends with when `fatal` escapes it, as Python would choose."""
+    if isinstance(fatal, KeyboardInterrupt):
+        return 130  # 128 + SIGINT, as shells report an interrupted command
+    if isinstance(fatal, SystemExit):
+        return fatal.code if isinstance(fatal.code, int) else (0 if fatal.code is None else 1)
+    return 1
+
+
+def _fatal_message(fatal: BaseException, snapshots: list[ServiceSnapshot]) -> Text:
+    """What the console prints on leaving because a service raised `fatal`."""
+    name = type(fatal).__qualname__
+    culprits = [
+        (snap.status.last_error.when, snap.name, snap.status.last_error.phase)
+        for snap in snapshots
+        if snap.status.state is ServiceState.CRASHED
+        and snap.status.last_error is not None
+        and snap.status.last_error.type_name == name
+    ]
+    if culprits:
+        _, service, phase = max(culprits)
+        who = f"{service} raised {type(fatal).__name__} in {phase}"
+    else:
+        who = f"a service raised {type(fatal).__name__}"
+    return Text(f"servicedeck: {who}; every other service was stopped.")

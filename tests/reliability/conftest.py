@@ -8,11 +8,14 @@ a `run_once` that hangs) are the services' own code, never the tests'.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import anyio
+from textual.pilot import Pilot
 
 from servicedeck.controller import ServiceController
+from servicedeck.tui import ServiceDeckApp
 
 DEADLINE = 10.0
 """Seconds a test waits for a state before failing: generous, the machine may be slow."""
@@ -36,3 +39,43 @@ async def settled(
             await event.wait()
     finally:
         unsubscribe()
+
+
+async def app_until(pilot: Pilot[object], condition: Callable[[], bool]) -> None:
+    """Let the console run until `condition()` holds, re-checked after each controller
+    change once the console has applied it to the screen; under a deadline."""
+    app = pilot.app
+    assert isinstance(app, ServiceDeckApp)
+    with anyio.fail_after(DEADLINE):
+        while True:
+            app.flush()
+            await pilot.pause()
+            if condition():
+                return
+            changed = anyio.Event()
+            unsubscribe = app.controller.subscribe(lambda name, event=changed: event.set())
+            try:
+                if not condition():
+                    await changed.wait()
+            finally:
+                unsubscribe()
+
+
+async def app_ready(pilot: Pilot[object]) -> None:
+    """Wait until the console has entered its controller and finished its command workers."""
+    app = pilot.app
+    assert isinstance(app, ServiceDeckApp)
+    with anyio.fail_after(DEADLINE):
+        await app.ready.wait()
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    app.flush()
+    await pilot.pause()
+
+
+async def services_ended(app: ServiceDeckApp) -> None:
+    """Wait until the console's services task has ended (the app exits right after)."""
+    task = app._lifecycle
+    assert task is not None, "the app was not mounted"
+    with anyio.fail_after(DEADLINE):
+        await asyncio.wait({task})
