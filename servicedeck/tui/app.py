@@ -502,7 +502,8 @@ class ServiceDeckApp(App[StopReport | None]):
             self.notify(f"{name} stopped.", timeout=3, markup=False)
         else:
             self.notify(
-                f"{name} did not stop in time: it is stuck. ctrl+k cancels it.",
+                f"{name} did not stop in time: it is stuck; "
+                f"{keys.key_display(keys.spec('kill'))} cancels it.",
                 severity="warning",
                 markup=False,
             )

@@ -76,10 +76,11 @@ KEYS: tuple[KeySpec, ...] = (
             "Service", Command.STOP, "Stop {name} and wait"),
     KeySpec("restart", "r", "restart", "restart", "Stop (waiting), then start again.", "Service",
             Command.RESTART, "Restart {name}", footer=False),
-    KeySpec("kill", "ctrl+k", "kill", "kill",
+    KeySpec("kill", "ctrl+k,k", "kill", "kill",
             "Cancel the service's task: for one stuck in stopping (teardown still runs).",
             "Service", Command.KILL, "Kill (cancel) {name}", footer=False,
-            why="k9s's ctrl+k kills a pod; plain k is left free for moving up."),
+            why="k9s's ctrl+k kills a pod; plain k too, as the reliability issue asks "
+            "(the cursor moves with the arrow keys, not vi's j/k)."),
     KeySpec("toggle_enabled", "t", "toggle_enabled", "enable",
             "Toggle whether the service is enabled, for this session only (it does not "
             "start or stop it).",

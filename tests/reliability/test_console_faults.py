@@ -7,14 +7,16 @@ services' own code.
 
 from __future__ import annotations
 
+import anyio
 import pytest
 from rich.text import Text
 
-from servicedeck import ServiceState
+from servicedeck import LoopService, ServiceState
 from servicedeck.controller import ServiceController
 from servicedeck.tui import ServiceDeckApp
 
-from .conftest import app_ready, services_ended
+from . import faulty
+from .conftest import DEADLINE, app_ready, app_until, services_ended
 from .test_base_exceptions import FATAL, Bystander, Interrupting
 
 pytestmark = pytest.mark.anyio
@@ -41,6 +43,44 @@ def notes(app: ServiceDeckApp) -> list[str]:
     return [n.message for n in app._notifications]
 
 
+async def test_console_shows_a_fault_in_each_phase_and_keeps_working() -> None:
+    app = make_app(faulty.ALL)
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        await app.controller.stop("StopFails", block=False)
+
+        def shown() -> bool:
+            rows = {name: app.table.snapshot(name) for name in app.controller.names}
+            return (
+                all(rows[n].status.state is ServiceState.CRASHED for n in faulty.CRASHING)
+                and rows["LoopFails"].status.error_count >= 1
+                and rows["StopFails"].stuck
+            )
+
+        await app_until(pilot, shown)
+
+        for name in faulty.CRASHING:
+            assert "✖" in row_text(app, name), name
+            assert "broke" in row_text(app, name), "the last error column names it"
+        assert "✖ settings" in row_text(app, "SettingsFail")
+        assert "✖ crashed" in row_text(app, "SetupFails")
+        assert "RuntimeError: run_once broke" in row_text(app, "LoopFails")
+        assert "◐ stuck" in row_text(app, "StopFails")
+        assert "RuntimeError: stop broke" in row_text(app, "StopFails")
+
+        # Still working: the cursor moves, the traceback opens, the healthy one steps.
+        await pilot.press("end", "e")
+        assert app.table.cursor_name == "StopFails"
+        head = str(app.query_one("#detail-head").content)
+        assert head.startswith("RuntimeError: stop broke")
+        await pilot.press("home")
+        loops = app.controller.snapshot("Healthy").status.loop_count
+        await app_until(pilot, lambda: app.controller.snapshot("Healthy").status.loop_count > loops)
+        await pilot.press("k")  # on Healthy: kill, a second key for ctrl+k
+        await app_until(pilot, lambda: not app.controller.snapshot("Healthy").has_task)
+        assert app.is_running
+
+
 @pytest.mark.parametrize("fatal", FATAL, ids=lambda t: t.__name__)
 async def test_console_exits_after_stopping_everything_when_a_service_raises_a_base_exception(
     fatal: type[BaseException], monkeypatch: pytest.MonkeyPatch
@@ -63,3 +103,50 @@ async def test_console_exits_after_stopping_everything_when_a_service_raises_a_b
     assert isinstance(message, Text)
     assert f"Interrupting raised {fatal.__name__}" in message.plain
     assert "every other service was stopped" in message.plain
+
+
+class Hanging(LoopService):
+    """A loop that awaits an event that never comes."""
+
+    loop_seconds = 1.0
+
+    async def run_once(self) -> None:
+        await anyio.Event().wait()
+
+
+async def test_console_shows_a_hanging_loop_as_stuck_and_k_cancels_it() -> None:
+    app = make_app([Hanging, faulty.Healthy])
+    app.stop_timeout = 0.05
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        await app_until(
+            pilot, lambda: app.controller.snapshot("Hanging").status.state is ServiceState.RUNNING
+        )
+        await pilot.press("X")  # stop and wait: times out
+        await app_ready(pilot)
+        assert app.controller.snapshot("Hanging").stuck
+        assert "◐ stuck" in row_text(app, "Hanging")
+        assert "Hanging did not stop in time: it is stuck; ctrl+k / k cancels it." in notes(app)
+
+        await pilot.press("k")
+        await app_until(pilot, lambda: not app.controller.snapshot("Hanging").has_task)
+        assert "○ stopped" in row_text(app, "Hanging")
+        assert app.controller.snapshot("Healthy").has_task, "the neighbour runs on"
+
+
+async def test_quitting_with_a_hanging_loop_exits_within_a_bound() -> None:
+    app = make_app([Hanging, faulty.Healthy])
+    app.stop_timeout = 0.2
+    with anyio.fail_after(DEADLINE):
+        async with app.run_test(size=SIZE) as pilot:
+            await app_ready(pilot)
+            await app_until(
+                pilot,
+                lambda: app.controller.snapshot("Hanging").status.state is ServiceState.RUNNING,
+            )
+            await pilot.press("q")
+            await services_ended(app)
+    report = app.return_value
+    assert report is not None
+    assert report.cancelled == ("Hanging",)
+    assert report.stopped == ("Healthy",)
