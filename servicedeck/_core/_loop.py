@@ -257,7 +257,8 @@ class LoopService(Service, ABC):
 
         Sleeping or paused: the loops run at once, and the service goes back to its
         schedule (or stays paused). Running a loop: they run right after it. Stopped:
-        the same as `start(loops=loops)`, with setup and teardown. Called from inside
+        the same as `start(loops=loops)`, with setup and teardown (a `stop()` asked while
+        it was stopped does not cancel this explicit request). Called from inside
         the service's own loop, it queues the loops and returns without waiting.
 
         Raises:
@@ -267,7 +268,9 @@ class LoopService(Service, ABC):
             raise ValueError(f"loops must be a whole number >= 1, got {loops!r}")
         rt = self._servicedeck
         if not rt.active:
-            # Exactly `loops` loops with setup and teardown, even if paused.
+            # Exactly `loops` loops with setup and teardown, even if paused. Asking for a
+            # loop is an explicit wish to run: it overrides a stop left from before.
+            rt.pending_stop = False
             await self._start(0, loops)
             return
         rt.steps += loops

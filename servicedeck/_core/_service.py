@@ -174,13 +174,14 @@ class Service(ABC):
         """The settings that control this service, read fresh from the environment.
 
         By default a model with `enabled: bool = True` and the env prefix
-        `SERVICEDECK_SERVICES_<NAME>_` (`OrderReaper` -> `SERVICEDECK_SERVICES_ORDER_REAPER_`).
+        `SERVICEDECK_SERVICES_<NAME>_`, `<NAME>` being the class name in upper snake case
+        (`OrderReaper` -> `SERVICEDECK_SERVICES_ORDER_REAPER_`), even when the class sets `name`.
         Override it to return your own `ServicesBaseSetting` subclass.
 
         Raises:
             ServiceSettingsError: a value does not validate; names the variable and value.
         """
-        return default_settings_class(service_name(cls))()
+        return default_settings_class(cls.__name__)()
 
     @classmethod
     def environment_variable_name(cls) -> str:
@@ -191,7 +192,7 @@ class Service(ABC):
     def _settings_class(cls) -> type[ServicesBaseSetting]:
         """The settings model class, without reading the environment when we can avoid it."""
         if cls.service_settings.__func__ is Service.service_settings.__func__:  # type: ignore[attr-defined]
-            return default_settings_class(service_name(cls))
+            return default_settings_class(cls.__name__)
         try:
             return type(cls.service_settings())
         except ServiceSettingsError as exc:

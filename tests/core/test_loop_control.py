@@ -410,3 +410,12 @@ async def test_run_now_returns_when_the_service_stops_first(wait_for: WaitFor) -
 
     assert svc.status.state is ServiceState.STOPPED
     assert svc.status.loop_count == 1
+
+
+async def test_run_now_on_a_stopped_service_overrides_a_stop_asked_while_stopped() -> None:
+    service = Recorder()
+    await service.stop()  # on a stopped service: would make the next start() a no-op
+    with anyio.fail_after(WAIT_TIMEOUT):
+        await service.run_now()
+    assert service.events == ["setup", "run", "teardown"]
+    assert not service.should_stop

@@ -400,3 +400,13 @@ async def test_running_skips_a_service_whose_settings_raise_anything_else(
     assert all("Buggy" in r.getMessage() for r in errors)
     assert errors[0].exc_info is not None
     assert errors[0].exc_info[0] is KeyError
+
+
+def test_environment_variable_name_uses_the_class_name_even_when_the_service_is_renamed() -> None:
+    class OrderReaper(Base):
+        name = "reaper"
+
+        async def run_once(self) -> None: ...
+
+    assert OrderReaper.environment_variable_name() == "SERVICEDECK_SERVICES_ORDER_REAPER_ENABLED"
+    assert OrderReaper().name == "reaper"
