@@ -13,7 +13,9 @@ Exit statuses (docs/reference/cli.md):
          `stop` could not end the process
     2    usage error: bad option, a target that does not import, an invalid
          [tool.servicedeck] table or SERVICEDECK_* variable, two services with one name
-    130  `run` forced to exit by a second SIGINT/SIGTERM during its graceful stop
+    130  `run` forced to exit by a second SIGINT/SIGTERM during its graceful stop, or a
+         service raised KeyboardInterrupt (after every service was stopped); a service's
+         SystemExit(n) exits with n, another BaseException with 1
 """
 
 from __future__ import annotations
@@ -358,6 +360,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         return anyio.run(serve, found.classes, stop_timeout, ready, force)
+    except Exception:
+        raise
+    except BaseException as exc:
+        # A service raised KeyboardInterrupt, SystemExit, ...: the controller stopped every
+        # service, noted which one raised it, and re-raised it. Its traceback is logged.
+        notes = [n for n in getattr(exc, "__notes__", ()) if n.startswith("servicedeck: ")]
+        if not notes:
+            raise
+        log.error("%s Exiting.", notes[-1])
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise  # main() exits 130 for the one, Python with its code for the other
+        return EXIT_FAILURE
     finally:
         pid_file.release()
 

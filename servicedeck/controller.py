@@ -247,7 +247,7 @@ class ServiceController:
         self._propagate_logs = propagate_logs
         self._epoch: float | None = None
         self._fatal: BaseException | None = None
-        self._fatal_reason: str | None = None
+        self._fatal_what: str | None = None
         for cls in classes:
             entry = _Entry(
                 cls=cls,
@@ -267,7 +267,7 @@ class ServiceController:
         if self._capture is not None:
             self._capture.attach(propagate=self._propagate_logs)
         self._epoch = self._clock()
-        self._fatal_reason = None
+        self._fatal_what = None
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         return self
@@ -286,7 +286,10 @@ class ServiceController:
                 self._capture.detach()
         fatal, self._fatal = self._fatal, None
         if fatal is not None:
-            raise fatal  # every service has stopped: now the process may exit
+            # Every service has stopped: now the process may exit. The note (PEP 678)
+            # says which service raised it, for whoever reports it.
+            fatal.add_note(f"servicedeck: {self._fatal_what}; every other service was stopped.")
+            raise fatal
         return swallowed
 
     # -- reading ----------------------------------------------------------------------
@@ -382,8 +385,8 @@ class ServiceController:
     def check(self, name: str, command: Command) -> str | None:
         """Why `command` is not allowed on service `name` now, or None if it is."""
         entry = self._entry(name)
-        if self._fatal_reason is not None and command in _STARTING:
-            return self._fatal_reason
+        if self._fatal_what is not None and command in _STARTING:
+            return f"servicedeck is stopping: {self._fatal_what}"
         loop = entry.kind == "loop"
         running = entry.scope is not None
         status = entry.instance.status if entry.instance else None
@@ -720,8 +723,7 @@ class ServiceController:
         )
         if self._fatal is not None or self._tg is None:
             return  # the first one is being handled
-        self._fatal = exc
-        self._fatal_reason = f"servicedeck is stopping: {what}"
+        self._fatal, self._fatal_what = exc, what
         self._tg.start_soon(self._stop_after_fatal, name="servicedeck:fatal-stop")
 
     async def _stop_after_fatal(self) -> None:

@@ -25,7 +25,6 @@ from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.widgets import Footer, Input
 
-from servicedeck import ServiceState
 from servicedeck.controller import (
     DEFAULT_STOP_TIMEOUT,
     Command,
@@ -191,7 +190,7 @@ class ServiceDeckApp(App[StopReport | None]):
             self.exit(self._report, return_code=1, message=message)
         elif self._fatal is not None:
             fatal, self._fatal = self._fatal, None
-            message = _fatal_message(fatal, self.controller.snapshots())
+            message = _fatal_message(fatal)
             self.exit(self._report, return_code=_exit_status(fatal), message=message)
         else:
             self.exit(self._report)
@@ -672,19 +671,7 @@ def _exit_status(fatal: BaseException) -> int:
     return 1
 
 
-def _fatal_message(fatal: BaseException, snapshots: list[ServiceSnapshot]) -> Text:
+def _fatal_message(fatal: BaseException) -> Text:
     """What the console prints on leaving because a service raised `fatal`."""
-    name = type(fatal).__qualname__
-    culprits = [
-        (snap.status.last_error.when, snap.name, snap.status.last_error.phase)
-        for snap in snapshots
-        if snap.status.state is ServiceState.CRASHED
-        and snap.status.last_error is not None
-        and snap.status.last_error.type_name == name
-    ]
-    if culprits:
-        _, service, phase = max(culprits)
-        who = f"{service} raised {type(fatal).__name__} in {phase}"
-    else:
-        who = f"a service raised {type(fatal).__name__}"
-    return Text(f"servicedeck: {who}; every other service was stopped.")
+    notes = [n for n in getattr(fatal, "__notes__", ()) if n.startswith("servicedeck: ")]
+    return Text(notes[-1] if notes else f"servicedeck: a service raised {fatal!r}.")

@@ -116,9 +116,13 @@ def test_controller_stops_the_others_gracefully_then_reraises(fatal: type, backe
             controller.start("Interrupting")
             await anyio.Event().wait()  # until the controller cancels it
 
-    with pytest.raises(fatal, match="from run_once"):
+    with pytest.raises(fatal, match="from run_once") as raised:
         run(scenario, backend)
 
+    assert raised.value.__notes__ == [
+        f"servicedeck: Interrupting raised {fatal.__name__} in run_once; "
+        "every other service was stopped."
+    ]
     interrupting = controller.instance("Interrupting")
     bystander = controller.instance("Bystander")
     assert isinstance(interrupting, Interrupting)
