@@ -3,12 +3,20 @@
 A service whose `run_once()` calls `time.sleep(2)` (or crunches numbers without
 awaiting) freezes every other service and the console. `LoopWatchdog` runs a tiny
 heartbeat task in the event loop and a daemon thread beside it. When the heartbeat is
-late by more than `threshold`, the thread looks at the event-loop thread's stack (code
-objects only; it never touches another thread's locals) and finds the service whose
-code is running. When the loop comes back, the stall is reported: logged as a warning
-and passed to `on_stall`.
+late by more than `threshold`, the thread looks at what the event-loop thread is doing
+and finds the service responsible:
 
-Cost when nothing stalls: one wake-up of the task and one of the thread per `interval`.
+1. on asyncio, the running task: runners name each service's task `servicedeck:<name>`
+   (`ServiceController`, `Service.running()`, `run_multiple_services()`), which tells
+   apart services that share their code (subclasses of one base class);
+2. else (trio, or a task of another name), the stack: the innermost frame whose code
+   belongs to a watched service's class (code objects only; it never reads another
+   thread's locals).
+
+When the loop comes back, the stall is reported: logged as a warning (in the service's
+own log when one is named) and passed to `on_stall`.
+
+Cost when nothing stalls: one wake-up of the task and two of the thread per `interval`.
 """
 
 from __future__ import annotations
@@ -17,10 +25,10 @@ import logging
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import CodeType, FrameType
+from typing import Any
 
 import anyio
 
@@ -30,7 +38,11 @@ __all__ = ["LoopWatchdog", "Stall"]
 
 logger = logging.getLogger("servicedeck.watchdog")
 
-_HOOKS = ("run_once", "setup", "teardown", "start", "stop")
+TASK_PREFIX = "servicedeck:"
+"""How runners name a service's task: `servicedeck:<service name>`."""
+
+RECENT_STALLS = 32
+"""How many stalls `LoopWatchdog.stalls` keeps."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +50,15 @@ class Stall:
     """The event loop was blocked for `seconds`, by service `service` (None: unknown)."""
 
     seconds: float
+    """How late the heartbeat was: about how long the loop was blocked."""
     service: str | None
+    """The service whose code was running, or None when none was."""
     where: str | None
-    """`file:line in function` of the innermost service frame seen blocking, if any."""
+    """`file:line in function` of the innermost frame seen blocking, if any."""
     at: float
     """Wall-clock time (`time.time()`) the stall ended."""
+    when: float | None = None
+    """The watchdog's clock (e.g. a controller's monotonic clock) when it ended."""
 
 
 class LoopWatchdog:
@@ -53,6 +69,10 @@ class LoopWatchdog:
         threshold: lag in seconds that counts as a stall.
         interval: how often the heartbeat beats, in seconds.
         on_stall: called in the event loop with each `Stall`, after it ended.
+        clock: stamps each stall's `when` (default: none).
+
+    Raises:
+        ValueError: `threshold` or `interval` is not a number > 0.
     """
 
     def __init__(
@@ -62,45 +82,48 @@ class LoopWatchdog:
         threshold: float = 0.5,
         interval: float = 0.1,
         on_stall: Callable[[Stall], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        if threshold <= 0 or interval <= 0:
-            raise ValueError(
-                f"threshold and interval must be > 0 seconds, got {threshold!r} and {interval!r}"
-            )
-        self.threshold = threshold
-        self.interval = interval
+        for what, value in (("threshold", threshold), ("interval", interval)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"the watchdog's {what} must be seconds > 0, got {value!r}")
+        self.threshold = float(threshold)
+        self.interval = float(interval)
         self.on_stall = on_stall
+        self.clock = clock
         self.stalls: list[Stall] = []
+        """The most recent stalls, oldest first (at most `RECENT_STALLS`)."""
         self._codes: dict[CodeType, str] = {}
+        self._names: set[str] = set()
         self._beat = time.monotonic()
-        self._suspect: tuple[str, str] | None = None
+        self._suspect: tuple[str | None, str | None] | None = None
         self._loop_thread: int | None = None
+        self._asyncio_loop: Any = None
         self._stop = threading.Event()
         for service in services:
             self.watch(service)
 
     def watch(self, service: Service) -> None:
-        """Recognise `service`'s code (`run_once`, hooks, `start`) in a blocked stack."""
+        """Recognise `service`: its task's name, and its code (`run_once`, hooks, helpers)."""
+        self._names.add(service.name)
         for cls in type(service).__mro__:
             if cls in (LoopService, Service, object):
                 continue
-            for hook in _HOOKS:
-                func = cls.__dict__.get(hook)
-                func = getattr(func, "__wrapped__", func)
-                code = getattr(func, "__code__", None)
-                if code is not None:
-                    self._codes[code] = service.name
-            # Helpers of the class (called from run_once) count too.
             for value in cls.__dict__.values():
                 code = getattr(getattr(value, "__wrapped__", value), "__code__", None)
                 if code is not None:
                     self._codes.setdefault(code, service.name)
 
-    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Watch until cancelled. Start it in the task group that runs the services."""
         self._loop_thread = threading.get_ident()
+        self._asyncio_loop = _running_asyncio_loop()
         self._stop.clear()
-        thread = threading.Thread(target=self._watch_thread, name="servicedeck-watchdog", daemon=True)
+        thread = threading.Thread(
+            target=self._watch_thread, name="servicedeck-watchdog", daemon=True
+        )
         thread.start()
         task_status.started()
         try:
@@ -111,40 +134,83 @@ class LoopWatchdog:
                 lag = time.monotonic() - before - self.interval
                 if lag > self.threshold:
                     self._report(lag)
+                else:
+                    self._suspect = None  # a late sample of a stall too short to count
         finally:
             self._stop.set()
 
     def _report(self, lag: float) -> None:
         suspect, self._suspect = self._suspect, None
         name, where = suspect if suspect else (None, None)
-        stall = Stall(seconds=lag, service=name, where=where, at=time.time())
-        del self.stalls[:-31]
+        when = self.clock() if self.clock is not None else None
+        stall = Stall(seconds=lag, service=name, where=where, at=time.time(), when=when)
+        del self.stalls[: -(RECENT_STALLS - 1)]
         self.stalls.append(stall)
-        logger.warning(
-            "the event loop was blocked for %.2f s%s",
-            lag,
-            f" by service {name} ({where})" if name else " (no service code on the stack)",
-        )
+        if name is None:
+            logger.warning(
+                "the event loop was blocked for %.2f s (no service code was running%s)",
+                lag, f"; at {where}" if where else "",
+            )  # fmt: skip
+        else:
+            # In the service's own log: the console's log tab and `run` show it there.
+            logging.getLogger(f"servicedeck.services.{name}").warning(
+                "%s blocked the event loop for %.2f s (at %s): it ran synchronous code "
+                "without awaiting; every other service and the console were frozen meanwhile",
+                name, lag, where or "an unknown place",
+            )  # fmt: skip
         if self.on_stall is not None:
             try:
                 self.on_stall(stall)
             except Exception:
                 logger.exception("on_stall callback raised")
 
+    # -- the thread -------------------------------------------------------------------
+
     def _watch_thread(self) -> None:
         while not self._stop.wait(self.interval / 2):
-            if self._suspect is None and time.monotonic() - self._beat > self.threshold:
+            suspect = self._suspect
+            named = suspect is not None and suspect[0] is not None
+            if not named and time.monotonic() - self._beat > self.threshold:
+                # Sampled until a service is seen: the stall may have begun elsewhere.
                 frame = sys._current_frames().get(self._loop_thread or 0)
                 if frame is not None:
                     self._suspect = self._find_service(frame)
 
-    def _find_service(self, frame: FrameType | None) -> tuple[str, str] | None:
+    def _find_service(self, frame: FrameType) -> tuple[str | None, str | None]:
+        """The service blocking the loop in `frame`'s stack, and where: never raises."""
+        by_task = self._service_of_current_task()
+        innermost = frame
         while frame is not None:
             name = self._codes.get(frame.f_code)
             if name is not None:
-                summary = traceback.FrameSummary(
-                    frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name, lookup_line=False
-                )
-                return name, f"{summary.filename}:{summary.lineno} in {summary.name}"
-            frame = frame.f_back
+                return by_task or name, _where(frame)
+            frame = frame.f_back  # type: ignore[assignment]
+        return by_task, _where(innermost)
+
+    def _service_of_current_task(self) -> str | None:
+        if self._asyncio_loop is None:
+            return None
+        try:
+            import asyncio
+
+            # A dict lookup in asyncio's table of running tasks: safe from another thread.
+            task = asyncio.current_task(self._asyncio_loop)
+            name = task.get_name() if task is not None else ""
+        except Exception:  # pragma: no cover - defensive: the thread must never die
+            return None
+        if name.startswith(TASK_PREFIX) and name[len(TASK_PREFIX) :] in self._names:
+            return name[len(TASK_PREFIX) :]
         return None
+
+
+def _where(frame: FrameType) -> str:
+    code = frame.f_code
+    return f"{code.co_filename}:{frame.f_lineno} in {code.co_name}"
+
+
+def _running_asyncio_loop() -> Any:
+    """The running asyncio event loop, or None (trio). Never imports asyncio itself."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None or anyio.get_cancelled_exc_class() is not asyncio.CancelledError:
+        return None
+    return asyncio.get_running_loop()

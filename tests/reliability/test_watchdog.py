@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import anyio
@@ -10,7 +11,7 @@ import anyio.lowlevel
 import pytest
 
 from servicedeck import LoopService
-from servicedeck.watchdog import LoopWatchdog, Stall
+from servicedeck.watchdog import RECENT_STALLS, LoopWatchdog, Stall
 
 pytestmark = pytest.mark.anyio
 
@@ -64,7 +65,9 @@ async def test_watchdog_names_the_blocking_service_and_logs_it(
     assert stall.where is not None
     assert "in crunch" in stall.where
     assert watchdog.stalls[0] is stall
-    assert any("blocked" in r.getMessage() and "_Blocker" in r.getMessage() for r in caplog.records)
+    [record] = [r for r in caplog.records if "blocked the event loop" in r.getMessage()]
+    assert record.name == "servicedeck.services._Blocker", "in the service's own log"
+    assert "_Blocker blocked the event loop for" in record.getMessage()
 
 
 async def test_watchdog_reports_nothing_when_nothing_blocks() -> None:
@@ -78,6 +81,103 @@ async def test_watchdog_reports_nothing_when_nothing_blocks() -> None:
     assert watchdog.stalls == []
 
 
-def test_watchdog_rejects_a_non_positive_threshold() -> None:
-    with pytest.raises(ValueError, match="threshold"):
-        LoopWatchdog(threshold=0)
+class _SharedBase(LoopService):
+    """Two services below share this run_once: only the task's name tells them apart."""
+
+    loop_seconds = 0
+    blocks = False
+
+    async def run_once(self) -> None:
+        if self.blocks:
+            self.crunch()
+        await anyio.lowlevel.checkpoint()
+
+    def crunch(self) -> None:
+        time.sleep(0.3)  # the fault under test
+
+
+class _QuietTwin(_SharedBase):
+    pass
+
+
+class _BlockingTwin(_SharedBase):
+    blocks = True
+
+
+async def test_watchdog_tells_apart_services_that_share_their_code() -> None:
+    quiet, blocking = _QuietTwin(), _BlockingTwin()
+    stalled = anyio.Event()
+    seen: list[Stall] = []
+
+    def on_stall(stall: Stall) -> None:
+        seen.append(stall)
+        stalled.set()
+
+    watchdog = LoopWatchdog([quiet, blocking], threshold=0.1, interval=0.02, on_stall=on_stall)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            await tg.start(watchdog.run)
+            tg.start_soon(quiet.start, name="servicedeck:_QuietTwin")
+            tg.start_soon(blocking.start, 1, name="servicedeck:_BlockingTwin")
+            await stalled.wait()
+            await quiet.stop()
+            tg.cancel_scope.cancel()
+    assert seen[0].service == "_BlockingTwin"
+    assert seen[0].where is not None
+    assert "in crunch" in seen[0].where
+
+
+async def test_watchdog_stamps_stalls_on_its_clock_and_keeps_a_bounded_history() -> None:
+    blocker = _Blocker()
+    stalled = anyio.Event()
+    watchdog = LoopWatchdog(
+        [blocker],
+        threshold=0.1,
+        interval=0.02,
+        clock=lambda: 123.5,
+        on_stall=lambda stall: stalled.set(),
+    )
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            await tg.start(watchdog.run)
+            await blocker.start(loops=1)
+            await stalled.wait()
+            tg.cancel_scope.cancel()
+    assert watchdog.stalls[0].when == 123.5
+    watchdog.stalls[:] = [watchdog.stalls[0]] * RECENT_STALLS
+    watchdog._report(1.0)
+    assert len(watchdog.stalls) == RECENT_STALLS
+    assert watchdog.stalls[-1].seconds == 1.0
+
+
+async def test_watchdog_logs_a_stall_of_no_service_on_its_own_logger(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    polite = _Polite()
+    stalled = anyio.Event()
+    watchdog = LoopWatchdog(
+        [polite], threshold=0.1, interval=0.02, on_stall=lambda stall: stalled.set()
+    )
+    with caplog.at_level(logging.WARNING), anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            await tg.start(watchdog.run)
+            await anyio.lowlevel.checkpoint()
+            _block()
+            await stalled.wait()
+            tg.cancel_scope.cancel()
+    assert watchdog.stalls[0].service is None
+    [record] = [r for r in caplog.records if "blocked" in r.getMessage()]
+    assert record.name == "servicedeck.watchdog"
+    assert "no service code was running" in record.getMessage()
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), "1", True])
+def test_watchdog_rejects_a_threshold_that_is_not_positive_seconds(bad: object) -> None:
+    with pytest.raises(
+        ValueError, match=rf"threshold must be seconds > 0, got {re.escape(repr(bad))}"
+    ):
+        LoopWatchdog(threshold=bad)  # type: ignore[arg-type]
+
+
+def _block() -> None:
+    time.sleep(0.3)  # the fault under test: the event loop's own code, no service's
