@@ -38,6 +38,7 @@ from servicedeck import (
 )
 from servicedeck._core import check_unique_names, service_name
 from servicedeck.logs import LogCapture, LogLine
+from servicedeck.watchdog import LoopWatchdog, Stall
 
 __all__ = [
     "Command",
@@ -148,6 +149,8 @@ class ServiceSnapshot:
     """The controller runs a task for it (from start until teardown has ended)."""
     log_count: int = 0
     """Log lines captured for it so far (it only grows: new lines arrived when it changed)."""
+    stall: Stall | None = None
+    """The last time its synchronous code blocked the event loop (see `LoopWatchdog`)."""
 
     @property
     def is_loop(self) -> bool:
@@ -200,6 +203,7 @@ class _Entry:
     errors_seen: int = 0
     stuck: bool = False
     unsubscribe: Callable[[], None] | None = field(default=None, repr=False)
+    stall: Stall | None = None
 
 
 class ServiceController:
@@ -220,9 +224,13 @@ class ServiceController:
         capture_logs: capture each service's log records (see `logs()`).
         propagate_logs: let service log records reach the root logger too; a
             full-screen console passes False so nothing is written over it.
+        stall_threshold: seconds of event-loop lag that count as a stall: a
+            `LoopWatchdog` names the service whose synchronous code blocked the loop
+            (`ServiceSnapshot.stall`, and a warning in its log). None: no watchdog.
 
     Raises:
         DuplicateServiceError: two classes share a service name.
+        ValueError: `stall_threshold` is not a number of seconds > 0 (or None).
     """
 
     def __init__(
@@ -233,9 +241,15 @@ class ServiceController:
         log_capacity: int = 200,
         capture_logs: bool = True,
         propagate_logs: bool = True,
+        stall_threshold: float | None = 0.5,
     ) -> None:
         check_unique_names(classes)
         self._clock = clock or anyio.current_time
+        self._watchdog = (
+            None
+            if stall_threshold is None
+            else LoopWatchdog(threshold=stall_threshold, on_stall=self._on_stall, clock=self.now)
+        )
         self._subscribers: list[Callable[[str], None]] = []
         self._entries: dict[str, _Entry] = {}
         self._tg: anyio.abc.TaskGroup | None = None
@@ -270,6 +284,8 @@ class ServiceController:
         self._fatal_what = None
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
+        if self._watchdog is not None:
+            await self._tg.start(self._watchdog.run, name="servicedeck:watchdog")
         return self
 
     async def __aexit__(self, *exc_info: object) -> bool | None:
@@ -354,6 +370,7 @@ class ServiceController:
             stuck=entry.stuck and entry.scope is not None,
             has_task=entry.scope is not None,
             log_count=self._capture.count(name) if self._capture else 0,
+            stall=entry.stall,
         )
 
     def snapshots(self) -> list[ServiceSnapshot]:
@@ -650,6 +667,8 @@ class ServiceController:
         entry.instance = service
         entry.errors_seen = service.status.error_count
         entry.unsubscribe = service.subscribe(self._on_service_change)
+        if self._watchdog is not None:
+            self._watchdog.watch(service)
 
     def _load_settings(self, entry: _Entry) -> None:
         cls = entry.cls
@@ -756,6 +775,12 @@ class ServiceController:
                 await changed.wait()
             finally:
                 unsubscribe()
+
+    def _on_stall(self, stall: Stall) -> None:
+        entry = self._entries.get(stall.service or "")
+        if entry is not None:
+            entry.stall = stall
+            self._changed(entry.name)
 
     def _on_service_change(self, service: Service) -> None:
         entry = self._entries.get(service.name)

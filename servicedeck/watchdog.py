@@ -138,6 +138,7 @@ class LoopWatchdog:
                     self._suspect = None  # a late sample of a stall too short to count
         finally:
             self._stop.set()
+            thread.join(timeout=1.0)  # it wakes at once: nothing left running after us
 
     def _report(self, lag: float) -> None:
         suspect, self._suspect = self._suspect, None

@@ -5,6 +5,8 @@ Shared by the controller and console fault tests.
 
 from __future__ import annotations
 
+import time
+
 import anyio
 
 from servicedeck import LoopService, Service, ServicesBaseSetting
@@ -98,3 +100,15 @@ CRASHING = {
     "StartFails": "start",
 }
 """Services whose fault ends them: crashed, with the phase that raised."""
+
+
+class Blocking(LoopService):
+    """Its loop blocks the event loop with synchronous work (the fault under test)."""
+
+    loop_seconds = 3600
+
+    async def run_once(self) -> None:
+        self.crunch()
+
+    def crunch(self) -> None:
+        time.sleep(0.6)

@@ -8,6 +8,8 @@ beside it keeps looping.
 
 from __future__ import annotations
 
+import threading
+
 import anyio
 import anyio.lowlevel
 import pytest
@@ -133,3 +135,34 @@ async def test_a_fault_in_each_phase_is_recorded_shown_and_contained(
         await settled(controller, lambda: not controller.snapshot("StopFails").has_task)
         report = await controller.stop_all(timeout=5)
     assert set(report.stopped) == {"Healthy", "LoopFails"}
+
+
+async def test_a_service_blocking_the_event_loop_is_named_in_its_snapshot_and_log() -> None:
+    async with ServiceController([faulty.Healthy, faulty.Blocking]) as controller:
+        controller.start("Healthy")
+        controller.start("Blocking")
+
+        await settled(controller, lambda: controller.snapshot("Blocking").stall is not None)
+
+        stall = controller.snapshot("Blocking").stall
+        assert stall is not None
+        assert stall.service == "Blocking"
+        assert stall.seconds >= 0.5
+        assert stall.where is not None
+        assert "in crunch" in stall.where
+        assert stall.when is not None
+        assert stall.when <= controller.now()
+        assert controller.snapshot("Healthy").stall is None
+        log = [line.message for line in controller.logs("Blocking")]
+        assert any("Blocking blocked the event loop for" in line for line in log)
+    assert "servicedeck-watchdog" not in {thread.name for thread in threading.enumerate()}
+
+
+async def test_a_controller_without_watchdog_runs_no_watchdog_thread() -> None:
+    async with ServiceController([faulty.Healthy], stall_threshold=None):
+        assert "servicedeck-watchdog" not in {thread.name for thread in threading.enumerate()}
+
+
+def test_a_bad_stall_threshold_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"threshold must be seconds > 0, got -1"):
+        ServiceController([faulty.Healthy], stall_threshold=-1)
