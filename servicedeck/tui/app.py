@@ -33,6 +33,7 @@ from servicedeck.controller import (
     ServiceSnapshot,
     StopReport,
 )
+from servicedeck.tui import format as fmt
 from servicedeck.tui import keys
 from servicedeck.tui.commands import PaletteCommand, ServiceCommands
 from servicedeck.tui.keys import KeySpec
@@ -80,6 +81,8 @@ class ServiceDeckApp(App[StopReport | None]):
     """The least time between two immediate applies (a fast loop cannot flood the UI)."""
     TICK_SECONDS: ClassVar[float] = 0.5
     """How often countdowns are redrawn."""
+    STALL_NOTICE_SECONDS: ClassVar[float] = 30.0
+    """The least time between two notifications of one service blocking the event loop."""
 
     def __init__(
         self,
@@ -110,6 +113,7 @@ class ServiceDeckApp(App[StopReport | None]):
         self._count = ""
         self._note = "starting…"
         self._broken: set[str] = set()
+        self._stalls_seen: dict[str, tuple[object, float]] = {}
         self._allowed: tuple[bool, ...] = ()
         self._unsubscribe: Callable[[], None] | None = None
         self._ui_thread = threading.get_ident()
@@ -282,6 +286,8 @@ class ServiceDeckApp(App[StopReport | None]):
                 self._on_break(snap)
             elif not snap.paused_on_error:
                 self._broken.discard(snap.name)
+            if snap.stall is not None:
+                self._on_stall(snap)
         if self._quit_screen is not None:
             self._quit_screen.update(snapshots)
 
@@ -293,6 +299,25 @@ class ServiceDeckApp(App[StopReport | None]):
         if snap.name in self.table.visible_names:
             self.table.move_cursor(snap.name)
             self.detail.tab = "error"
+
+    def _on_stall(self, snap: ServiceSnapshot) -> None:
+        """Notify a service blocking the event loop: once per stall, at most every 30 s."""
+        stall, now = snap.stall, time.monotonic()
+        seen, noticed = self._stalls_seen.get(snap.name, (None, -self.STALL_NOTICE_SECONDS))
+        if stall is seen:
+            return
+        if now - noticed < self.STALL_NOTICE_SECONDS:
+            self._stalls_seen[snap.name] = (stall, noticed)
+            return
+        self._stalls_seen[snap.name] = (stall, now)
+        assert stall is not None
+        self.notify(
+            f"{snap.name} {fmt.stall_line(stall)}: every service and the console were "
+            "frozen meanwhile.",
+            severity="warning",
+            timeout=6,
+            markup=False,
+        )
 
     def _update_summary(self) -> None:
         if self._leaving or not self.is_mounted(self.table):

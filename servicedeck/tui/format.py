@@ -12,6 +12,7 @@ import re
 
 from servicedeck import Health, ServiceState
 from servicedeck.controller import ServiceSnapshot
+from servicedeck.watchdog import Stall
 
 __all__ = [
     "ERROR_TEXT_LIMIT",
@@ -26,6 +27,7 @@ __all__ = [
     "safe_text",
     "session_time",
     "sparkline",
+    "stall_line",
     "state_cell",
 ]
 
@@ -160,6 +162,21 @@ def state_cell(snap: ServiceSnapshot, blocking: bool = False) -> tuple[str, str]
     if state is ServiceState.RUNNING:
         return "▶ running", "failing" if failing else "running"
     return "● sleeping", "failing" if failing else "sleeping"
+
+
+def stall_line(stall: Stall, cwd: str | None = None) -> str:
+    """`blocked the event loop for 2.00s in crunch (services.py:12)`: one line, for people.
+
+    A path under `cwd` (default: the working directory) is made relative to it.
+    """
+    text = f"blocked the event loop for {duration(stall.seconds)}"
+    if stall.where:
+        place, _, function = stall.where.rpartition(" in ")
+        prefix = (os.getcwd() if cwd is None else cwd).rstrip(os.sep) + os.sep
+        if place.startswith(prefix):
+            place = place[len(prefix) :]
+        text += f" in {function} ({place})" if place else f" at {stall.where}"
+    return safe_line(text, 300)
 
 
 def enabled_cell(snap: ServiceSnapshot) -> tuple[str, str]:

@@ -7,9 +7,13 @@ services' own code.
 
 from __future__ import annotations
 
+import io
+
 import anyio
 import pytest
+from rich.console import Console
 from rich.text import Text
+from textual.widgets import Static
 
 from servicedeck import LoopService, ServiceState
 from servicedeck.controller import ServiceController
@@ -39,12 +43,20 @@ def row_text(app: ServiceDeckApp, name: str) -> str:
     return table.render_line(index - top + 1).text
 
 
+def shown_text(widget: Static, width: int = 200) -> str:
+    """What a Static shows, as plain text."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
 def notes(app: ServiceDeckApp) -> list[str]:
     return [n.message for n in app._notifications]
 
 
 async def test_console_shows_a_fault_in_each_phase_and_keeps_working() -> None:
     app = make_app(faulty.ALL)
+    app.stop_timeout = 0.2  # StopFails never stops: quitting cancels it after this
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
         await app.controller.stop("StopFails", block=False)
@@ -150,3 +162,22 @@ async def test_quitting_with_a_hanging_loop_exits_within_a_bound() -> None:
     assert report is not None
     assert report.cancelled == ("Hanging",)
     assert report.stopped == ("Healthy",)
+
+
+async def test_console_names_a_service_that_blocks_the_event_loop() -> None:
+    app = make_app([faulty.Healthy, faulty.Blocking])
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        await app_until(pilot, lambda: app.controller.snapshot("Blocking").stall is not None)
+
+        assert "blocked the event loop for " in row_text(app, "Blocking")
+        assert "in crunch" in row_text(app, "Blocking")
+        assert "Healthy" not in " ".join(notes(app))
+        [note] = [n for n in notes(app) if "blocked the event loop" in n]
+        assert note.startswith("Blocking blocked the event loop for ")
+        assert "in crunch" in note
+        await pilot.press("down", "enter")
+        assert app.table.cursor_name == "Blocking"
+        head = shown_text(app.query_one("#detail-head", Static))
+        assert "Loop stall" in head
+        assert "(tests/reliability/faulty.py:" in head, "a path relative to the working folder"

@@ -219,6 +219,10 @@ class DetailPanel(Vertical):
             grid.add_row("Break on error", Text(f"{on}  (b toggles)"))
         if status.started_at is not None:
             grid.add_row("Started", Text(fmt.session_time(status.started_at, self._epoch)))
+        if snap.stall is not None:
+            stall = Text(fmt.stall_line(snap.stall), "yellow")
+            stall.append(f"  ({fmt.session_time(snap.stall.when, self._epoch)})", "dim")
+            grid.add_row("Loop stall", stall)
         if status.last_error is not None and snap.settings_error is None:
             error = status.last_error
             summary = Text(fmt.safe_line(f"{error.type_name}: {error.message}", 300), "red")

@@ -59,6 +59,8 @@ class _Row:
     error_id: int = 0
     cache_key: tuple[object, ...] = field(default=())
     strip: Strip | None = None
+    painted: ServiceSnapshot | None = None
+    """The snapshot `strip` was rendered from."""
 
 
 class ServiceTable(ScrollView, can_focus=True):
@@ -143,6 +145,12 @@ class ServiceTable(ScrollView, can_focus=True):
         """Row renders so far (each a changed visible row): for benchmarks and tests."""
         self.updates = 0
         """Batches of row updates applied so far (`update_rows` calls)."""
+        self.rebuilds = 0
+        """Times the rows shown were recomputed (rows set, filter, sort) so far."""
+        self.painted_rebuild = 0
+        """`rebuilds` when a line was last rendered: once equal, the screen shows the latest
+        filter or sort (a rebuild refreshes the whole table, and Textual renders a widget's
+        pending refreshes together)."""
 
     # -- public API -------------------------------------------------------------------
 
@@ -175,6 +183,15 @@ class ServiceTable(ScrollView, can_focus=True):
         """The snapshot a row shows, or None for an unknown name."""
         row = self._rows.get(name)
         return row.snapshot if row else None
+
+    def painted(self, name: str) -> ServiceSnapshot | None:
+        """The snapshot row `name` was last rendered from (None: not rendered yet).
+
+        It lags `snapshot(name)` until the row's line is redrawn: benchmarks and tests
+        compare the two to tell when a change reached the screen.
+        """
+        row = self._rows.get(name)
+        return row.painted if row else None
 
     def set_rows(self, snapshots: Iterable[ServiceSnapshot]) -> None:
         """Show these services (replacing any), in this order."""
@@ -265,6 +282,7 @@ class ServiceTable(ScrollView, can_focus=True):
     # -- rendering --------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
+        self.painted_rebuild = self.rebuilds
         width = self.size.width
         if width != self._layout_width:
             self._layout = layout(width, self._name_width())
@@ -284,6 +302,7 @@ class ServiceTable(ScrollView, can_focus=True):
         if row.cache_key != key or row.strip is None:
             row.strip = self._render_row(row, key[1], next_text, width)
             row.cache_key = key
+            row.painted = row.snapshot
             self.repaints += 1
         return row.strip
 
@@ -341,6 +360,9 @@ class ServiceTable(ScrollView, can_focus=True):
                 value, style = next_text, "dim"
             elif key == "every":
                 value, style = fmt.interval(status.loop_seconds), "dim"
+            elif snap.settings_error is None and _stall_is_latest(snap):
+                assert snap.stall is not None
+                value, style = fmt.stall_line(snap.stall), "paused"
             else:
                 value = snap.settings_error or row.error_summary
                 value, style = fmt.safe_line(value, 300), "error"
@@ -385,6 +407,7 @@ class ServiceTable(ScrollView, can_focus=True):
     # -- machinery --------------------------------------------------------------------
 
     def _rebuild(self, keep_scroll: bool = False) -> None:
+        self.rebuilds += 1
         names = self._order
         if self._sort is not None:
             key = sort_key(self._sort)
@@ -481,3 +504,11 @@ class ServiceTable(ScrollView, can_focus=True):
         index = self._index.get(self._cursor or "", 0)
         index = max(0, min(len(self._visible) - 1, index + delta))
         self.move_cursor(self._visible[index])
+
+
+def _stall_is_latest(snap: ServiceSnapshot) -> bool:
+    """The service blocked the event loop after its last error (or it has none)."""
+    stall, error = snap.stall, snap.status.last_error
+    if stall is None:
+        return False
+    return error is None or (stall.when is not None and stall.when >= error.when)
