@@ -7,11 +7,18 @@ its own subclass with its own `env_prefix` and fields.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 __all__ = [
     "DEFAULT_ENV_PREFIX",
@@ -19,6 +26,7 @@ __all__ = [
     "ServicesBaseSetting",
     "default_settings_class",
     "env_prefix_of",
+    "expected_type",
     "upper_snake",
 ]
 
@@ -91,6 +99,9 @@ class ServicesBaseSetting(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise _settings_error(type(self), exc) from None
+        except SettingsError as exc:
+            # A complex field (list, dict, model) whose variable is not valid JSON.
+            raise _parse_error(type(self), exc) from exc.__cause__
 
 
 def _settings_error(settings_class: type[BaseSettings], exc: ValidationError) -> ServiceSettingsError:
@@ -98,8 +109,53 @@ def _settings_error(settings_class: type[BaseSettings], exc: ValidationError) ->
     problems: list[tuple[str, Any, str]] = []
     for err in exc.errors(include_url=False):
         field = ".".join(str(part) for part in err["loc"][:1]) or "?"
-        problems.append((prefix + field.upper(), err.get("input"), err["msg"]))
+        message = f"{err['msg']} (expected {expected_type(settings_class, field)})"
+        problems.append((prefix + field.upper(), err.get("input"), message))
     return ServiceSettingsError(settings_class, problems)
+
+
+_FIELD_OF_PARSE_ERROR = re.compile(r'field "(?P<field>\w+)"')
+
+
+def _parse_error(settings_class: type[BaseSettings], exc: SettingsError) -> Exception:
+    match = _FIELD_OF_PARSE_ERROR.search(str(exc))
+    if match is None:  # pragma: no cover - another kind of SettingsError: keep it as it is
+        return exc
+    field = match["field"]
+    variable = env_prefix_of(settings_class) + field.upper()
+    value: Any = None
+    for source in (EnvSettingsSource, DotEnvSettingsSource):
+        with contextlib.suppress(Exception):
+            found = {k.upper(): v for k, v in source(settings_class).env_vars.items()}
+            if variable in found:
+                value = found[variable]
+                break
+    expected = expected_type(settings_class, field)
+    message = f'not valid JSON (expected {expected}, written as JSON: ["a", "b"])'
+    return ServiceSettingsError(settings_class, [(variable, value, message)])
+
+
+_CONSTRAINTS = (
+    ("gt", "> {}"), ("ge", ">= {}"), ("lt", "< {}"), ("le", "<= {}"),
+    ("min_length", "at least {} long"), ("max_length", "at most {} long"),
+)  # fmt: skip
+
+
+def expected_type(settings_class: type[BaseSettings], field: str) -> str:
+    """What field `field` of `settings_class` takes, for an error message: `float > 0`."""
+    info = settings_class.model_fields.get(field)
+    if info is None:
+        return "a valid value"
+    annotation = info.annotation
+    name = annotation.__name__ if isinstance(annotation, type) else repr(annotation)
+    name = name.replace("typing.", "")
+    bounds = [
+        template.format(getattr(meta, attr))
+        for meta in info.metadata
+        for attr, template in _CONSTRAINTS
+        if getattr(meta, attr, None) is not None
+    ]
+    return f"{name} {', '.join(bounds)}" if bounds else name
 
 
 _default_classes: dict[str, type[ServicesBaseSetting]] = {}
