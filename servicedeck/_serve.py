@@ -139,8 +139,10 @@ async def serve(
                 waiting.start_soon(on_all_ended)
 
             if not received:
-                crashed = [
-                    s.name for s in controller.snapshots() if s.status.state is ServiceState.CRASHED
+                crashed = [  # of those it started: one that never could is not news
+                    s.name
+                    for s in controller.snapshots()
+                    if s.name in started and s.status.state is ServiceState.CRASHED
                 ]
                 if crashed:
                     log.error("Every service has stopped; crashed: %s. Exiting.", _names(crashed))

@@ -658,9 +658,13 @@ class ServiceController:
             service = entry.cls()
         except Exception as exc:
             entry.init_error = ErrorInfo(exc, when=self.now(), phase="init")
-            logging.getLogger(f"servicedeck.services.{entry.name}").error(
-                "%s failed to initialise: %r", entry.name, exc, exc_info=exc
-            )
+            log = logging.getLogger(f"servicedeck.services.{entry.name}")
+            if isinstance(exc, ServiceSettingsError) and entry.settings_error is not None:
+                # Its settings error is reported as such (a row, `run`'s "not started"):
+                # a traceback of reading the environment would only repeat it.
+                log.debug("%s failed to initialise: %s", entry.name, exc)
+            else:
+                log.error("%s failed to initialise: %r", entry.name, exc, exc_info=exc)
             return
         entry.init_error = None
         service._servicedeck.clock = self._clock

@@ -162,6 +162,16 @@ def test_ls_lists_every_service_when_one_has_a_bad_setting(project: Path, where:
     assert "(expected bool)" in error
 
 
+def test_run_runs_the_others_when_one_has_a_bad_setting(project: Path) -> None:
+    result = servicedeck(project, "run", "services.py", SERVICEDECK_SERVICES_BROKEN_ENABLED="maybe")
+
+    assert result.returncode == 0, result.stderr
+    assert "Good: good ran" in result.stderr
+    assert "Broken not started: invalid settings for BrokenSettings: " in result.stderr
+    assert "SERVICEDECK_SERVICES_BROKEN_ENABLED='maybe'" in result.stderr
+    assert "Started 1 service(s): Good." in result.stderr
+
+
 @pytest.mark.parametrize(
     ("table", "says"),
     [
