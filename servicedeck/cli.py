@@ -114,11 +114,14 @@ def _discover(targets: Sequence[str], debug: bool) -> Discovered:
 
 
 def _settings() -> CliSettings:
+    from servicedeck._core import expected_type
+
     try:
         return CliSettings()
     except ValidationError as exc:
         problems = "; ".join(
             f"SERVICEDECK_{str(err['loc'][0]).upper()}={err.get('input')!r}: {err['msg']}"
+            f" (expected {expected_type(CliSettings, str(err['loc'][0]))})"
             for err in exc.errors(include_url=False)
         )
         raise _error(f"invalid setting: {problems}; fix or unset the variable.") from None

@@ -173,6 +173,25 @@ def test_run_runs_the_others_when_one_has_a_bad_setting(project: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("SERVICEDECK_STOP_TIMEOUT", "-1", "greater than 0 (expected float > 0)"),
+        ("SERVICEDECK_STOP_TIMEOUT", "soon", "as a number (expected float > 0)"),
+        ("SERVICEDECK_LOG_LEVEL", "LOUD", "'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
+    ],
+)
+def test_run_refuses_a_bad_command_setting_naming_it(
+    project: Path, variable: str, value: str, says: str
+) -> None:
+    result = servicedeck(project, "run", "services.py", **{variable: value})
+
+    assert result.returncode == 2
+    assert f"{variable}={value!r}: " in result.stderr
+    assert says in result.stderr
+    assert result.stderr.count("\n") == 1, "one line, no traceback"
+
+
+@pytest.mark.parametrize(
     ("table", "says"),
     [
         ("services = 5", "services: Input should be a valid list (got 5)"),
