@@ -181,3 +181,30 @@ async def test_console_names_a_service_that_blocks_the_event_loop() -> None:
         head = shown_text(app.query_one("#detail-head", Static))
         assert "Loop stall" in head
         assert "(tests/reliability/faulty.py:" in head, "a path relative to the working folder"
+
+
+class Misconfigured(LoopService):
+    """Its enabling variable does not parse (set by the test)."""
+
+    async def run_once(self) -> None:
+        pass
+
+
+async def test_console_runs_the_others_when_one_service_has_a_bad_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SERVICEDECK_SERVICES_MISCONFIGURED_ENABLED", "maybe")
+    app = make_app([Misconfigured, faulty.Healthy])
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        await app_until(pilot, lambda: app.controller.snapshot("Healthy").status.loop_count > 0)
+
+        assert not app.controller.snapshot("Misconfigured").has_task
+        assert "✖ settings" in row_text(app, "Misconfigured")
+        assert "SERVICEDECK_SERVICES_MISCONFIGURED_ENABLED='maybe'" in row_text(
+            app, "Misconfigured"
+        )
+        await pilot.press("s")  # start it anyway: refused, saying why
+        await pilot.pause()
+        [note] = [n for n in notes(app) if n.startswith("Misconfigured has a settings error")]
+        assert "(expected bool)" in note

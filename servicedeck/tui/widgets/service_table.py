@@ -13,6 +13,7 @@ updated, sorted or filtered.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -363,9 +364,13 @@ class ServiceTable(ScrollView, can_focus=True):
             elif snap.settings_error is None and _stall_is_latest(snap):
                 assert snap.stall is not None
                 value, style = fmt.stall_line(snap.stall), "paused"
+            elif snap.settings_error is not None:
+                # The variable and its value first: the cell is narrow, and the model's
+                # name ("invalid settings for ...Settings") says least.
+                problems = _SETTINGS_ERROR_HEAD.sub("", snap.settings_error, count=1)
+                value, style = fmt.safe_line(problems, 300), "error"
             else:
-                value = snap.settings_error or row.error_summary
-                value, style = fmt.safe_line(value, 300), "error"
+                value, style = fmt.safe_line(row.error_summary, 300), "error"
             cell = Text(value, style=styles.get(style, ""))
             self._place(text, x, cell, cells, column.right)
         return self._to_strip(text, width, styles["cursor"] if cursor else None)
@@ -504,6 +509,9 @@ class ServiceTable(ScrollView, can_focus=True):
         index = self._index.get(self._cursor or "", 0)
         index = max(0, min(len(self._visible) - 1, index + delta))
         self.move_cursor(self._visible[index])
+
+
+_SETTINGS_ERROR_HEAD = re.compile(r"^invalid settings for \w+: ")
 
 
 def _stall_is_latest(snap: ServiceSnapshot) -> bool:
