@@ -229,24 +229,28 @@ class ServiceDeckApp(App[StopReport | None]):
         if name not in self._urgent or self._urgent_pending:
             return
         delay = self._last_urgent + self.URGENT_SPACING - time.monotonic()
+        self._urgent_pending = True
         if delay <= 0 and not self._applying:
-            # Show it now, from the service's task: a message to the app would wait
-            # for event-loop turns that hundreds of busy services make long.
-            self._flush_urgent()
+            # Show it at the end of this event-loop turn, with the service's other changes
+            # of the turn (a loop's start, end and sleep come together): a message to the
+            # app would wait for turns that hundreds of busy services make long.
+            asyncio.get_running_loop().call_soon(self._flush_urgent)
         else:
-            self._urgent_pending = True
             self.set_timer(max(delay, 0.0), self._flush_urgent)
 
     def _mark_urgent(self, name: str) -> None:
         self._urgent[name] = time.monotonic() + self.URGENT_SECONDS
         self._dirty.add(name)
-        self.call_later(self._flush_urgent)
+        # At the end of this turn, after the command that follows (its immediate changes
+        # show together); unspaced, so the first change it causes later shows at once.
+        asyncio.get_running_loop().call_soon(self._flush_urgent, False)
         self._urgent_pending = True
 
-    def _flush_urgent(self) -> None:
+    def _flush_urgent(self, spaced: bool = True) -> None:
         self._urgent_pending = False
-        self._last_urgent = time.monotonic()
-        now = self._last_urgent
+        now = time.monotonic()
+        if spaced:
+            self._last_urgent = now
         for name, until in list(self._urgent.items()):
             if until < now:
                 del self._urgent[name]
