@@ -84,6 +84,11 @@ class Unit(enum.Enum):
         return f"{_sig(value)} /s"
 
 
+def _ratio(value: float) -> str:
+    """Two decimals; three significant figures below 0.01 (e.g. refreshes per change)."""
+    return f"{value:.2f}" if value >= 0.01 or value == 0 else _sig(value)
+
+
 def _sig(value: float) -> str:
     """Three significant figures (fewer when they would all be trailing zeros)."""
     if value == 0:
@@ -159,7 +164,7 @@ class Row:
             if self.failure:
                 verdict = f"{verdict} ({self.failure})"
         bare = self.unit.format(self.bare) if self.bare is not None else "—"
-        ratio = f"{self.ratio:.2f}x" if self.ratio is not None else "—"
+        ratio = "—" if self.ratio is None else f"{_ratio(self.ratio)}x"
         target = self.target.describe(self.unit) if self.target else "—"
         return [self.workload, bare, servicedeck, ratio, target, verdict]
 
@@ -194,7 +199,7 @@ class Workload:
         return self.measure(scale)
 
 
-HEADER = ["workload", "bare asyncio", "servicedeck", "ratio", "target", "pass/fail"]
+HEADER = ["workload", "baseline", "servicedeck", "ratio", "target", "pass/fail"]
 
 
 def format_table(rows: Sequence[Row], *, judge: bool = True) -> str:

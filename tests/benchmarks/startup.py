@@ -1,6 +1,8 @@
-"""Start-up workloads: importing the framework; later the command line.
+"""Start-up workloads: importing the framework, and the command line.
 
-Each figure comes from a fresh interpreter (a subprocess), as a user would see it.
+Each figure comes from a fresh interpreter (a subprocess), as a user would see it: the
+import's own time, measured inside it, and the commands' wall time, from spawning the
+process until it has exited, next to a bare interpreter doing the least.
 """
 
 from __future__ import annotations
@@ -8,9 +10,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-from ._harness import Row, Scale, Target, Unit, Workload, median
+from ._harness import Row, Scale, Target, Unit, Workload, compared, median
 
 __all__ = ["WORKLOADS"]
 
@@ -59,14 +63,58 @@ def measure_import(scale: Scale) -> list[Row]:
     ]
 
 
-# TODO(issue 5): measure these once the command line (issue 4) lands: time a subprocess
-# of `servicedeck ls` / `servicedeck --help` against `python -c pass`.
-PENDING_CLI = (
-    Row("`servicedeck ls` on the demo services", Unit.SECONDS, Target(0.5)),
-    Row("`servicedeck --help`", Unit.SECONDS, Target(0.3)),
-)
+def servicedeck_command() -> Path:
+    """The `servicedeck` console script of this interpreter's environment."""
+    script = Path(sys.executable).with_name("servicedeck")
+    if not script.exists():
+        raise FileNotFoundError(
+            f"no `servicedeck` command next to {sys.executable!r}; install the project into "
+            'this environment first: pip install -e ".[test]" -c tests/constraints.txt'
+        )
+    return script
+
+
+def timed_process(argv: list[str], cwd: Path) -> float:
+    """Wall-clock seconds a fresh process takes, from spawning it until it has exited."""
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, check=True, timeout=60)
+    return time.perf_counter() - started
+
+
+def measure_cli(scale: Scale) -> list[Row]:
+    command = str(servicedeck_command())
+    sides = {
+        "pass": [sys.executable, "-c", "pass"],
+        "help": [command, "--help"],
+        "import": [sys.executable, "-c", "import servicedeck"],
+        # In an empty directory: no pyproject.toml to read services from, so the demo.
+        "ls": [command, "ls"],
+    }
+    times: dict[str, list[float]] = {key: [] for key in sides}
+    with tempfile.TemporaryDirectory() as empty:
+        for repetition in range(scale.pick(7, 1)):
+            order = list(sides.items())
+            for key, argv in order[:: -1 if repetition % 2 else 1]:
+                times[key].append(timed_process(argv, Path(empty)))
+    return [
+        compared(
+            "`servicedeck ls` on the demo services (baseline: `python -c 'import servicedeck'`)",
+            Unit.SECONDS,
+            Target(0.5),
+            times["import"],
+            times["ls"],
+        ),
+        compared(
+            "`servicedeck --help` (baseline: `python -c pass`)",
+            Unit.SECONDS,
+            Target(0.3),
+            times["pass"],
+            times["help"],
+        ),
+    ]
+
 
 WORKLOADS = [
     Workload("import", measure_import),
-    Workload("cli", pending=PENDING_CLI),
+    Workload("cli", measure_cli),
 ]
