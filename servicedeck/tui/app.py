@@ -24,6 +24,7 @@ from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
+from textual.notifications import Notify
 from textual.widgets import Footer, Input
 
 from servicedeck.controller import (
@@ -84,6 +85,9 @@ class ServiceDeckApp(App[StopReport | None]):
     """How often countdowns are redrawn."""
     STALL_NOTICE_SECONDS: ClassVar[float] = 30.0
     """The least time between two notifications of one service blocking the event loop."""
+    MAX_NOTIFICATIONS: ClassVar[int] = 5
+    """Notifications shown at once; a burst (a hundred services breaking on error) drops
+    the oldest, so they stay readable and bounded."""
 
     def __init__(
         self,
@@ -223,6 +227,14 @@ class ServiceDeckApp(App[StopReport | None]):
                 task.cancel()
 
     # -- the change stream --------------------------------------------------------------
+
+    def on_notify(self, event: Notify) -> None:
+        """Drop the oldest notifications beyond the bound (Textual shows the new one)."""
+        shown = list(self._notifications)
+        # This handler runs before Textual's own adds the new one (but allow either order).
+        room = self.MAX_NOTIFICATIONS - (0 if event.notification in self._notifications else 1)
+        for old in shown[: max(0, len(shown) - room)]:
+            self._unnotify(old, refresh=False)
 
     def _on_change(self, name: str) -> None:
         """Controller callback: runs in a service's task (or a thread, for log records)."""
