@@ -18,7 +18,7 @@ from servicedeck import Health, LoopService, ServiceState
 from servicedeck.controller import ServiceController
 
 from . import faulty
-from .conftest import settled
+from .conftest import DEADLINE, settled
 
 pytestmark = pytest.mark.anyio
 
@@ -166,3 +166,41 @@ async def test_a_controller_without_watchdog_runs_no_watchdog_thread() -> None:
 def test_a_bad_stall_threshold_is_refused_naming_it() -> None:
     with pytest.raises(ValueError, match=r"threshold must be seconds > 0, got -1"):
         ServiceController([faulty.Healthy], stall_threshold=-1)
+
+
+class Hanging(LoopService):
+    """Its loop awaits an event that never comes."""
+
+    loop_seconds = 3600
+
+    async def run_once(self) -> None:
+        await anyio.Event().wait()
+
+
+async def test_a_hanging_loop_blocking_stops_time_out_with_a_warning_and_kill_ends_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with ServiceController([Hanging, faulty.Healthy]) as controller:
+        controller.start("Hanging")
+        controller.start("Healthy")
+        await settled(
+            controller, lambda: controller.snapshot("Hanging").status.state is ServiceState.RUNNING
+        )
+        service = controller.instance("Hanging")
+        assert isinstance(service, Hanging)
+
+        with anyio.fail_after(DEADLINE):
+            stopped = await controller.stop("Hanging", block=True, timeout=0.05)
+            await service.stop(block=True, timeout=0.05)  # the framework's own, as well
+
+        assert stopped is False
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert any("stop(block=True) on Hanging gave up after 0.05 s" in m for m in warnings)
+        assert "Hanging did not stop within 0.05 s; it is stuck (kill cancels it)" in warnings
+        assert controller.snapshot("Hanging").stuck
+        assert controller.snapshot("Healthy").has_task, "the neighbour runs on"
+
+        controller.kill("Hanging")
+        await settled(controller, lambda: not controller.snapshot("Hanging").has_task)
+        assert controller.snapshot("Hanging").status.state is ServiceState.STOPPED
+        assert not controller.snapshot("Hanging").stuck
