@@ -2,7 +2,7 @@
 
 Run it from the repository root::
 
-    .venv/bin/python -m tests.benchmarks          # full run (a minute); updates docs/performance.md
+    .venv/bin/python -m tests.benchmarks          # full run (1.5 min); updates docs/performance.md
     .venv/bin/python -m tests.benchmarks --quick  # smoke run (seconds); scaled down, writes nothing
     .venv/bin/python -m tests.benchmarks --only stop,per-loop --no-write
 
