@@ -1,4 +1,4 @@
-"""servicedeck's benchmark suite (issue 5): each figure next to a bare-asyncio baseline.
+"""servicedeck's benchmark suite (issue 5): each figure next to a baseline from the same run.
 
 Run it from the repository root::
 
