@@ -16,7 +16,10 @@ and finds the service responsible:
 When the loop comes back, the stall is reported: logged as a warning (in the service's
 own log when one is named) and passed to `on_stall`.
 
-Cost when nothing stalls: one wake-up of the task and two of the thread per `interval`.
+Cost when nothing stalls: the task wakes every `interval` (default: a fifth of the
+threshold), the thread about twice per `threshold`: ten and four wake-ups a second by
+default. A stall is measured as how late the heartbeat woke, which is up to `interval`
+less than the loop was blocked: a shorter interval measures closer, at more wake-ups.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ class Stall:
     """The event loop was blocked for `seconds`, by service `service` (None: unknown)."""
 
     seconds: float
-    """How late the heartbeat was: about how long the loop was blocked."""
+    """How late the heartbeat was: how long the loop was blocked, less up to one interval."""
     service: str | None
     """The service whose code was running, or None when none was."""
     where: str | None
@@ -67,7 +70,7 @@ class LoopWatchdog:
     Args:
         services: the service instances to recognise (more with `watch()`).
         threshold: lag in seconds that counts as a stall.
-        interval: how often the heartbeat beats, in seconds.
+        interval: how often the heartbeat beats, in seconds (default: `threshold` / 5).
         on_stall: called in the event loop with each `Stall`, after it ended.
         clock: stamps each stall's `when` (default: none).
 
@@ -80,10 +83,12 @@ class LoopWatchdog:
         services: Iterable[Service] = (),
         *,
         threshold: float = 0.5,
-        interval: float = 0.1,
+        interval: float | None = None,
         on_stall: Callable[[Stall], None] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        if interval is None:
+            interval = threshold / 5 if isinstance(threshold, int | float) else threshold
         for what, value in (("threshold", threshold), ("interval", interval)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"the watchdog's {what} must be seconds > 0, got {value!r}")
@@ -168,14 +173,27 @@ class LoopWatchdog:
     # -- the thread -------------------------------------------------------------------
 
     def _watch_thread(self) -> None:
-        while not self._stop.wait(self.interval / 2):
-            suspect = self._suspect
-            named = suspect is not None and suspect[0] is not None
-            if not named and time.monotonic() - self._beat > self.threshold:
-                # Sampled until a service is seen: the stall may have begun elsewhere.
-                frame = sys._current_frames().get(self._loop_thread or 0)
-                if frame is not None:
-                    self._suspect = self._find_service(frame)
+        resample = min(self.threshold, self.interval) / 2
+        # Sampled from half the threshold on: by the time the beat is a whole threshold
+        # late, the loop may be running again and the culprit gone from its stack.
+        sample_from = self.threshold / 2
+        while True:
+            # The next beat is due at `_beat + interval`. Sleep until it is `sample_from`
+            # late (not a fixed poll: idle, this thread wakes about once per threshold),
+            # then sample the loop's stack while it stays late.
+            late = time.monotonic() - self._beat - self.interval
+            if late > sample_from:
+                suspect = self._suspect
+                if suspect is None or suspect[0] is None:
+                    # Sampled until a service is seen: the stall may have begun elsewhere.
+                    frame = sys._current_frames().get(self._loop_thread or 0)
+                    if frame is not None:
+                        self._suspect = self._find_service(frame)
+                wait = resample
+            else:
+                wait = max(sample_from - late, resample)
+            if self._stop.wait(wait):
+                return
 
     def _find_service(self, frame: FrameType) -> tuple[str | None, str | None]:
         """The service blocking the loop in `frame`'s stack, and where: never raises."""
