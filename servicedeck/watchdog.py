@@ -101,7 +101,10 @@ class LoopWatchdog:
         self._codes: dict[CodeType, str] = {}
         self._names: set[str] = set()
         self._beat = time.monotonic()
-        self._suspect: tuple[str | None, str | None] | None = None
+        # Filled by the thread while the beat is late: each service seen on the loop's
+        # stack (and where), and the last place seen when no service was there.
+        self._seen: dict[str, str | None] = {}
+        self._elsewhere: str | None = None
         self._loop_thread: int | None = None
         self._asyncio_loop: Any = None
         self._stop = threading.Event()
@@ -139,23 +142,35 @@ class LoopWatchdog:
                 lag = time.monotonic() - before - self.interval
                 if lag > self.threshold:
                     self._report(lag)
-                else:
-                    self._suspect = None  # a late sample of a stall too short to count
+                elif self._seen or self._elsewhere:
+                    self._forget()  # samples of a stall too short to count
         finally:
             self._stop.set()
             thread.join(timeout=1.0)  # it wakes at once: nothing left running after us
 
+    def _forget(self) -> tuple[dict[str, str | None], str | None]:
+        seen, elsewhere = self._seen, self._elsewhere
+        self._seen, self._elsewhere = {}, None
+        return seen, elsewhere
+
     def _report(self, lag: float) -> None:
-        suspect, self._suspect = self._suspect, None
-        name, where = suspect if suspect else (None, None)
+        seen, elsewhere = self._forget()
+        if len(seen) == 1:
+            [(name, where)] = seen.items()
+        else:
+            # None seen, or several: a busy loop (many short callbacks), not one blocker.
+            name, where = None, elsewhere if not seen else None
         when = self.clock() if self.clock is not None else None
         stall = Stall(seconds=lag, service=name, where=where, at=time.time(), when=when)
         del self.stalls[: -(RECENT_STALLS - 1)]
         self.stalls.append(stall)
         if name is None:
             logger.warning(
-                "the event loop was blocked for %.2f s (no service code was running%s)",
-                lag, f"; at {where}" if where else "",
+                "the event loop was blocked for %.2f s (%s%s)",
+                lag,
+                f"several services ran: {', '.join(sorted(seen))}" if seen
+                else "no service code was running",
+                f"; at {where}" if where else "",
             )  # fmt: skip
         else:
             # In the service's own log: the console's log tab and `run` show it there.
@@ -183,12 +198,15 @@ class LoopWatchdog:
             # then sample the loop's stack while it stays late.
             late = time.monotonic() - self._beat - self.interval
             if late > sample_from:
-                suspect = self._suspect
-                if suspect is None or suspect[0] is None:
-                    # Sampled until a service is seen: the stall may have begun elsewhere.
-                    frame = sys._current_frames().get(self._loop_thread or 0)
-                    if frame is not None:
-                        self._suspect = self._find_service(frame)
+                # Sampled for as long as it lasts: a service seen on every sample blocked
+                # the loop; several different ones mean a loop busy with many of them.
+                frame = sys._current_frames().get(self._loop_thread or 0)
+                if frame is not None:
+                    name, where = self._find_service(frame)
+                    if name is None:
+                        self._elsewhere = where
+                    else:
+                        self._seen.setdefault(name, where)
                 wait = resample
             else:
                 wait = max(sample_from - late, resample)

@@ -181,3 +181,19 @@ def test_watchdog_rejects_a_threshold_that_is_not_positive_seconds(bad: object) 
 
 def _block() -> None:
     time.sleep(0.3)  # the fault under test: the event loop's own code, no service's
+
+
+def test_watchdog_names_no_one_when_several_services_were_seen_in_one_stall(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A loop busy with many short callbacks is late without any one of them to blame.
+    watchdog = LoopWatchdog(threshold=0.1)
+    watchdog._seen = {"Reaper": "a.py:1 in run_once", "Relay": "b.py:2 in run_once"}
+
+    with caplog.at_level(logging.WARNING):
+        watchdog._report(0.8)
+
+    [stall] = watchdog.stalls
+    assert (stall.service, stall.where) == (None, None)
+    assert "several services ran: Reaper, Relay" in caplog.text
+    assert watchdog._seen == {}, "the next stall starts afresh"
