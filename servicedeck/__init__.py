@@ -5,8 +5,7 @@ on anyio and pydantic-settings. The console (`servicedeck.tui`) and the command 
 (`servicedeck.cli`) are separate modules; importing this one never imports Textual.
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
+from typing import TYPE_CHECKING, Any
 
 from ._core import (
     DuplicateServiceError,
@@ -15,18 +14,30 @@ from ._core import (
     LoopService,
     RunInAllServers,
     Service,
-    ServiceSettingsError,
-    ServicesBaseSetting,
     ServiceState,
     ServiceStatus,
     health,
     run_multiple_services,
 )
 
-try:
-    __version__ = _version("servicedeck")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    from ._core._settings import ServiceSettingsError, ServicesBaseSetting
+
+
+def __getattr__(name: str) -> Any:
+    # ServicesBaseSetting and ServiceSettingsError load pydantic-settings (most of the
+    # import time) on first use, so `import servicedeck` and `servicedeck --help` stay fast.
+    if name in ("ServiceSettingsError", "ServicesBaseSetting"):
+        from ._core import _settings
+
+        value = getattr(_settings, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+# The one place the version is written: pyproject.toml reads it from here (setuptools
+# `attr:`), and importlib.metadata would cost a fifth of `import servicedeck`.
+__version__ = "0.1.0"
 
 __all__ = [
     "DuplicateServiceError",

@@ -1,10 +1,25 @@
 """The servicedeck framework: services, loop services, settings, state. No Textual here."""
 
+from typing import TYPE_CHECKING, Any
+
 from ._loop import LoopService
 from ._multi import run_multiple_services
 from ._service import DuplicateServiceError, RunInAllServers, Service, check_unique_names, service_name
-from ._settings import ServiceSettingsError, ServicesBaseSetting, expected_type
 from ._state import ErrorInfo, Health, ServiceState, ServiceStatus, health
+
+if TYPE_CHECKING:
+    from ._settings import ServiceSettingsError, ServicesBaseSetting, expected_type
+
+# The settings names load pydantic-settings, most of the import time: only when used.
+_LAZY = {"ServiceSettingsError", "ServicesBaseSetting", "expected_type"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import _settings
+
+        return getattr(_settings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DuplicateServiceError",

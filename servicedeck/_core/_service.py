@@ -10,18 +10,17 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 import anyio
 
 from ._runtime import Listener, Runtime, describe
-from ._settings import (
-    ServiceSettingsError,
-    ServicesBaseSetting,
-    default_settings_class,
-    env_prefix_of,
-)
 from ._state import ServiceState, ServiceStatus
+
+if TYPE_CHECKING:
+    # Imported where used: pydantic-settings is most of `import servicedeck`'s time, and
+    # the command line's --help, like any code that only defines services, needs none of it.
+    from ._settings import ServicesBaseSetting
 
 __all__ = [
     "DuplicateServiceError",
@@ -181,16 +180,22 @@ class Service(ABC):
         Raises:
             ServiceSettingsError: a value does not validate; names the variable and value.
         """
+        from ._settings import default_settings_class
+
         return default_settings_class(cls.__name__)()
 
     @classmethod
     def environment_variable_name(cls) -> str:
         """The env var that enables or disables this service, e.g. `..._ORDER_REAPER_ENABLED`."""
+        from ._settings import env_prefix_of
+
         return env_prefix_of(cls._settings_class()) + "ENABLED"
 
     @classmethod
     def _settings_class(cls) -> type[ServicesBaseSetting]:
         """The settings model class, without reading the environment when we can avoid it."""
+        from ._settings import ServiceSettingsError, default_settings_class
+
         if cls.service_settings.__func__ is Service.service_settings.__func__:  # type: ignore[attr-defined]
             return default_settings_class(cls.__name__)
         try:
@@ -376,6 +381,8 @@ _markers.add(RunInAllServers)
 
 
 def _enabled_or_log(cls: type[Service]) -> bool:
+    from ._settings import ServiceSettingsError
+
     try:
         return cls.enabled()
     except ServiceSettingsError as exc:
