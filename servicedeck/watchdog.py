@@ -6,12 +6,13 @@ heartbeat task in the event loop and a daemon thread beside it. When the heartbe
 late by more than `threshold`, the thread looks at what the event-loop thread is doing
 and finds the service responsible:
 
-1. on asyncio, the running task: runners name each service's task `servicedeck:<name>`
-   (`ServiceController`, `Service.running()`, `run_multiple_services()`), which tells
-   apart services that share their code (subclasses of one base class);
-2. else (trio, or a task of another name), the stack: the innermost frame whose code
-   belongs to a watched service's class (code objects only; it never reads another
-   thread's locals).
+1. the stack: the innermost frame whose code belongs to a watched service's class (code
+   objects only; it never reads another thread's locals). No such frame, no service to
+   blame: a listener or the console may be what runs in a service's task;
+2. on asyncio, the running task tells whose that code is: runners name each service's
+   task `servicedeck:<name>` (`ServiceController`, `Service.running()`,
+   `run_multiple_services()`), which tells apart services that share their code
+   (subclasses of one base class).
 
 When the loop comes back, the stall is reported: logged as a warning (in the service's
 own log when one is named) and passed to `on_stall`.
@@ -215,14 +216,17 @@ class LoopWatchdog:
 
     def _find_service(self, frame: FrameType) -> tuple[str | None, str | None]:
         """The service blocking the loop in `frame`'s stack, and where: never raises."""
-        by_task = self._service_of_current_task()
         innermost = frame
         while frame is not None:
             name = self._codes.get(frame.f_code)
             if name is not None:
-                return by_task or name, _where(frame)
+                # Service code is running: the task's name says whose (a base class's
+                # code is shared by its subclasses). Without service code on the stack,
+                # a service's task may still be running someone else's code (a listener,
+                # the console applying a change): no service is to blame.
+                return self._service_of_current_task() or name, _where(frame)
             frame = frame.f_back  # type: ignore[assignment]
-        return by_task, _where(innermost)
+        return None, _where(innermost)
 
     def _service_of_current_task(self) -> str | None:
         if self._asyncio_loop is None:

@@ -197,3 +197,22 @@ def test_watchdog_names_no_one_when_several_services_were_seen_in_one_stall(
     assert (stall.service, stall.where) == (None, None)
     assert "several services ran: Reaper, Relay" in caplog.text
     assert watchdog._seen == {}, "the next stall starts afresh"
+
+
+async def test_watchdog_blames_no_service_for_a_listener_blocking_in_its_task() -> None:
+    polite = _Polite()
+    polite.subscribe(lambda service: _block() if service.status.loop_count == 1 else None)
+    stalled = anyio.Event()
+    watchdog = LoopWatchdog(
+        [polite], threshold=0.1, interval=0.02, on_stall=lambda stall: stalled.set()
+    )
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            await tg.start(watchdog.run)
+            tg.start_soon(polite.start, 3, name="servicedeck:_Polite")
+            await stalled.wait()
+            tg.cancel_scope.cancel()
+    [stall] = watchdog.stalls
+    assert stall.service is None, "the listener's code blocked, not the service's"
+    assert stall.where is not None
+    assert "in _block" in stall.where
