@@ -23,7 +23,7 @@ from servicedeck.controller import ManualClock, ServiceController
 from servicedeck.tui import ServiceDeckApp
 from servicedeck.tui.keys import KEYS
 
-from .conftest import DEADLINE, app_ready, services_ended
+from .conftest import app_ready, quiet, services_ended
 from .test_state_machine import SERVICEDECK_TASK, servicedeck_tasks
 
 pytestmark = pytest.mark.anyio
@@ -141,8 +141,7 @@ async def test_random_keys_never_break_the_console(seed: int) -> None:
                 check_running(controller, counts)
             # Quiet: the keys are handled, and every task waits (a step of a loop that
             # never ends waits for ever, as it should: its worker keeps the screen live).
-            with anyio.fail_after(DEADLINE):
-                await anyio.wait_all_tasks_blocked()
+            await quiet()
             assert app.is_running, f"the app stopped after {keys[: start + BURST]}"
             check_quiet(controller, burst)
 

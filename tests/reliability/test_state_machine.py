@@ -38,7 +38,7 @@ from hypothesis.stateful import (
 from servicedeck import LoopService, Service
 from servicedeck.controller import Command, CommandError, ServiceController
 
-from .conftest import DEADLINE
+from .conftest import DEADLINE, quiet
 
 Behaviour = str  # "ok", "raise" or "slow"
 
@@ -234,14 +234,14 @@ class ControllerMachine(RuleBasedStateMachine):
 
     @invariant()
     def a_task_exactly_while_active_once_quiet(self) -> None:
-        async def quiet() -> tuple[list[str], list[tuple[str, bool, bool]]]:
-            await anyio.wait_all_tasks_blocked()
+        async def when_quiet() -> tuple[list[str], list[tuple[str, bool, bool]]]:
+            await quiet()
             snaps = self.controller.snapshots()
             return servicedeck_tasks(), [
                 (s.name, s.has_task, s.status.state.is_active) for s in snaps
             ]
 
-        tasks, states = self.portal.call(quiet)
+        tasks, states = self.portal.call(when_quiet)
         for name, has_task, active in states:
             assert has_task == active, f"{name}: task {has_task}, active {active}"
             if not has_task:
