@@ -112,3 +112,18 @@ class Blocking(LoopService):
 
     def crunch(self) -> None:
         time.sleep(0.6)
+
+
+class Relay(Service):
+    """Not a loop: runs until stopped (no fault; a plain neighbour)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopping = anyio.Event()
+
+    async def start(self) -> None:
+        self.stopping = anyio.Event()
+        await self.stopping.wait()
+
+    async def stop(self) -> None:
+        self.stopping.set()

@@ -120,8 +120,12 @@ class Run:
     notes: list[str] = field(default_factory=list)
     _buffer: bytes = b""
 
-    def wait_for(self, note: str) -> None:
-        """Wait until a service wrote `note`; fail after the deadline."""
+    def wait_for(self, *notes: str) -> None:
+        """Wait until the services wrote each of `notes`; fail after the deadline."""
+        for note in notes:
+            self._wait_for(note)
+
+    def _wait_for(self, note: str) -> None:
         deadline = time.monotonic() + DEADLINE
         while note not in self.notes:
             left = deadline - time.monotonic()
@@ -134,6 +138,13 @@ class Run:
             self._buffer += chunk
             *lines, self._buffer = self._buffer.split(b"\n")
             self.notes += [line.decode() for line in lines]
+
+    def signal_and_finish(self, signum: int) -> tuple[int, str, float]:
+        """Send `signum`, wait for the exit: (status, stderr, seconds from signal to exit)."""
+        self.proc.send_signal(signum)
+        sent = time.monotonic()
+        code, err = self.finish()
+        return code, err, time.monotonic() - sent
 
     def finish(self) -> tuple[int, str]:
         """Wait for the exit (bounded) and read the rest of the notes; (status, stderr)."""
@@ -217,15 +228,12 @@ def test_run_stops_gracefully_on_sigterm_while_a_service_blocks_the_event_loop(
     start: Callable[..., Run],
 ) -> None:
     run = start("services.py:Blocking", "services.py:Bystander")
-    run.wait_for("Bystander: first loop")
-    run.wait_for("Blocking: blocking")
+    run.wait_for("Bystander: first loop", "Blocking: blocking")
 
-    run.proc.send_signal(signal.SIGTERM)  # arrives while the loop is blocked
-    sent = time.monotonic()
-    code, err = run.finish()
+    code, err, seconds = run.signal_and_finish(signal.SIGTERM)  # while the loop is blocked
 
     assert code == 0, err
-    assert time.monotonic() - sent < GRACEFUL_BOUND
+    assert seconds < GRACEFUL_BOUND
     assert "Blocking: teardown" in run.notes
     assert "Bystander: teardown, stop requested True" in run.notes
     assert "All services stopped: 2 stopped" in err
@@ -236,11 +244,9 @@ def test_run_cancels_a_setup_that_never_ends_on_sigterm_and_names_it(
     start: Callable[..., Run],
 ) -> None:
     run = start("services.py:EndlessSetup", "services.py:Bystander", "--stop-timeout", "0.3")
-    run.wait_for("EndlessSetup: in setup")
-    run.wait_for("Bystander: first loop")
+    run.wait_for("EndlessSetup: in setup", "Bystander: first loop")
 
-    run.proc.send_signal(signal.SIGTERM)
-    code, err = run.finish()
+    code, err, _ = run.signal_and_finish(signal.SIGTERM)
 
     assert code == 0, err
     assert "Bystander: teardown, stop requested True" in run.notes
@@ -251,11 +257,9 @@ def test_run_stops_the_others_when_a_teardown_raises_during_the_graceful_stop(
     start: Callable[..., Run],
 ) -> None:
     run = start("services.py:BadTeardown", "services.py:Bystander")
-    run.wait_for("BadTeardown: first loop")
-    run.wait_for("Bystander: first loop")
+    run.wait_for("BadTeardown: first loop", "Bystander: first loop")
 
-    run.proc.send_signal(signal.SIGINT)
-    code, err = run.finish()
+    code, err, _ = run.signal_and_finish(signal.SIGINT)
 
     assert code == 0, err
     assert "Bystander: teardown, stop requested True" in run.notes

@@ -23,6 +23,7 @@ from servicedeck.controller import ManualClock, ServiceController
 from servicedeck.tui import ServiceDeckApp
 from servicedeck.tui.keys import KEYS
 
+from . import faulty
 from .conftest import app_ready, quiet, services_ended
 from .test_state_machine import SERVICEDECK_TASK, servicedeck_tasks
 
@@ -62,22 +63,7 @@ class Stubborn(LoopService):
         await anyio.lowlevel.checkpoint()
 
 
-class Relay(Service):
-    """Not a loop: runs until stopped."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stopping = anyio.Event()
-
-    async def start(self) -> None:
-        self.stopping = anyio.Event()
-        await self.stopping.wait()
-
-    async def stop(self) -> None:
-        self.stopping.set()
-
-
-CLASSES: list[type[Service]] = [Flaky, Slow, Stubborn, Relay]
+CLASSES: list[type[Service]] = [Flaky, Slow, Stubborn, faulty.Relay]
 
 KEYS_PRESSED = [
     *(key for spec in KEYS if spec.id not in ("quit", "command_palette") for key in spec.keys),

@@ -38,6 +38,7 @@ from hypothesis.stateful import (
 from servicedeck import LoopService, Service
 from servicedeck.controller import Command, CommandError, ServiceController
 
+from . import faulty
 from .conftest import DEADLINE, quiet
 
 Behaviour = str  # "ok", "raise" or "slow"
@@ -89,22 +90,7 @@ class Hourly(Scripted):
     loop_seconds = 3600
 
 
-class Plain(Service):
-    """Not a loop: runs until stopped."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stopping = anyio.Event()
-
-    async def start(self) -> None:
-        self.stopping = anyio.Event()
-        await self.stopping.wait()
-
-    async def stop(self) -> None:
-        self.stopping.set()
-
-
-CLASSES: list[type[Service]] = [Busy, Hourly, Plain]
+CLASSES: list[type[Service]] = [Busy, Hourly, faulty.Relay]
 NAMES = [cls.__name__ for cls in CLASSES]
 LOOPS = ["Busy", "Hourly"]
 SCRIPTS = st.lists(st.sampled_from(["ok", "raise", "slow"]), min_size=1, max_size=4)
@@ -272,5 +258,5 @@ test_controller_state_machine = ControllerMachine.TestCase
 
 @pytest.fixture(autouse=True)
 def _no_enabled_overrides_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("BUSY", "HOURLY", "PLAIN"):
+    for name in ("BUSY", "HOURLY", "RELAY"):
         monkeypatch.delenv(f"SERVICEDECK_SERVICES_{name}_ENABLED", raising=False)

@@ -5,20 +5,22 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 import pytest
 
-from servicedeck import LoopService
-from servicedeck.watchdog import RECENT_STALLS, LoopWatchdog, Stall
+from servicedeck import LoopService, Service
+from servicedeck.watchdog import RECENT_STALLS, LoopWatchdog
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def _block() -> None:
+    time.sleep(0.3)  # the fault under test: synchronous work that never yields
 
 
 class _Blocker(LoopService):
@@ -28,8 +30,7 @@ class _Blocker(LoopService):
         self.crunch()
 
     def crunch(self) -> None:
-        # The fault under test: synchronous work that never yields to the event loop.
-        time.sleep(0.3)
+        _block()
 
 
 class _Polite(LoopService):
@@ -39,32 +40,42 @@ class _Polite(LoopService):
         await anyio.lowlevel.checkpoint()
 
 
+async def until_a_stall(
+    services: Sequence[Service],
+    run: Callable[[anyio.abc.TaskGroup], Awaitable[Any]],
+    **options: Any,
+) -> LoopWatchdog:
+    """Watch `services` (threshold 0.1 s) while `run(task_group)` runs them, until a stall."""
+    stalled = anyio.Event()
+    watchdog = LoopWatchdog(
+        services, threshold=0.1, interval=0.02, on_stall=lambda stall: stalled.set(), **options
+    )
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            await tg.start(watchdog.run)
+            await run(tg)
+            await stalled.wait()
+            tg.cancel_scope.cancel()
+    return watchdog
+
+
 async def test_watchdog_names_the_blocking_service_and_logs_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     blocker, polite = _Blocker(), _Polite()
-    stalled = anyio.Event()
-    seen: list[Stall] = []
 
-    def on_stall(stall: Stall) -> None:
-        seen.append(stall)
-        stalled.set()
+    async def run(tg: anyio.abc.TaskGroup) -> None:
+        tg.start_soon(polite.start)
+        tg.start_soon(blocker.start, 1)  # tasks not named: the code says who
 
-    watchdog = LoopWatchdog([blocker, polite], threshold=0.1, interval=0.02, on_stall=on_stall)
-    with caplog.at_level(logging.WARNING, logger="servicedeck.watchdog"), anyio.fail_after(10):
-        async with anyio.create_task_group() as tg:
-            await tg.start(watchdog.run)
-            tg.start_soon(polite.start)
-            tg.start_soon(blocker.start, 1)
-            await stalled.wait()
-            await polite.stop()
-            tg.cancel_scope.cancel()
-    stall = seen[0]
+    with caplog.at_level(logging.WARNING):
+        watchdog = await until_a_stall([blocker, polite], run)
+
+    stall = watchdog.stalls[0]
     assert stall.service == "_Blocker"
     assert stall.seconds >= 0.1
     assert stall.where is not None
     assert "in crunch" in stall.where
-    assert watchdog.stalls[0] is stall
     [record] = [r for r in caplog.records if "blocked the event loop" in r.getMessage()]
     assert record.name == "servicedeck.services._Blocker", "in the service's own log"
     assert "_Blocker blocked the event loop for" in record.getMessage()
@@ -93,7 +104,7 @@ class _SharedBase(LoopService):
         await anyio.lowlevel.checkpoint()
 
     def crunch(self) -> None:
-        time.sleep(0.3)  # the fault under test
+        _block()
 
 
 class _QuietTwin(_SharedBase):
@@ -106,43 +117,27 @@ class _BlockingTwin(_SharedBase):
 
 async def test_watchdog_tells_apart_services_that_share_their_code() -> None:
     quiet, blocking = _QuietTwin(), _BlockingTwin()
-    stalled = anyio.Event()
-    seen: list[Stall] = []
 
-    def on_stall(stall: Stall) -> None:
-        seen.append(stall)
-        stalled.set()
+    async def run(tg: anyio.abc.TaskGroup) -> None:
+        tg.start_soon(quiet.start, name="servicedeck:_QuietTwin")
+        tg.start_soon(blocking.start, 1, name="servicedeck:_BlockingTwin")
 
-    watchdog = LoopWatchdog([quiet, blocking], threshold=0.1, interval=0.02, on_stall=on_stall)
-    with anyio.fail_after(10):
-        async with anyio.create_task_group() as tg:
-            await tg.start(watchdog.run)
-            tg.start_soon(quiet.start, name="servicedeck:_QuietTwin")
-            tg.start_soon(blocking.start, 1, name="servicedeck:_BlockingTwin")
-            await stalled.wait()
-            await quiet.stop()
-            tg.cancel_scope.cancel()
-    assert seen[0].service == "_BlockingTwin"
-    assert seen[0].where is not None
-    assert "in crunch" in seen[0].where
+    watchdog = await until_a_stall([quiet, blocking], run)
+
+    [stall] = watchdog.stalls
+    assert stall.service == "_BlockingTwin"
+    assert stall.where is not None
+    assert "in crunch" in stall.where
 
 
 async def test_watchdog_stamps_stalls_on_its_clock_and_keeps_a_bounded_history() -> None:
     blocker = _Blocker()
-    stalled = anyio.Event()
-    watchdog = LoopWatchdog(
-        [blocker],
-        threshold=0.1,
-        interval=0.02,
-        clock=lambda: 123.5,
-        on_stall=lambda stall: stalled.set(),
-    )
-    with anyio.fail_after(10):
-        async with anyio.create_task_group() as tg:
-            await tg.start(watchdog.run)
-            await blocker.start(loops=1)
-            await stalled.wait()
-            tg.cancel_scope.cancel()
+
+    async def run(tg: anyio.abc.TaskGroup) -> None:
+        await blocker.start(loops=1)
+
+    watchdog = await until_a_stall([blocker], run, clock=lambda: 123.5)
+
     assert watchdog.stalls[0].when == 123.5
     watchdog.stalls[:] = [watchdog.stalls[0]] * RECENT_STALLS
     watchdog._report(1.0)
@@ -153,34 +148,32 @@ async def test_watchdog_stamps_stalls_on_its_clock_and_keeps_a_bounded_history()
 async def test_watchdog_logs_a_stall_of_no_service_on_its_own_logger(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    polite = _Polite()
-    stalled = anyio.Event()
-    watchdog = LoopWatchdog(
-        [polite], threshold=0.1, interval=0.02, on_stall=lambda stall: stalled.set()
-    )
-    with caplog.at_level(logging.WARNING), anyio.fail_after(10):
-        async with anyio.create_task_group() as tg:
-            await tg.start(watchdog.run)
-            await anyio.lowlevel.checkpoint()
-            _block()
-            await stalled.wait()
-            tg.cancel_scope.cancel()
+    async def run(tg: anyio.abc.TaskGroup) -> None:
+        await anyio.lowlevel.checkpoint()
+        _block()  # the event loop's own code, no service's
+
+    with caplog.at_level(logging.WARNING):
+        watchdog = await until_a_stall([_Polite()], run)
+
     assert watchdog.stalls[0].service is None
     [record] = [r for r in caplog.records if "blocked" in r.getMessage()]
     assert record.name == "servicedeck.watchdog"
     assert "no service code was running" in record.getMessage()
 
 
-@pytest.mark.parametrize("bad", [0, -1, float("nan"), "1", True])
-def test_watchdog_rejects_a_threshold_that_is_not_positive_seconds(bad: object) -> None:
-    with pytest.raises(
-        ValueError, match=rf"threshold must be seconds > 0, got {re.escape(repr(bad))}"
-    ):
-        LoopWatchdog(threshold=bad)  # type: ignore[arg-type]
+async def test_watchdog_blames_no_service_for_a_listener_blocking_in_its_task() -> None:
+    polite = _Polite()
+    polite.subscribe(lambda service: _block() if service.status.loop_count == 1 else None)
 
+    async def run(tg: anyio.abc.TaskGroup) -> None:
+        tg.start_soon(polite.start, 3, name="servicedeck:_Polite")
 
-def _block() -> None:
-    time.sleep(0.3)  # the fault under test: the event loop's own code, no service's
+    watchdog = await until_a_stall([polite], run)
+
+    [stall] = watchdog.stalls
+    assert stall.service is None, "the listener's code blocked, not the service's"
+    assert stall.where is not None
+    assert "in _block" in stall.where
 
 
 def test_watchdog_names_no_one_when_several_services_were_seen_in_one_stall(
@@ -199,20 +192,9 @@ def test_watchdog_names_no_one_when_several_services_were_seen_in_one_stall(
     assert watchdog._seen == {}, "the next stall starts afresh"
 
 
-async def test_watchdog_blames_no_service_for_a_listener_blocking_in_its_task() -> None:
-    polite = _Polite()
-    polite.subscribe(lambda service: _block() if service.status.loop_count == 1 else None)
-    stalled = anyio.Event()
-    watchdog = LoopWatchdog(
-        [polite], threshold=0.1, interval=0.02, on_stall=lambda stall: stalled.set()
-    )
-    with anyio.fail_after(10):
-        async with anyio.create_task_group() as tg:
-            await tg.start(watchdog.run)
-            tg.start_soon(polite.start, 3, name="servicedeck:_Polite")
-            await stalled.wait()
-            tg.cancel_scope.cancel()
-    [stall] = watchdog.stalls
-    assert stall.service is None, "the listener's code blocked, not the service's"
-    assert stall.where is not None
-    assert "in _block" in stall.where
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), "1", True])
+def test_watchdog_rejects_a_threshold_that_is_not_positive_seconds(bad: object) -> None:
+    with pytest.raises(
+        ValueError, match=rf"threshold must be seconds > 0, got {re.escape(repr(bad))}"
+    ):
+        LoopWatchdog(threshold=bad)  # type: ignore[arg-type]
