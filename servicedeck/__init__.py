@@ -21,7 +21,7 @@ from ._core import (
 )
 
 if TYPE_CHECKING:
-    from ._core._settings import ServiceSettingsError, ServicesBaseSetting
+    from ._core._settings import ServicesBaseSetting, ServiceSettingsError
 
 
 def __getattr__(name: str) -> Any:
@@ -34,6 +34,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # The one place the version is written: pyproject.toml reads it from here (setuptools
 # `attr:`), and importlib.metadata would cost a fifth of `import servicedeck`.

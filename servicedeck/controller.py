@@ -498,7 +498,7 @@ class ServiceController:
         name: str,
         *,
         block: bool = True,
-        timeout: float | None = None,  # noqa: ASYNC109 - the same as LoopService.stop()
+        timeout: float | None = None,
     ) -> bool:
         """Ask service `name` to stop; with `block`, wait until it has.
 
@@ -589,7 +589,7 @@ class ServiceController:
 
     async def stop_all(
         self,
-        timeout: float = DEFAULT_STOP_TIMEOUT,  # noqa: ASYNC109 - a grace period, then cancel
+        timeout: float = DEFAULT_STOP_TIMEOUT,
     ) -> StopReport:
         """Stop every running service together; cancel those not stopped after `timeout`."""
         began = time.perf_counter()

@@ -73,7 +73,7 @@ class SlowReport(LoopService):
 
 
 class TelemetryUploader(LoopService):
-    """Uploads usage telemetry; disabled unless SERVICEDECK_SERVICES_TELEMETRY_UPLOADER_ENABLED=true."""
+    """Uploads usage telemetry; off unless SERVICEDECK_SERVICES_TELEMETRY_UPLOADER_ENABLED=true."""
 
     loop_seconds = 5.0
 

@@ -4,11 +4,17 @@ from typing import TYPE_CHECKING, Any
 
 from ._loop import LoopService
 from ._multi import run_multiple_services
-from ._service import DuplicateServiceError, RunInAllServers, Service, check_unique_names, service_name
+from ._service import (
+    DuplicateServiceError,
+    RunInAllServers,
+    Service,
+    check_unique_names,
+    service_name,
+)
 from ._state import ErrorInfo, Health, ServiceState, ServiceStatus, health
 
 if TYPE_CHECKING:
-    from ._settings import ServiceSettingsError, ServicesBaseSetting, expected_type
+    from ._settings import ServicesBaseSetting, ServiceSettingsError, expected_type
 
 # The settings names load pydantic-settings, most of the import time: only when used.
 _LAZY = {"ServiceSettingsError", "ServicesBaseSetting", "expected_type"}
@@ -20,6 +26,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(_settings, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DuplicateServiceError",

@@ -53,7 +53,9 @@ async def _no_run() -> None:
 
 def _check_loops(loops: object, what: str = "loops") -> int:
     if isinstance(loops, bool) or not isinstance(loops, int) or loops < 0:
-        raise ValueError(f"{what} must be a whole number >= 0 (or None to run forever), got {loops!r}")
+        raise ValueError(
+            f"{what} must be a whole number >= 0 (or None to run forever), got {loops!r}"
+        )
     return loops
 
 
@@ -345,7 +347,9 @@ class LoopService(Service, ABC):
                 self.logger.error("%s: teardown() failed: %r", self.name, exc, exc_info=exc)
                 raise
         if scope.cancelled_caught:
-            self.logger.warning("%s: teardown() did not finish within %s s", self.name, TEARDOWN_TIMEOUT)
+            self.logger.warning(
+                "%s: teardown() did not finish within %s s", self.name, TEARDOWN_TIMEOUT
+            )
 
     async def _sleep_until(
         self, deadline: float | None, now: Callable[[], float], loop: Any = None
@@ -498,7 +502,10 @@ class LoopService(Service, ABC):
                         rt.overrun_count += 1
                         self.logger.warning(
                             "%s: loop %d took %.3f s, longer than its interval of %.3g s",
-                            self.name, number, duration, interval,
+                            self.name,
+                            number,
+                            duration,
+                            interval,
                         )
                     due += interval
                     if due < ended:
@@ -518,7 +525,9 @@ class LoopService(Service, ABC):
             with anyio.open_signal_receiver(*previous) as signals:
                 task_status.started()
                 async for signum in signals:
-                    self.logger.info("%s: received %s, stopping", self.name, signal.Signals(signum).name)
+                    self.logger.info(
+                        "%s: received %s, stopping", self.name, signal.Signals(signum).name
+                    )
                     await self.stop(block=False)
         finally:
             for sig, handler in previous.items():

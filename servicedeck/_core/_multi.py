@@ -41,7 +41,11 @@ async def run_multiple_services(loop_services: Sequence[LoopService]) -> None:
         with anyio.open_signal_receiver(*signals) as received:
             task_status.started()
             async for signum in received:
-                logger.info("received %s, stopping %d services", signal.Signals(signum).name, len(loop_services))
+                logger.info(
+                    "received %s, stopping %d services",
+                    signal.Signals(signum).name,
+                    len(loop_services),
+                )
                 for service in loop_services:
                     await service.stop(block=False)
 

@@ -150,9 +150,9 @@ class Service(ABC):
         _order[cls] = next(_counter)
         if not cls._servicedeck_self_managed:
             if "start" in cls.__dict__:
-                cls.start = _tracked_start(cls.__dict__["start"])  # type: ignore[method-assign]
+                cls.start = _tracked_start(cls.__dict__["start"])  # type: ignore[method-assign,assignment]
             if "stop" in cls.__dict__:
-                cls.stop = _tracked_stop(cls.__dict__["stop"])  # type: ignore[method-assign]
+                cls.stop = _tracked_stop(cls.__dict__["stop"])  # type: ignore[method-assign,assignment]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Service:
         self = super().__new__(cls)
@@ -451,7 +451,9 @@ async def stop_all(services: Sequence[Service], timeout: float = STOP_TIMEOUT) -
         except Exception:
             service.logger.exception("service %s failed to stop", service.name)
         if service.is_running:
-            logger.warning("service %s did not stop within %.3g s; cancelling it", service.name, timeout)
+            logger.warning(
+                "service %s did not stop within %.3g s; cancelling it", service.name, timeout
+            )
 
     async with anyio.create_task_group() as tg:
         for service in services:

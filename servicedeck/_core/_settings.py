@@ -104,7 +104,9 @@ class ServicesBaseSetting(BaseSettings):
             raise _parse_error(type(self), exc) from exc.__cause__
 
 
-def _settings_error(settings_class: type[BaseSettings], exc: ValidationError) -> ServiceSettingsError:
+def _settings_error(
+    settings_class: type[BaseSettings], exc: ValidationError
+) -> ServiceSettingsError:
     prefix = env_prefix_of(settings_class)
     problems: list[tuple[str, Any, str]] = []
     for err in exc.errors(include_url=False):
@@ -182,5 +184,3 @@ def default_settings_class(service_name: str) -> type[ServicesBaseSetting]:
     )
     _default_classes[service_name] = model
     return model
-
-

@@ -61,7 +61,8 @@ class ErrorInfo:
         self.wall_time: float = time.time()
         """Wall-clock time (`time.time()`) it was recorded, for display."""
         self.phase: str = phase
-        """Where it was raised: `run_once`, `setup`, `teardown`, `start`, `stop`, `init`, `settings`."""
+        """Where it was raised: `run_once`, `setup`, `teardown`, `start`, `stop`, `init`,
+        `settings`."""
         self.loop: int | None = loop
         """Which loop (1-based) raised it, for `run_once` errors."""
         self._tb: traceback.TracebackException | None = traceback.TracebackException(
