@@ -1,209 +1,29 @@
-"""The headless controller: owns service instances and their tasks.
-
-`ServiceController` is what the console (and the `run` command, and your tests) drive:
-commands (start, step, pause, resume, stop, kill, restart, set-enabled), consistent
-snapshots (`ServiceSnapshot`), and a change stream (`subscribe`). It imports only the
-public framework API and the standard library; never Textual.
-
-Errors:
-
-    CommandError        a command the service's current state does not allow
-    DuplicateServiceError (from the framework)   two classes share a service name
-"""
+"""`ServiceController`: owns one instance of each service class and the tasks that run them."""
 
 from __future__ import annotations
 
-import enum
 import inspect
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
 
-from servicedeck import (
-    ErrorInfo,
-    Health,
-    LoopService,
-    RunInAllServers,
-    Service,
-    ServicesBaseSetting,
-    ServiceSettingsError,
-    ServiceState,
-    ServiceStatus,
-    health,
-)
+from servicedeck import ErrorInfo, LoopService, RunInAllServers, Service, ServiceSettingsError
 from servicedeck._core import check_unique_names, service_name
+from servicedeck.controller._commands import Command, CommandError, refusal
+from servicedeck.controller._entry import Entry
+from servicedeck.controller._fatal import Fatal
+from servicedeck.controller._settings import load_settings
+from servicedeck.controller._snapshot import ServiceSnapshot, StopReport
 from servicedeck.logs import LogCapture, LogLine
 from servicedeck.watchdog import LoopWatchdog, Stall
-
-__all__ = [
-    "Command",
-    "CommandError",
-    "ManualClock",
-    "ServiceController",
-    "ServiceSnapshot",
-    "SettingInfo",
-    "StopReport",
-]
 
 logger = logging.getLogger("servicedeck")
 
 DEFAULT_STOP_TIMEOUT = 5.0
 """How long a blocking stop of a non-loop service, or a stop-all, waits per service."""
-
-
-class CommandError(Exception):
-    """A command the service's current state does not allow (the message says why)."""
-
-
-class ManualClock:
-    """A monotonic clock that only moves when told: `ServiceController(clock=ManualClock())`.
-
-    Every time the controller shows (durations, countdowns, error and log times) is read
-    from it, so a test or a screenshot renders the same on every run. It does not wake
-    sleeping services: a scheduled loop still waits for its interval in real time, and
-    never runs while the clock stands still. Drive such services with `step()`.
-
-    Args:
-        start: the time it shows first, in seconds.
-    """
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self._now = float(start)
-
-    def __call__(self) -> float:
-        return self._now
-
-    def advance(self, seconds: float) -> float:
-        """Move the clock forward by `seconds` (>= 0); returns the new time.
-
-        Raises:
-            ValueError: `seconds` is negative or not a number.
-        """
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
-            raise ValueError(f"a clock only moves forward: seconds must be >= 0, got {seconds!r}")
-        self._now += seconds
-        return self._now
-
-    def __repr__(self) -> str:
-        return f"ManualClock({self._now!r})"
-
-
-class Command(enum.Enum):
-    """The commands a controller takes, each checked by `ServiceController.check()`."""
-
-    START = "start"
-    STEP = "step"
-    PAUSE = "pause"
-    RESUME = "resume"
-    STOP = "stop"
-    KILL = "kill"
-    RESTART = "restart"
-    TOGGLE_ENABLED = "toggle_enabled"
-    PAUSE_ON_ERROR = "pause_on_error"
-
-
-@dataclass(frozen=True, slots=True)
-class SettingInfo:
-    """One field of a service's settings, with where its value came from."""
-
-    name: str
-    value: Any
-    env_var: str
-    source: str
-    """`default`, `env`, `.env` or `override`."""
-    description: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceSnapshot:
-    """Everything a view shows about one service, read at one moment."""
-
-    name: str
-    qualname: str
-    """`module.ClassName` of the service class."""
-    kind: str
-    """`loop` or `service`."""
-    markers: tuple[str, ...]
-    """e.g. `("all-servers",)` for `RunInAllServers` services."""
-    description: str
-    enabled: bool | None
-    """None when the settings do not load (see `settings_error`)."""
-    enabled_source: str
-    """`default`, `env`, `.env` or `override`."""
-    env_var: str
-    settings: tuple[SettingInfo, ...]
-    settings_error: str | None
-    status: ServiceStatus
-    health: Health
-    pause_on_error: bool = False
-    paused_on_error: bool = False
-    """The controller paused it because a loop raised (break on exception)."""
-    stuck: bool = False
-    """A blocking stop timed out and the service still runs: `kill` cancels it."""
-    has_task: bool = False
-    """The controller runs a task for it (from start until teardown has ended)."""
-    log_count: int = 0
-    """Log lines captured for it so far (it only grows: new lines arrived when it changed)."""
-    stall: Stall | None = None
-    """The last time its synchronous code blocked the event loop (see `LoopWatchdog`)."""
-
-    @property
-    def is_loop(self) -> bool:
-        """True for a `LoopService`."""
-        return self.kind == "loop"
-
-    @property
-    def is_failing(self) -> bool:
-        """Its last loop failed (even if it has stopped since), it crashed, it is stuck,
-        or its settings do not load."""
-        return (
-            self.health in (Health.FAILING, Health.CRASHED)
-            or self.status.consecutive_errors > 0
-            or self.settings_error is not None
-            or self.stuck
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class StopReport:
-    """The outcome of `ServiceController.stop_all()`."""
-
-    stopped: tuple[str, ...]
-    cancelled: tuple[str, ...]
-    """Services that did not stop in time and were cancelled."""
-    seconds: float
-
-
-@dataclass(eq=False)
-class _Entry:
-    cls: type[Service]
-    name: str
-    # What never changes, computed once: snapshots are taken thousands of times a second.
-    qualname: str = ""
-    kind: str = "service"
-    markers: tuple[str, ...] = ()
-    description: str = ""
-    instance: Service | None = None
-    init_error: ErrorInfo | None = None
-    settings: tuple[SettingInfo, ...] = ()
-    settings_error: str | None = None
-    enabled: bool | None = None
-    enabled_source: str = "default"
-    env_var: str = ""
-    override: bool | None = None
-    scope: anyio.CancelScope | None = None
-    done: anyio.Event | None = None
-    pause_on_error: bool = False
-    paused_on_error: bool = False
-    errors_seen: int = 0
-    stuck: bool = False
-    unsubscribe: Callable[[], None] | None = field(default=None, repr=False)
-    stall: Stall | None = None
 
 
 class ServiceController:
@@ -251,7 +71,7 @@ class ServiceController:
             else LoopWatchdog(threshold=stall_threshold, on_stall=self._on_stall, clock=self.now)
         )
         self._subscribers: list[Callable[[str], None]] = []
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, Entry] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._capture = (
             LogCapture(log_capacity, on_record=self._changed, clock=self._clock)
@@ -260,10 +80,9 @@ class ServiceController:
         )
         self._propagate_logs = propagate_logs
         self._epoch: float | None = None
-        self._fatal: BaseException | None = None
-        self._fatal_what: str | None = None
+        self._fatal = Fatal()
         for cls in classes:
-            entry = _Entry(
+            entry = Entry(
                 cls=cls,
                 name=service_name(cls),
                 qualname=f"{cls.__module__}.{cls.__qualname__}",
@@ -272,7 +91,7 @@ class ServiceController:
                 description=inspect.cleandoc(cls.__dict__.get("__doc__") or ""),
             )
             self._entries[entry.name] = entry
-            self._load_settings(entry)
+            load_settings(entry)
             self._instantiate(entry)
 
     # -- life cycle -------------------------------------------------------------------
@@ -281,7 +100,7 @@ class ServiceController:
         if self._capture is not None:
             self._capture.attach(propagate=self._propagate_logs)
         self._epoch = self._clock()
-        self._fatal_what = None
+        self._fatal.what = None
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         if self._watchdog is not None:
@@ -300,12 +119,8 @@ class ServiceController:
             self._tg = None
             if self._capture is not None:
                 self._capture.detach()
-        fatal, self._fatal = self._fatal, None
-        if fatal is not None:
-            # Every service has stopped: now the process may exit. The note (PEP 678)
-            # says which service raised it, for whoever reports it.
-            fatal.add_note(f"servicedeck: {self._fatal_what}; every other service was stopped.")
-            raise fatal
+        # Every service has stopped: now the process may exit.
+        self._fatal.raise_held()
         return swallowed
 
     # -- reading ----------------------------------------------------------------------
@@ -343,35 +158,7 @@ class ServiceController:
             KeyError: no service has that name.
         """
         entry = self._entry(name)
-        if entry.instance is not None:
-            status = entry.instance.status
-        else:
-            status = ServiceStatus(
-                name=name,
-                state=ServiceState.CRASHED,
-                last_error=entry.init_error,
-                recent_errors=(entry.init_error,) if entry.init_error else (),
-            )
-        return ServiceSnapshot(
-            name=name,
-            qualname=entry.qualname,
-            kind=entry.kind,
-            markers=entry.markers,
-            description=entry.description,
-            enabled=entry.override if entry.override is not None else entry.enabled,
-            enabled_source="override" if entry.override is not None else entry.enabled_source,
-            env_var=entry.env_var,
-            settings=entry.settings,
-            settings_error=entry.settings_error,
-            status=status,
-            health=health(status, self.now()),
-            pause_on_error=entry.pause_on_error,
-            paused_on_error=entry.paused_on_error,
-            stuck=entry.stuck and entry.scope is not None,
-            has_task=entry.scope is not None,
-            log_count=self._capture.count(name) if self._capture else 0,
-            stall=entry.stall,
-        )
+        return entry.snapshot(self.now(), self._capture.count(name) if self._capture else 0)
 
     def snapshots(self) -> list[ServiceSnapshot]:
         """Snapshots of every service, in display order."""
@@ -401,36 +188,7 @@ class ServiceController:
 
     def check(self, name: str, command: Command) -> str | None:
         """Why `command` is not allowed on service `name` now, or None if it is."""
-        entry = self._entry(name)
-        if self._fatal_what is not None and command in _STARTING:
-            return f"servicedeck is stopping: {self._fatal_what}"
-        loop = entry.kind == "loop"
-        running = entry.scope is not None
-        status = entry.instance.status if entry.instance else None
-        if (
-            command in (Command.STEP, Command.PAUSE, Command.RESUME, Command.PAUSE_ON_ERROR)
-            and not loop
-        ):
-            return f"{name} is not a loop service"
-        if (
-            command in (Command.START, Command.STEP, Command.PAUSE, Command.RESTART)
-            and entry.settings_error is not None
-        ):
-            return f"{name} has a settings error: {entry.settings_error}"
-        if command is Command.START and running:
-            return f"{name} is already running"
-        if command is Command.RESUME and not (status and status.paused):
-            return f"{name} is not paused"
-        if command in (Command.STOP, Command.KILL) and not running:
-            return f"{name} is not running"
-        if (
-            command is Command.STOP
-            and status is not None
-            and status.stop_requested
-            and not entry.stuck
-        ):
-            return f"{name} is already stopping"
-        return None
+        return refusal(self._entry(name), command, self._fatal.what)
 
     # -- commands ---------------------------------------------------------------------
 
@@ -596,7 +354,7 @@ class ServiceController:
         running = [e for e in self._entries.values() if e.scope is not None]
         cancelled: list[str] = []
 
-        async def stop_one(entry: _Entry) -> None:
+        async def stop_one(entry: Entry) -> None:
             if entry.scope is None:
                 return
             try:
@@ -621,12 +379,12 @@ class ServiceController:
     def reload_settings(self, name: str | None = None) -> None:
         """Read the settings of service `name` (or of all) from the environment again."""
         for entry in [self._entry(name)] if name else list(self._entries.values()):
-            self._load_settings(entry)
+            load_settings(entry)
             self._changed(entry.name)
 
     # -- machinery --------------------------------------------------------------------
 
-    def _entry(self, name: str) -> _Entry:
+    def _entry(self, name: str) -> Entry:
         try:
             return self._entries[name]
         except KeyError:
@@ -634,7 +392,7 @@ class ServiceController:
                 f"no service named {name!r}; known: {', '.join(self._entries)}"
             ) from None
 
-    def _allow(self, name: str, command: Command) -> _Entry:
+    def _allow(self, name: str, command: Command) -> Entry:
         reason = self.check(name, command)
         if reason is not None:
             raise CommandError(reason)
@@ -645,7 +403,7 @@ class ServiceController:
             raise RuntimeError("use the controller as `async with ServiceController(...)` first")
         return self._tg
 
-    def _require_instance(self, entry: _Entry) -> Service:
+    def _require_instance(self, entry: Entry) -> Service:
         if entry.instance is None:
             self._instantiate(entry)
         if entry.instance is None:
@@ -653,7 +411,7 @@ class ServiceController:
             raise CommandError(f"{entry.name} failed to initialise: {entry.init_error.summary}")
         return entry.instance
 
-    def _instantiate(self, entry: _Entry) -> None:
+    def _instantiate(self, entry: Entry) -> None:
         try:
             service = entry.cls()
         except Exception as exc:
@@ -674,28 +432,7 @@ class ServiceController:
         if self._watchdog is not None:
             self._watchdog.watch(service)
 
-    def _load_settings(self, entry: _Entry) -> None:
-        cls = entry.cls
-        try:
-            entry.env_var = cls.environment_variable_name()
-            settings = cls.service_settings()
-        except ServiceSettingsError as exc:
-            entry.settings_error = str(exc)
-            entry.enabled = None
-            entry.enabled_source = _source_of(exc.settings_class, "enabled")
-            return
-        except Exception as exc:
-            entry.settings_error = f"{type(exc).__name__}: {exc}"
-            entry.enabled = None
-            return
-        entry.settings_error = None
-        entry.enabled = bool(settings.enabled)
-        entry.settings = _describe_settings(settings)
-        entry.enabled_source = next(
-            (s.source for s in entry.settings if s.name == "enabled"), "default"
-        )
-
-    def _spawn(self, entry: _Entry, work: Callable[[], Any]) -> anyio.Event:
+    def _spawn(self, entry: Entry, work: Callable[[], Any]) -> anyio.Event:
         tg = self._tg_required()
         if entry.scope is not None:
             raise CommandError(f"{entry.name} is already running")
@@ -707,7 +444,7 @@ class ServiceController:
         return done
 
     async def _run_task(
-        self, entry: _Entry, work: Callable[[], Any], scope: anyio.CancelScope, done: anyio.Event
+        self, entry: Entry, work: Callable[[], Any], scope: anyio.CancelScope, done: anyio.Event
     ) -> None:
         try:
             with scope:
@@ -737,17 +474,11 @@ class ServiceController:
             done.set()
             self._changed(entry.name)
 
-    def _on_fatal(self, entry: _Entry, exc: BaseException) -> None:
-        error = entry.instance.status.last_error if entry.instance else None
-        phase = error.phase if error is not None else "start"
-        what = f"{entry.name} raised {type(exc).__name__} in {phase}"
-        logging.getLogger(f"servicedeck.services.{entry.name}").error(
-            "%s: stopping every service", what, exc_info=exc
-        )
-        if self._fatal is not None or self._tg is None:
-            return  # the first one is being handled
-        self._fatal, self._fatal_what = exc, what
-        self._tg.start_soon(self._stop_after_fatal, name="servicedeck:fatal-stop")
+    def _on_fatal(self, entry: Entry, exc: BaseException) -> None:
+        tg = self._tg
+        if self._fatal.hold(entry, exc, can_stop=tg is not None):
+            assert tg is not None
+            tg.start_soon(self._stop_after_fatal, name="servicedeck:fatal-stop")
 
     async def _stop_after_fatal(self) -> None:
         with anyio.CancelScope(shield=True):
@@ -755,7 +486,7 @@ class ServiceController:
         if self._tg is not None:
             self._tg.cancel_scope.cancel()  # ends the `async with` block; __aexit__ raises
 
-    async def _stop_plain(self, entry: _Entry, service: Service) -> None:
+    async def _stop_plain(self, entry: Entry, service: Service) -> None:
         try:
             await service.stop()
         except Exception:
@@ -803,46 +534,3 @@ class ServiceController:
                 callback(name)
             except Exception:
                 logger.exception("controller subscriber %r raised", callback)
-
-
-_STARTING = (Command.START, Command.STEP, Command.PAUSE, Command.RESTART)
-"""Commands that start a run: refused once a service's BaseException is stopping all."""
-
-
-def _source_of(settings_class: type[ServicesBaseSetting], field_name: str) -> str:
-    try:
-        if field_name in EnvSettingsSource(settings_class)():
-            return "env"
-        if field_name in DotEnvSettingsSource(settings_class)():
-            return ".env"
-    except Exception:
-        return "env"
-    return "default"
-
-
-def _describe_settings(settings: ServicesBaseSetting) -> tuple[SettingInfo, ...]:
-    cls = type(settings)
-    prefix = str(cls.model_config.get("env_prefix", "")).upper()
-    try:
-        from_env = EnvSettingsSource(cls)()
-        from_dotenv = DotEnvSettingsSource(cls)()
-    except Exception:
-        from_env, from_dotenv = {}, {}
-    infos = []
-    for field_name, info in cls.model_fields.items():
-        if field_name in from_env:
-            source = "env"
-        elif field_name in from_dotenv:
-            source = ".env"
-        else:
-            source = "default"
-        infos.append(
-            SettingInfo(
-                name=field_name,
-                value=getattr(settings, field_name),
-                env_var=prefix + field_name.upper(),
-                source=source,
-                description=info.description or "",
-            )
-        )
-    return tuple(infos)

@@ -1,0 +1,73 @@
+"""The controller's private, mutable record of one service, and its snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+
+from servicedeck import ErrorInfo, Service, ServiceState, ServiceStatus, health
+from servicedeck.controller._snapshot import ServiceSnapshot, SettingInfo
+from servicedeck.watchdog import Stall
+
+
+@dataclass(eq=False)
+class Entry:
+    """The controller's mutable record of one service: instance, task, settings, flags."""
+
+    cls: type[Service]
+    name: str
+    # What never changes, computed once: snapshots are taken thousands of times a second.
+    qualname: str = ""
+    kind: str = "service"
+    markers: tuple[str, ...] = ()
+    description: str = ""
+    instance: Service | None = None
+    init_error: ErrorInfo | None = None
+    settings: tuple[SettingInfo, ...] = ()
+    settings_error: str | None = None
+    enabled: bool | None = None
+    enabled_source: str = "default"
+    env_var: str = ""
+    override: bool | None = None
+    scope: anyio.CancelScope | None = None
+    done: anyio.Event | None = None
+    pause_on_error: bool = False
+    paused_on_error: bool = False
+    errors_seen: int = 0
+    stuck: bool = False
+    unsubscribe: Callable[[], None] | None = field(default=None, repr=False)
+    stall: Stall | None = None
+
+    def snapshot(self, now: float, log_count: int) -> ServiceSnapshot:
+        """A consistent snapshot, its health judged at time `now`."""
+        if self.instance is not None:
+            status = self.instance.status
+        else:
+            status = ServiceStatus(
+                name=self.name,
+                state=ServiceState.CRASHED,
+                last_error=self.init_error,
+                recent_errors=(self.init_error,) if self.init_error else (),
+            )
+        return ServiceSnapshot(
+            name=self.name,
+            qualname=self.qualname,
+            kind=self.kind,
+            markers=self.markers,
+            description=self.description,
+            enabled=self.override if self.override is not None else self.enabled,
+            enabled_source="override" if self.override is not None else self.enabled_source,
+            env_var=self.env_var,
+            settings=self.settings,
+            settings_error=self.settings_error,
+            status=status,
+            health=health(status, now),
+            pause_on_error=self.pause_on_error,
+            paused_on_error=self.paused_on_error,
+            stuck=self.stuck and self.scope is not None,
+            has_task=self.scope is not None,
+            log_count=log_count,
+            stall=self.stall,
+        )
