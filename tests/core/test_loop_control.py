@@ -9,31 +9,13 @@ import pytest
 from servicedeck import LoopService, ServiceState
 
 from .conftest import WAIT_TIMEOUT, WaitFor, virtual_time
+from .services import Recorder
 
 pytestmark = pytest.mark.anyio
 
 
 class Base(LoopService):
     """Abstract (no `run_once`): the services of this module derive from it."""
-
-
-class Recorder(Base):
-    """Loops once a minute; records its hooks and the state each loop ran in."""
-
-    loop_seconds = 60
-
-    def __init__(self, loop_seconds: float | None = None) -> None:
-        super().__init__(loop_seconds)
-        self.events: list[str] = []
-
-    async def setup(self) -> None:
-        self.events.append("setup")
-
-    async def run_once(self) -> None:
-        self.events.append("run")
-
-    async def teardown(self) -> None:
-        self.events.append("teardown")
 
 
 class Gated(Recorder):

@@ -16,6 +16,7 @@ import pytest
 from servicedeck import LoopService, ServiceState, run_multiple_services
 
 from .conftest import WAIT_TIMEOUT, SentinelHandlers, WaitFor
+from .services import Recorder as Sleeper
 
 pytestmark = pytest.mark.anyio
 
@@ -24,25 +25,6 @@ SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM
 
 class Base(LoopService):
     """Abstract (no `run_once`): the services of this module derive from it."""
-
-
-class Sleeper(Base):
-    """Loops once a minute and records its hooks."""
-
-    loop_seconds = 60
-
-    def __init__(self, loop_seconds: float | None = None, handle_signals: bool = False) -> None:
-        super().__init__(loop_seconds, handle_signals)
-        self.events: list[str] = []
-
-    async def setup(self) -> None:
-        self.events.append("setup")
-
-    async def run_once(self) -> None:
-        self.events.append("run")
-
-    async def teardown(self) -> None:
-        self.events.append("teardown")
 
 
 class OtherSleeper(Sleeper):
