@@ -29,16 +29,13 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
-
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from servicedeck._parser import parse_args
 
 if TYPE_CHECKING:
     from servicedeck import Service
+    from servicedeck._cli_settings import CliSettings
     from servicedeck.controller import ServiceController, ServiceSnapshot
     from servicedeck.discovery import Discovered
 
@@ -47,7 +44,6 @@ __all__ = [
     "EXIT_FORCED",
     "EXIT_OK",
     "EXIT_USAGE",
-    "CliSettings",
     "main",
     "parse_args",
 ]
@@ -58,32 +54,6 @@ EXIT_USAGE = 2
 EXIT_FORCED = 130
 
 log = logging.getLogger("servicedeck.cli")
-
-
-def default_state_dir() -> Path:
-    """`$XDG_STATE_HOME/servicedeck`, else `~/.local/state/servicedeck`."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "servicedeck"
-
-
-class CliSettings(BaseSettings):
-    """Settings of the command line itself: `SERVICEDECK_*` variables (and `.env`)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="SERVICEDECK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
-
-    state_dir: Path = Field(default_factory=default_state_dir)
-    """Where `run` keeps its pid file and a background run its log (SERVICEDECK_STATE_DIR)."""
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    """The least level `run` logs (SERVICEDECK_LOG_LEVEL); `--log-level` wins."""
-    stop_timeout: float = Field(default=5.0, gt=0)
-    """Seconds `run` waits for each service to stop before cancelling it."""
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
 
 
 class _Exit(Exception):
@@ -114,6 +84,10 @@ def _discover(targets: Sequence[str], debug: bool) -> Discovered:
 
 
 def _settings() -> CliSettings:
+    # Imported here: pydantic-settings would be most of `servicedeck --help`'s time.
+    from pydantic import ValidationError
+
+    from servicedeck._cli_settings import CliSettings
     from servicedeck._core import expected_type
 
     try:
