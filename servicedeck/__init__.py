@@ -26,11 +26,12 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     # ServicesBaseSetting and ServiceSettingsError load pydantic-settings (most of the
-    # import time) on first use, so `import servicedeck` and `servicedeck --help` stay fast.
+    # import time) on first use, so `import servicedeck` and `servicedeck --help` stay
+    # fast; `servicedeck._core` owns that lazy loading.
     if name in ("ServiceSettingsError", "ServicesBaseSetting"):
-        from ._core import _settings
+        from . import _core
 
-        value = getattr(_settings, name)
+        value = getattr(_core, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,7 +24,9 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         from . import _settings
 
-        return getattr(_settings, name)
+        value = getattr(_settings, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
