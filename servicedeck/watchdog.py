@@ -106,6 +106,8 @@ class LoopWatchdog:
         # stack (and where), and the last place seen when no service was there.
         self._seen: dict[str, str | None] = {}
         self._elsewhere: str | None = None
+        # Samples per service during the current stall: the one on most of them blocked.
+        self._counts: dict[str, int] = {}
         self._loop_thread: int | None = None
         self._asyncio_loop: Any = None
         self._stop = threading.Event()
@@ -146,18 +148,27 @@ class LoopWatchdog:
                 elif self._seen or self._elsewhere:
                     self._forget()  # samples of a stall too short to count
         finally:
+            # Cancelled while its beat is late: the loop was blocked and shutting down won
+            # the race with the heartbeat's wake-up. The stall still happened: tell it.
+            lag = time.monotonic() - self._beat - self.interval
+            if lag > self.threshold:
+                self._report(lag)
             self._stop.set()
             thread.join(timeout=1.0)  # it wakes at once: nothing left running after us
 
-    def _forget(self) -> tuple[dict[str, str | None], str | None]:
-        seen, elsewhere = self._seen, self._elsewhere
-        self._seen, self._elsewhere = {}, None
-        return seen, elsewhere
+    def _forget(self) -> tuple[dict[str, str | None], str | None, dict[str, int]]:
+        seen, elsewhere, counts = self._seen, self._elsewhere, self._counts
+        self._seen, self._elsewhere, self._counts = {}, None, {}
+        return seen, elsewhere, counts
 
     def _report(self, lag: float) -> None:
-        seen, elsewhere = self._forget()
+        seen, elsewhere, counts = self._forget()
+        top = max(counts, key=counts.__getitem__) if counts else None
         if len(seen) == 1:
             [(name, where)] = seen.items()
+        elif top in seen and counts[top] * 2 > sum(counts.values()):
+            # On most samples: it blocked; the others ran just before or after it.
+            name, where = top, seen[top]
         else:
             # None seen, or several: a busy loop (many short callbacks), not one blocker.
             name, where = None, elsewhere if not seen else None
@@ -208,6 +219,7 @@ class LoopWatchdog:
                         self._elsewhere = where
                     else:
                         self._seen.setdefault(name, where)
+                        self._counts[name] = self._counts.get(name, 0) + 1
                 wait = resample
             else:
                 wait = max(sample_from - late, resample)

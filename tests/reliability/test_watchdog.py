@@ -198,3 +198,19 @@ def test_watchdog_rejects_a_threshold_that_is_not_positive_seconds(bad: object) 
         ValueError, match=rf"threshold must be seconds > 0, got {re.escape(repr(bad))}"
     ):
         LoopWatchdog(threshold=bad)  # type: ignore[arg-type]
+
+
+def test_watchdog_names_the_service_seen_on_most_samples_of_a_stall(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A neighbour that ran just before the block is sampled once; the blocker on the rest.
+    watchdog = LoopWatchdog(threshold=0.1)
+    watchdog._seen = {"Relay": "b.py:2 in run_once", "Reaper": "a.py:1 in run_once"}
+    watchdog._counts = {"Relay": 1, "Reaper": 9}
+
+    with caplog.at_level(logging.WARNING):
+        watchdog._report(0.8)
+
+    [stall] = watchdog.stalls
+    assert (stall.service, stall.where) == ("Reaper", "a.py:1 in run_once")
+    assert watchdog._counts == {}, "the next stall starts afresh"
