@@ -78,7 +78,7 @@ class ServiceDeckApp(
 
     CSS_PATH = "servicedeck.tcss"
     TITLE = "servicedeck"
-    BINDINGS: ClassVar[list[BindingType]] = list(keys.BINDINGS)
+    BINDINGS: ClassVar[list[BindingType]] = [*keys.BINDINGS, *keys.IN_ORDER_BINDINGS]
     COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {ServiceCommands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
 

@@ -16,6 +16,7 @@ from servicedeck.controller import Command
 
 __all__ = [
     "BINDINGS",
+    "IN_ORDER_BINDINGS",
     "KEYS",
     "NAVIGATION",
     "KeySpec",
@@ -168,6 +169,30 @@ BINDINGS: list[Binding] = [
     for k in KEYS
 ]
 """The Textual bindings of the app, made from `KEYS`."""
+
+IN_ORDER_BINDINGS: list[Binding] = [
+    *(
+        Binding(key, action, show=False, id=binding_id, priority=True)
+        for binding_id, key, action in (
+            ("cursor_up", "up", "cursor(-1)"),
+            ("cursor_down", "down", "cursor(1)"),
+            ("page_up", "pageup", "page(-1)"),
+            ("page_down", "pagedown", "page(1)"),
+            ("first", "home", "edge(-1)"),
+            ("last", "end", "edge(1)"),
+        )
+    ),
+    *(
+        Binding(str(d), f"count_digit('{d}')", show=False, id=f"count_{d}", priority=True)
+        for d in range(10)
+    ),
+]
+"""Moving the cursor and typing a count, handled by the app like the `BINDINGS` (priority).
+
+Priority bindings run as a key arrives; a key left to the table (or to `on_key`) runs
+later, after the message's trip through the widget. Keys typed together (fast, or
+pasted) would then act out of order: `↓p` would pause the row the cursor left, `3n` step
+once. So the keys that steer the others are handled the same way, in the order typed."""
 
 
 def keys_markdown() -> str:

@@ -23,6 +23,7 @@ __all__ = ["ServiceActionsMixin"]
 
 _BY_ACTION: dict[str, KeySpec] = {spec.action: spec for spec in keys.KEYS}
 _SERVICE_KEYS = tuple(spec for spec in keys.KEYS if spec.command is not None)
+_IN_ORDER_ACTIONS = {"cursor", "page", "edge", "count_digit"}
 _VIEW_KEYS = {"show_logs": "logs", "show_error": "error", "show_detail": "detail"}
 
 
@@ -59,6 +60,9 @@ class ServiceActionsMixin(DeckBase):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         spec = _BY_ACTION.get(action)
+        if action in _IN_ORDER_ACTIONS:
+            # Only for the table: a dialog, the filter box or a focused panel keeps its keys.
+            return self.focused is self.table and not self.screen.is_modal and not self._filtering
         if spec is None:
             return True
         typing = self._filtering or isinstance(self.focused, Input)
@@ -83,12 +87,6 @@ class ServiceActionsMixin(DeckBase):
             return
         if isinstance(self.focused, Input):
             return
-        if char is not None and char.isdigit() and (self._count or char != "0"):
-            self._count = (self._count + char)[-4:]
-            self._update_summary()
-            event.stop()
-            event.prevent_default()
-            return
         active = self.screen.active_bindings.get(event.key)
         spec = _BY_ACTION.get(active.binding.action) if active else None
         if spec is None:
@@ -100,6 +98,12 @@ class ServiceActionsMixin(DeckBase):
             reason = self._reason(spec)
             if reason:
                 self.notify(reason, severity="warning", timeout=3, markup=False)
+
+    def action_count_digit(self, digit: str) -> None:
+        """A digit of the count for the next n (`5n`); a leading 0 is no count."""
+        if self._count or digit != "0":
+            self._count = (self._count + digit)[-4:]
+            self._update_summary()
 
     # -- running commands -------------------------------------------------------------------
 

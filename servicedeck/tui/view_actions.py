@@ -20,6 +20,16 @@ __all__ = ["ViewActionsMixin"]
 class ViewActionsMixin(DeckBase):
     """Change what the console shows; never touch a service."""
 
+    # Moving the cursor: the table's own actions, run by the app's in-order bindings.
+    def action_cursor(self, delta: int) -> None:
+        self.table.action_cursor(delta)
+
+    def action_page(self, direction: int) -> None:
+        self.table.action_page(direction)
+
+    def action_edge(self, direction: int) -> None:
+        self.table.action_edge(direction)
+
     def _show_tab(self, tab: str) -> None:
         detail = self.detail
         if detail.tab == tab and self.screen.maximized is not detail:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from servicedeck.tui.app import ServiceDeckApp
-from servicedeck.tui.keys import KEYS, keys_markdown
+from servicedeck.tui.keys import IN_ORDER_BINDINGS, KEYS, keys_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -25,7 +25,9 @@ def test_keys_each_binding_has_a_unique_id_and_key() -> None:
     assert len(ids) == len(set(ids))
     assert len(keys) == len(set(keys))
     bound = {(binding.id, binding.key) for binding in ServiceDeckApp.BINDINGS}  # type: ignore[union-attr]
-    assert bound == {(spec.id, spec.key) for spec in KEYS}
+    in_order = {(binding.id, binding.key) for binding in IN_ORDER_BINDINGS}
+    assert all(binding_id for binding_id, _ in in_order)
+    assert bound == {(spec.id, spec.key) for spec in KEYS} | in_order
 
 
 def test_keys_are_the_ones_the_issue_lists() -> None:

@@ -400,3 +400,21 @@ async def test_a_log_record_from_another_thread_reaches_the_detail_panel() -> No
         await wait_for(pilot, lambda: app.table.snapshot("ThreadLogger").log_count == 1)
         await settle(pilot)
         assert "from a worker thread" in str(app.query_one("#detail-head", Static).content)
+
+
+async def test_keys_typed_faster_than_the_screen_draws_act_in_the_order_typed() -> None:
+    # A fast typist (or a paste): the keys arrive together, before any is handled. Each
+    # must act on what the keys before it did: the row moved to, the count typed.
+    from textual import events
+
+    app = make_app(start_paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first, second = app.controller.names[:2]
+        assert app.table.cursor_name == first
+        for key, char in (("down", None), ("2", "2"), ("n", "n")):
+            app.post_message(events.Key(key, char))
+        await wait_for(pilot, lambda: app.controller.snapshot(second).status.loop_count == 2)
+        await settle(pilot)
+        assert app.table.cursor_name == second
+        assert app.controller.snapshot(first).status.loop_count == 0
