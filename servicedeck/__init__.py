@@ -16,8 +16,10 @@ from ._core import (
     Service,
     ServiceState,
     ServiceStatus,
+    check_unique_names,
     health,
     run_multiple_services,
+    service_name,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +54,8 @@ __all__ = [
     "ServiceState",
     "ServiceStatus",
     "ServicesBaseSetting",
+    "check_unique_names",
     "health",
     "run_multiple_services",
+    "service_name",
 ]

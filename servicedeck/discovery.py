@@ -45,8 +45,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_settings import BaseSettings, PyprojectTomlConfigSettingsSource, SettingsConfigDict
 
-from servicedeck import Service
-from servicedeck._core import check_unique_names
+from servicedeck import Service, check_unique_names
 
 __all__ = [
     "DEMO_MODULE",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 
@@ -14,3 +18,26 @@ def anyio_backend() -> str:
     tests must not be forced onto it.
     """
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Each test runs in an empty working folder, with no `SERVICEDECK_*` variable set.
+
+    A stray `.env` or `pyproject.toml` where the suite was started, or a variable
+    exported in the developer's shell, must not change any outcome. Both are restored
+    after the test.
+    """
+    folder = tmp_path_factory.mktemp("cwd")
+    saved_env = dict(os.environ)
+    saved_cwd = os.getcwd()
+    for name in list(os.environ):
+        if name.upper().startswith("SERVICEDECK_"):
+            del os.environ[name]
+    os.chdir(folder)
+    try:
+        yield folder
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)

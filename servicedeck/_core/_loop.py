@@ -246,6 +246,11 @@ class LoopService(Service, ABC):
             rt.wake()
             rt.notify()
 
+    @property
+    def is_paused(self) -> bool:
+        """True from `pause()` until `resume()` (a loop may still be finishing)."""
+        return self._servicedeck.paused
+
     def resume(self) -> None:
         """Undo `pause()`: go back to the schedule (a loop that fell due meanwhile runs now)."""
         rt = self._servicedeck

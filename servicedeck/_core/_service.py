@@ -55,10 +55,10 @@ class DuplicateServiceError(ValueError):
     """
 
 
-def service_name(cls: type[Service]) -> str:
+def service_name(service_class: type[Service]) -> str:
     """The name a service class's instances get: its own `name` attribute, else its class name."""
-    own = cls.__dict__.get("name")
-    return own if isinstance(own, str) else cls.__name__
+    own = service_class.__dict__.get("name")
+    return own if isinstance(own, str) else service_class.__name__
 
 
 def check_unique_names(classes: Iterable[type[Service]]) -> None:
@@ -346,6 +346,22 @@ class Service(ABC):
     def status(self) -> ServiceStatus:
         """A consistent, immutable snapshot of this service's state and counters."""
         return self._servicedeck.snapshot(self.name)
+
+    def set_clock(self, clock: Callable[[], float] | None) -> None:
+        """Read time from `clock` instead of `anyio.current_time` (None: back to it).
+
+        Every time the framework records for this service (start, loop durations, the
+        schedule, error times) is read from this clock; a runner gives all its services
+        one clock, and tests and screenshots a `ManualClock`, so times are reproducible.
+        Set it while the service is not running.
+
+        Raises:
+            RuntimeError: the service is running.
+        """
+        rt = self._servicedeck
+        if rt.active:
+            raise RuntimeError(f"cannot change the clock of {self.name!r} while it runs")
+        rt.clock = anyio.current_time if clock is None else clock
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener(service)` after every change of this service's status.

@@ -12,6 +12,7 @@ import enum
 import time
 import traceback
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["ErrorInfo", "Health", "ServiceState", "ServiceStatus", "health"]
 
@@ -85,6 +86,51 @@ class ErrorInfo:
         first = self.message.strip().splitlines()[0] if self.message.strip() else ""
         return f"{self.type_name}: {first}" if first else self.type_name
 
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (the traceback formatted)."""
+        return {
+            "type_name": self.type_name,
+            "message": self.message,
+            "when": self.when,
+            "wall_time": self.wall_time,
+            "phase": self.phase,
+            "loop": self.loop,
+            "traceback": self.traceback,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ErrorInfo:
+        """The `ErrorInfo` that `to_json()` described (e.g. received from another process).
+
+        Raises:
+            KeyError: a field is missing.
+        """
+        info = cls.__new__(cls)
+        info.type_name = str(data["type_name"])
+        info.message = str(data["message"])
+        info.when = float(data["when"])
+        info.wall_time = float(data["wall_time"])
+        info.phase = str(data["phase"])
+        loop = data.get("loop")
+        info.loop = None if loop is None else int(loop)
+        info._tb = None
+        info._formatted = str(data["traceback"])
+        return info
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.type_name, self.message, self.when, self.wall_time, self.phase, self.loop)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, ErrorInfo):
+            return NotImplemented
+        # The traceback last: formatting it is the only costly part.
+        return self._key() == other._key() and self.traceback == other.traceback
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
     def __repr__(self) -> str:
         return f"<ErrorInfo {self.summary!r} phase={self.phase!r} loop={self.loop}>"
 
@@ -130,6 +176,63 @@ class ServiceStatus:
     def is_active(self) -> bool:
         """True while the service has a task that runs it."""
         return self.state.is_active
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field; errors as `ErrorInfo.to_json()` dicts."""
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "loop_count": self.loop_count,
+            "error_count": self.error_count,
+            "consecutive_errors": self.consecutive_errors,
+            "overrun_count": self.overrun_count,
+            "last_duration": self.last_duration,
+            "recent_durations": list(self.recent_durations),
+            "loop_seconds": self.loop_seconds,
+            "next_loop_at": self.next_loop_at,
+            "started_at": self.started_at,
+            "last_loop_at": self.last_loop_at,
+            "last_error": None if self.last_error is None else self.last_error.to_json(),
+            "recent_errors": [error.to_json() for error in self.recent_errors],
+            "paused": self.paused,
+            "stop_requested": self.stop_requested,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ServiceStatus:
+        """The `ServiceStatus` that `to_json()` described.
+
+        Raises:
+            KeyError: a required field is missing.
+            ValueError: `state` is not a `ServiceState` value.
+        """
+        recent = tuple(ErrorInfo.from_json(error) for error in data.get("recent_errors", ()))
+        raw = data.get("last_error")
+        last = None if raw is None else ErrorInfo.from_json(raw)
+        if recent and last == recent[-1]:
+            last = recent[-1]  # one object, as the framework makes them
+        return cls(
+            name=str(data["name"]),
+            state=ServiceState(data["state"]),
+            loop_count=int(data.get("loop_count", 0)),
+            error_count=int(data.get("error_count", 0)),
+            consecutive_errors=int(data.get("consecutive_errors", 0)),
+            overrun_count=int(data.get("overrun_count", 0)),
+            last_duration=_float_or_none(data.get("last_duration")),
+            recent_durations=tuple(float(d) for d in data.get("recent_durations", ())),
+            loop_seconds=_float_or_none(data.get("loop_seconds")),
+            next_loop_at=_float_or_none(data.get("next_loop_at")),
+            started_at=_float_or_none(data.get("started_at")),
+            last_loop_at=_float_or_none(data.get("last_loop_at")),
+            last_error=last,
+            recent_errors=recent,
+            paused=bool(data.get("paused", False)),
+            stop_requested=bool(data.get("stop_requested", False)),
+        )
+
+
+def _float_or_none(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
 class Health(enum.Enum):

@@ -1,33 +1,32 @@
-"""The headless controller: owns service instances and their tasks.
+"""The controller: the in-process implementation of the control protocol.
 
-`ServiceController` is what the console (and the `run` command, and your tests) drive:
-commands (start, step, pause, resume, stop, kill, restart, set-enabled), consistent
-snapshots (`ServiceSnapshot`), and a change stream (`subscribe`). It imports only the
-public framework API and the standard library; never Textual.
+`ServiceController` owns one instance of each service class and the tasks that run
+them; it implements `servicedeck.control.ServiceControl` (commands, consistent
+snapshots, a change stream, per-service logs), which is what the console, the
+`run` command and your tests drive. It imports the public framework API and the
+protocol's records; never Textual.
 
 Errors:
 
-    CommandError        a command the service's current state does not allow
-    DuplicateServiceError (from the framework)   two classes share a service name
+    CommandError          (from the protocol) a command the service's state refuses now
+    DuplicateServiceError (from the framework) two classes share a service name
 
-Modules: `_controller` (the controller), `_commands` (commands and when one is refused),
-`_snapshot` (the records it hands out), `_entry` (its record of one service), `_settings`
-(reading settings and their sources), `_fatal` (a service's BaseException), `_clock`
-(`ManualClock`).
+Modules: `_controller` (the controller), `_entry` (its record of one service),
+`_settings` (reading settings and their sources), `_fatal` (a service's
+BaseException), `_logs` (per-service log capture), `_watchdog` (the event-loop
+watchdog), `_clock` (`ManualClock`).
 """
 
 from servicedeck.controller._clock import ManualClock
-from servicedeck.controller._commands import Command, CommandError
-from servicedeck.controller._controller import DEFAULT_STOP_TIMEOUT as DEFAULT_STOP_TIMEOUT
-from servicedeck.controller._controller import ServiceController
-from servicedeck.controller._snapshot import ServiceSnapshot, SettingInfo, StopReport
+from servicedeck.controller._controller import DEFAULT_STOP_TIMEOUT, ServiceController
+from servicedeck.controller._logs import LOGGER_PREFIX, LogCapture
+from servicedeck.controller._watchdog import LoopWatchdog
 
 __all__ = [
-    "Command",
-    "CommandError",
+    "DEFAULT_STOP_TIMEOUT",
+    "LOGGER_PREFIX",
+    "LogCapture",
+    "LoopWatchdog",
     "ManualClock",
     "ServiceController",
-    "ServiceSnapshot",
-    "SettingInfo",
-    "StopReport",
 ]

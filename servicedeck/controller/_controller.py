@@ -1,24 +1,46 @@
-"""`ServiceController`: owns one instance of each service class and the tasks that run them."""
+"""`ServiceController`: the in-process implementation of the control protocol.
+
+It owns one instance of each service class and the tasks that run them.
+"""
 
 from __future__ import annotations
 
 import inspect
 import logging
+import os
+import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import anyio
 
-from servicedeck import ErrorInfo, LoopService, RunInAllServers, Service, ServiceSettingsError
-from servicedeck._core import check_unique_names, service_name
-from servicedeck.controller._commands import Command, CommandError, refusal
+import servicedeck
+from servicedeck import (
+    ErrorInfo,
+    LoopService,
+    RunInAllServers,
+    Service,
+    ServiceSettingsError,
+    check_unique_names,
+    service_name,
+)
+from servicedeck.control import (
+    Command,
+    CommandError,
+    LogLine,
+    ProcessInfo,
+    ServiceSnapshot,
+    Stall,
+    StopReport,
+    refusal,
+    wait_until,
+)
 from servicedeck.controller._entry import Entry
 from servicedeck.controller._fatal import Fatal
+from servicedeck.controller._logs import LogCapture
 from servicedeck.controller._settings import load_settings
-from servicedeck.controller._snapshot import ServiceSnapshot, StopReport
-from servicedeck.logs import LogCapture, LogLine
-from servicedeck.watchdog import LoopWatchdog, Stall
+from servicedeck.controller._watchdog import LoopWatchdog
 
 logger = logging.getLogger("servicedeck")
 
@@ -29,8 +51,9 @@ DEFAULT_STOP_TIMEOUT = 5.0
 class ServiceController:
     """Owns one instance of each service class and the tasks that run them.
 
-    Use it as an async context manager: inside, commands may start tasks; on exit
-    every service is stopped (then cancelled after a timeout).
+    The in-process implementation of `servicedeck.control.ServiceControl`. Use it as an
+    async context manager: inside, commands may start tasks; on exit every service is
+    stopped (then cancelled after a timeout).
 
         async with ServiceController([Reaper, Relay]) as controller:
             await controller.step("Reaper")          # setup, one loop, teardown
@@ -47,6 +70,8 @@ class ServiceController:
         stall_threshold: seconds of event-loop lag that count as a stall: a
             `LoopWatchdog` names the service whose synchronous code blocked the loop
             (`ServiceSnapshot.stall`, and a warning in its log). None: no watchdog.
+        root: paths under this folder are shown relative to it (`process.root`);
+            default: the working directory.
 
     Raises:
         DuplicateServiceError: two classes share a service name.
@@ -62,9 +87,17 @@ class ServiceController:
         capture_logs: bool = True,
         propagate_logs: bool = True,
         stall_threshold: float | None = 0.5,
+        root: str | None = None,
     ) -> None:
         check_unique_names(classes)
         self._clock = clock or anyio.current_time
+        self._process = ProcessInfo(
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            root=os.getcwd() if root is None else root,
+            framework_path=os.path.dirname(inspect.getfile(Service)),
+            version=servicedeck.__version__,
+        )
         self._watchdog = (
             None
             if stall_threshold is None
@@ -130,6 +163,11 @@ class ServiceController:
         """Service names, in display order."""
         return tuple(self._entries)
 
+    @property
+    def process(self) -> ProcessInfo:
+        """This process: its pid and host, and how its paths are shown."""
+        return self._process
+
     def now(self) -> float:
         """The controller's clock (monotonic), the time base of every status.
 
@@ -164,10 +202,6 @@ class ServiceController:
         """Snapshots of every service, in display order."""
         return [self.snapshot(name) for name in self._entries]
 
-    def instance(self, name: str) -> Service | None:
-        """The service instance (None when its `__init__` failed)."""
-        return self._entry(name).instance
-
     def logs(self, name: str) -> list[LogLine]:
         """The captured log lines of service `name`, oldest first."""
         self._entry(name)
@@ -188,11 +222,19 @@ class ServiceController:
 
     def check(self, name: str, command: Command) -> str | None:
         """Why `command` is not allowed on service `name` now, or None if it is."""
-        return refusal(self._entry(name), command, self._fatal.what)
+        return refusal(self.snapshot(name), command, self._fatal.what)
 
     # -- commands ---------------------------------------------------------------------
 
-    def start(self, name: str) -> None:
+    async def start(self, name: str) -> None:
+        """Start service `name` as a task (un-pausing it if it was paused).
+
+        Raises:
+            CommandError: it is running already, or its settings or `__init__` fail.
+        """
+        self._start(name)
+
+    def _start(self, name: str) -> None:
         """Start service `name` as a task (un-pausing it if it was paused).
 
         Raises:
@@ -218,14 +260,14 @@ class ServiceController:
         if entry.scope is not None and not service.is_running:
             # Its task was spawned (start, pause) but its run has not begun: run_now()
             # would make a whole run of its own beside it. Step the started run instead.
-            await self._until(name, lambda: service.is_running or entry.scope is None)
+            await wait_until(self, lambda: service.is_running or entry.scope is None)
         if entry.scope is None:
             done = self._spawn(entry, lambda: service.run_now(loops))
             await done.wait()
         else:
             await service.run_now(loops)
 
-    def pause(self, name: str) -> None:
+    async def pause(self, name: str) -> None:
         """Pause service `name` after its current loop; a stopped one starts paused
         (setup, then waits for `step` or `resume`)."""
         entry = self._allow(name, Command.PAUSE)
@@ -235,21 +277,13 @@ class ServiceController:
         if entry.scope is None:
             self._spawn(entry, service.start)
 
-    def resume(self, name: str) -> None:
+    async def resume(self, name: str) -> None:
         """Resume a paused service."""
         entry = self._allow(name, Command.RESUME)
         service = entry.instance
         assert isinstance(service, LoopService)
         entry.paused_on_error = False
         service.resume()
-
-    def toggle_pause(self, name: str) -> None:
-        """Pause service `name`, or resume it if it is paused."""
-        status = self._entry(name).instance
-        if status is not None and status.status.paused:
-            self.resume(name)
-        else:
-            self.pause(name)
 
     async def stop(
         self,
@@ -291,7 +325,7 @@ class ServiceController:
             return False
         return True
 
-    def kill(self, name: str) -> None:
+    async def kill(self, name: str) -> None:
         """Cancel the task of service `name` (its teardown still runs, shielded)."""
         entry = self._allow(name, Command.KILL)
         assert entry.scope is not None
@@ -302,9 +336,9 @@ class ServiceController:
         entry = self._allow(name, Command.RESTART)
         if entry.scope is not None and not await self.stop(name, block=True):
             raise CommandError(f"{name} did not stop; not restarted")
-        self.start(name)
+        self._start(name)
 
-    def set_enabled(self, name: str, enabled: bool | None) -> None:
+    async def set_enabled(self, name: str, enabled: bool | None) -> None:
         """Override whether service `name` is enabled, for this session (None: no override).
 
         This decides whether `start_enabled()` starts it; it does not start or stop it.
@@ -313,13 +347,7 @@ class ServiceController:
         entry.override = enabled
         self._changed(name)
 
-    def toggle_enabled(self, name: str) -> bool:
-        """Flip the enabled override of service `name`; returns the new value."""
-        value = not bool(self.snapshot(name).enabled)
-        self.set_enabled(name, value)
-        return value
-
-    def set_pause_on_error(self, name: str, on: bool) -> None:
+    async def set_pause_on_error(self, name: str, on: bool) -> None:
         """Break on exception: pause service `name` when one of its loops raises."""
         entry = self._allow(name, Command.PAUSE_ON_ERROR)
         entry.pause_on_error = on
@@ -327,7 +355,7 @@ class ServiceController:
             entry.errors_seen = entry.instance.status.error_count
         self._changed(name)
 
-    def start_enabled(self) -> list[str]:
+    async def start_enabled(self) -> list[str]:
         """Start every enabled service that is not running; returns their names."""
         started = []
         for entry in self._entries.values():
@@ -338,7 +366,7 @@ class ServiceController:
                 and self.check(entry.name, Command.START) is None
             ):
                 try:
-                    self.start(entry.name)
+                    self._start(entry.name)
                 except CommandError as exc:
                     logger.error("%s", exc)
                     continue
@@ -375,6 +403,13 @@ class ServiceController:
                 tg.start_soon(stop_one, entry)
         stopped = tuple(e.name for e in running if e.name not in cancelled)
         return StopReport(stopped, tuple(cancelled), time.perf_counter() - began)
+
+    async def wait_stopped(self, names: Iterable[str] | None = None) -> None:
+        """Return once none of `names` (default: every service) has a task."""
+        entries = [self._entry(name) for name in (self._entries if names is None else names)]
+        for entry in entries:
+            while entry.done is not None and entry.scope is not None:
+                await entry.done.wait()
 
     def reload_settings(self, name: str | None = None) -> None:
         """Read the settings of service `name` (or of all) from the environment again."""
@@ -425,7 +460,7 @@ class ServiceController:
                 log.error("%s failed to initialise: %r", entry.name, exc, exc_info=exc)
             return
         entry.init_error = None
-        service._servicedeck.clock = self._clock
+        service.set_clock(self._clock)
         entry.instance = service
         entry.errors_seen = service.status.error_count
         entry.unsubscribe = service.subscribe(self._on_service_change)
@@ -496,21 +531,6 @@ class ServiceController:
                 entry.stuck = True
                 self._changed(entry.name)
 
-    async def _until(self, name: str, condition: Callable[[], bool]) -> None:
-        """Wait until `condition()` holds, re-checked after each change of service `name`."""
-        while not condition():
-            changed = anyio.Event()
-
-            def on_change(changed_name: str, changed: anyio.Event = changed) -> None:
-                if changed_name == name:
-                    changed.set()
-
-            unsubscribe = self.subscribe(on_change)
-            try:
-                await changed.wait()
-            finally:
-                unsubscribe()
-
     def _on_stall(self, stall: Stall) -> None:
         entry = self._entries.get(stall.service or "")
         if entry is not None:
@@ -520,10 +540,10 @@ class ServiceController:
     def _on_service_change(self, service: Service) -> None:
         entry = self._entries.get(service.name)
         if entry is not None and entry.pause_on_error and isinstance(service, LoopService):
-            errors = service._servicedeck.error_count
+            errors = service.status.error_count
             if errors > entry.errors_seen:
                 entry.errors_seen = errors
-                if not service._servicedeck.paused:
+                if not service.is_paused:
                     entry.paused_on_error = True
                     service.pause()
         self._changed(service.name)

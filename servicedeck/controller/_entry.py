@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from servicedeck import ErrorInfo, Service, ServiceState, ServiceStatus, health
-from servicedeck.controller._snapshot import ServiceSnapshot, SettingInfo
-from servicedeck.watchdog import Stall
+from servicedeck.control import ServiceSnapshot, SettingInfo, Stall
 
 
 @dataclass(eq=False)

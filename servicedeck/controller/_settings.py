@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
 
 from servicedeck import ServicesBaseSetting, ServiceSettingsError
-from servicedeck.controller._snapshot import SettingInfo
+from servicedeck.control import SettingInfo
 
 if TYPE_CHECKING:
     from servicedeck.controller._entry import Entry
@@ -68,7 +68,7 @@ def describe_settings(settings: ServicesBaseSetting) -> tuple[SettingInfo, ...]:
         infos.append(
             SettingInfo(
                 name=field_name,
-                value=getattr(settings, field_name),
+                value=repr(getattr(settings, field_name)),
                 env_var=prefix + field_name.upper(),
                 source=source,
                 description=info.description or "",

@@ -1,4 +1,4 @@
-"""`ServiceDeckApp`: the Textual console over a `ServiceController`.
+"""`ServiceDeckApp`: the Textual console over the control protocol (`ServiceControl`).
 
 A thin view. The app enters the controller in a task of its own event loop, starts the
 enabled services (unless `start_paused`), and turns the controller's change stream into
@@ -32,12 +32,7 @@ from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.widgets import Footer, Input
 
-from servicedeck.controller import (
-    DEFAULT_STOP_TIMEOUT,
-    ServiceController,
-    ServiceSnapshot,
-    StopReport,
-)
+from servicedeck.control import ServiceControl, ServiceSnapshot, StopReport
 from servicedeck.tui import keys
 from servicedeck.tui.commands import ServiceCommands
 from servicedeck.tui.lifecycle import LifecycleMixin
@@ -67,7 +62,8 @@ class ServiceDeckApp(
         app.run()
 
     Args:
-        controller: a `ServiceController` not yet entered; the app enters it.
+        controller: a `ServiceControl` (e.g. a `ServiceController`) not yet entered;
+            the app enters it.
         start_paused: open with every service stopped (for stepping), instead of
             starting the enabled ones.
         stop_timeout: on quit, how long each service may take to stop before it is
@@ -87,10 +83,10 @@ class ServiceDeckApp(
 
     def __init__(
         self,
-        controller: ServiceController,
+        controller: ServiceControl,
         start_paused: bool = False,
         *,
-        stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+        stop_timeout: float = 5.0,
     ) -> None:
         super().__init__()
         self.controller = controller
@@ -127,8 +123,8 @@ class ServiceDeckApp(
 
     def compose(self) -> ComposeResult:
         yield SummaryBar(id="summary")
-        yield ServiceTable(self.controller.now, id="table")
-        yield DetailPanel(id="detail")
+        yield ServiceTable(self.controller.now, root=self.controller.process.root, id="table")
+        yield DetailPanel(self.controller.process, id="detail")
         yield Input(placeholder="filter by name  (enter keeps it, esc clears it)", id="filter")
         yield Footer(compact=True, show_command_palette=False)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from textual.app import App
 
-    from servicedeck.controller import ServiceController, ServiceSnapshot, StopReport
+    from servicedeck.control import ServiceControl, ServiceSnapshot, StopReport
     from servicedeck.tui.keys import KeySpec
     from servicedeck.tui.screens.quit import QuitScreen
     from servicedeck.tui.widgets.detail import DetailPanel
@@ -32,7 +32,7 @@ __all__ = ["DeckBase"]
 class DeckBase(_App):
     """The state and cross-part methods of `ServiceDeckApp` (see the module docstring)."""
 
-    controller: ServiceController
+    controller: ServiceControl
     start_paused: bool
     stop_timeout: float
     _snapshots: dict[str, ServiceSnapshot]
@@ -72,6 +72,6 @@ class DeckBase(_App):
         def _reason(self, spec: KeySpec, name: str | None = None) -> str | None: ...
         def _on_break(self, snap: ServiceSnapshot) -> None: ...
         def _on_stall(self, snap: ServiceSnapshot) -> None: ...
-        def _kill_all(self) -> None: ...
+        async def _kill_all(self) -> None: ...
         def _set_filter(self, text: str | None, failing_only: bool | None = None) -> None: ...
         def action_show_detail(self) -> None: ...

@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 import re
 
-from servicedeck import Health, ServiceState
-from servicedeck.controller import ServiceSnapshot
-from servicedeck.watchdog import Stall
+from servicedeck.control import Health, ServiceSnapshot, ServiceState, Stall
 
 __all__ = [
     "ERROR_TEXT_LIMIT",
@@ -210,6 +208,7 @@ def clean_traceback(
     """
     cwd = os.getcwd() if cwd is None else cwd
     prefix = cwd.rstrip(os.sep) + os.sep
+    hidden_prefix = hide_under.rstrip(os.sep) + os.sep if hide_under else None
     hidden = 0
     out: list[str] = []
     skipping = False
@@ -217,7 +216,7 @@ def clean_traceback(
         match = _FILE_LINE.match(line)
         if match:
             path = match["path"]
-            skipping = bool(hide_under) and path.startswith(hide_under)  # type: ignore[arg-type]
+            skipping = hidden_prefix is not None and path.startswith(hidden_prefix)
             if skipping:
                 hidden += 1
                 continue

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-from servicedeck.controller import Command
+from servicedeck.control import Command
 
 __all__ = [
     "BINDINGS",
@@ -85,7 +85,7 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("toggle_enabled", "t", "toggle_enabled", "enable",
             "Toggle whether the service is enabled, for this session only (it does not "
             "start or stop it).",
-            "Service", Command.TOGGLE_ENABLED, "Enable or disable {name} (this session)",
+            "Service", Command.SET_ENABLED, "Enable or disable {name} (this session)",
             footer=False),
     KeySpec("pause_on_error", "b", "toggle_pause_on_error", "break",
             "Break on error: pause the service when a loop raises, with the traceback open.",

@@ -14,7 +14,7 @@ import gc
 
 from rich.text import Text
 
-from servicedeck.controller import CommandError
+from servicedeck.control import CommandError
 from servicedeck.tui.base import DeckBase
 from servicedeck.tui.fatal import exit_status, fatal_message
 from servicedeck.tui.screens.quit import QuitScreen
@@ -29,7 +29,7 @@ class LifecycleMixin(DeckBase):
         try:
             async with self.controller:
                 if not self.start_paused:
-                    self.controller.start_enabled()
+                    await self.controller.start_enabled()
                 self._note = ""
                 # What exists now (the app, its widgets, the services) lives as long as the
                 # app: out of the collector's full passes, which otherwise rescan it all and
@@ -74,14 +74,14 @@ class LifecycleMixin(DeckBase):
         # The app may be leaving without q (a test's pilot, ctrl+q): still stop gracefully.
         done, _ = await asyncio.wait({task}, timeout=0.5 if self._forced else self.stop_timeout + 1)
         if not done:
-            self._kill_all()
+            await self._kill_all()
             done, _ = await asyncio.wait({task}, timeout=1.0)
             if not done:
                 task.cancel()
 
     async def action_quit(self) -> None:
         if self._quitting:
-            self.action_force_quit()
+            await self.action_force_quit()
             return
         self._quitting = True
         running = [snap.name for snap in self.controller.snapshots() if snap.has_task]
@@ -95,14 +95,14 @@ class LifecycleMixin(DeckBase):
         if self._lifecycle is None or self._lifecycle.done():
             self.exit(self._report)
 
-    def action_force_quit(self) -> None:
+    async def action_force_quit(self) -> None:
         """Quit now: cancel every service still running."""
         self._forced = True
-        self._kill_all()
+        await self._kill_all()
         self.exit(self._report)
 
-    def _kill_all(self) -> None:
+    async def _kill_all(self) -> None:
         for snap in self.controller.snapshots():
             if snap.has_task:
                 with contextlib.suppress(CommandError):
-                    self.controller.kill(snap.name)
+                    await self.controller.kill(snap.name)

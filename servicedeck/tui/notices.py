@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from textual.notifications import Notify
 
-from servicedeck.controller import ServiceSnapshot
+from servicedeck.control import ServiceSnapshot
 from servicedeck.tui import format as fmt
 from servicedeck.tui.base import DeckBase
 
@@ -51,9 +51,9 @@ class NoticesMixin(DeckBase):
             return
         self._stalls_seen[snap.name] = (stall, now)
         assert stall is not None
+        where = fmt.stall_line(stall, self.controller.process.root)
         self.notify(
-            f"{snap.name} {fmt.stall_line(stall)}: every service and the console were "
-            "frozen meanwhile.",
+            f"{snap.name} {where}: every service and the console were frozen meanwhile.",
             severity="warning",
             timeout=6,
             markup=False,

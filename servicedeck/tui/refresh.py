@@ -12,7 +12,7 @@ import threading
 import time
 from typing import ClassVar
 
-from servicedeck.controller import ServiceSnapshot
+from servicedeck.control import ServiceSnapshot
 from servicedeck.tui.base import DeckBase
 
 __all__ = ["RefreshMixin"]

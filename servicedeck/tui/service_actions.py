@@ -14,7 +14,7 @@ from typing import Any
 from textual import events
 from textual.widgets import Input
 
-from servicedeck.controller import Command, CommandError
+from servicedeck.control import Command, CommandError
 from servicedeck.tui import keys
 from servicedeck.tui.base import DeckBase
 from servicedeck.tui.keys import KeySpec
@@ -165,7 +165,7 @@ class ServiceActionsMixin(DeckBase):
 
     def action_start(self) -> None:
         if name := self._target("start"):
-            self._run(name, partial(self.controller.start, name))
+            self._run_worker(name, partial(self.controller.start, name))
 
     def action_step(self) -> None:
         loops = self._take_count()
@@ -174,7 +174,10 @@ class ServiceActionsMixin(DeckBase):
 
     def action_toggle_pause(self) -> None:
         if name := self._target("pause"):
-            self._run(name, partial(self.controller.toggle_pause, name))
+            snap = self._snapshots.get(name)
+            paused = snap is not None and snap.status.paused
+            command = self.controller.resume if paused else self.controller.pause
+            self._run_worker(name, partial(command, name))
 
     def action_stop(self) -> None:
         if name := self._target("stop"):
@@ -210,16 +213,18 @@ class ServiceActionsMixin(DeckBase):
 
     def action_kill(self) -> None:
         if name := self._target("kill"):
-            self._run(name, partial(self.controller.kill, name))
+            self._run_worker(name, partial(self.controller.kill, name))
 
     def action_toggle_enabled(self) -> None:
         if name := self._target("toggle_enabled"):
-            self._run(name, partial(self.controller.toggle_enabled, name))
+            snap = self._snapshots.get(name)
+            enabled = not (snap is not None and snap.enabled)
+            self._run_worker(name, partial(self.controller.set_enabled, name, enabled))
 
     def action_toggle_pause_on_error(self) -> None:
         if name := self._target("pause_on_error"):
             on = not self._snapshots[name].pause_on_error
-            self._run(name, partial(self.controller.set_pause_on_error, name, on))
+            self._run_worker(name, partial(self.controller.set_pause_on_error, name, on))
             self.notify(
                 f"Break on error {'on' if on else 'off'} for {name}.", timeout=3, markup=False
             )

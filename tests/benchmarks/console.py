@@ -221,10 +221,10 @@ async def busy_alone(plan: BusyPlan) -> Busy:
     controller.subscribe(count_change)
     rng = random.Random(5)
     async with controller:
-        controller.start_enabled()
+        await controller.start_enabled()
         await asyncio.sleep(plan.warm_up)  # every service past its first loops
         window = await sample_window(plan.samples, plan.sample, lambda: changes)
-        controller.pause(plan.target)
+        await controller.pause(plan.target)
         await until_state(controller, plan.target, ServiceState.PAUSED)
         latencies = []
         for _ in range(plan.presses):
@@ -246,7 +246,7 @@ async def busy_console(plan: BusyPlan) -> Busy:
         await asyncio.sleep(plan.warm_up)
         window = await sample_window(plan.samples, plan.sample, lambda: app.table_frames)
         table, controller = app.table, app.controller
-        controller.pause(name)
+        await controller.pause(name)
         await until_state(controller, name, ServiceState.PAUSED)
         table.move_cursor(name)
         await pilot.pause()
@@ -340,7 +340,7 @@ async def open_alone(
     started = perf()
     controller = controller_for(classes)
     async with controller:
-        controller.start_enabled()
+        await controller.start_enabled()
         opened = perf() - started
         with LagProbe().running() as probe:
             await asyncio.sleep(lag_window)  # the window is the workload

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from servicedeck import _daemon
+from servicedeck.cli import _daemon
 
 DEADLINE = 20.0
 """How long a test waits for a line or an exit before failing. Generous: CI is slow."""

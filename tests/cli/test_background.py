@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from servicedeck import _daemon
+from servicedeck.cli import _daemon
 
 from .conftest import DEADLINE, ServiceDeck
 

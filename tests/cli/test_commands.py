@@ -37,7 +37,7 @@ def test_help_lists_the_commands_and_examples_without_importing_textual(
 
 def test_command_line_modules_do_not_import_textual(sd: ServiceDeck) -> None:
     code = (
-        "import sys, servicedeck.cli, servicedeck._serve, servicedeck._daemon, "
+        "import sys, servicedeck.cli, servicedeck.cli._serve, servicedeck.cli._daemon, "
         "servicedeck.discovery; print('textual' in sys.modules)"
     )
 

@@ -6,16 +6,18 @@ import logging
 
 import anyio
 import pytest
+from support.tracked import Tracked
 
 from servicedeck import Health, LoopService, Service, ServiceState
-from servicedeck.controller import Command, CommandError, ManualClock, ServiceController
+from servicedeck.control import Command, CommandError
+from servicedeck.controller import ManualClock, ServiceController
 
 from .conftest import Until
 
 pytestmark = pytest.mark.anyio
 
 
-class Ticker(LoopService):
+class Ticker(Tracked, LoopService):
     """Counts its setups, loops and teardowns."""
 
     loop_seconds = 3600
@@ -65,9 +67,8 @@ class Plain(Service):
 
 
 def ticker(controller: ServiceController) -> Ticker:
-    service = controller.instance("Ticker")
-    assert isinstance(service, Ticker)
-    return service
+    """The controller's instance of `Ticker` (the last one made)."""
+    return Ticker.latest()
 
 
 async def test_step_stopped_service_runs_setup_one_loop_and_teardown() -> None:
@@ -82,7 +83,7 @@ async def test_step_stopped_service_runs_setup_one_loop_and_teardown() -> None:
 
 async def test_pause_stopped_service_starts_paused_so_steps_skip_setup(wait_until: Until) -> None:
     async with ServiceController([Ticker]) as controller:
-        controller.pause("Ticker")
+        await controller.pause("Ticker")
         await wait_until(
             controller, lambda: controller.snapshot("Ticker").status.state is ServiceState.PAUSED
         )
@@ -101,10 +102,10 @@ async def test_check_says_why_a_command_is_not_allowed() -> None:
         assert controller.check("Ticker", Command.RESUME) == "Ticker is not paused"
         assert controller.check("Plain", Command.STEP) == "Plain is not a loop service"
         assert controller.check("Ticker", Command.START) is None
-        controller.start("Ticker")
+        await controller.start("Ticker")
         assert controller.check("Ticker", Command.START) == "Ticker is already running"
         with pytest.raises(CommandError, match="already running"):
-            controller.start("Ticker")
+            await controller.start("Ticker")
 
 
 async def test_snapshot_of_unknown_name_names_it() -> None:
@@ -115,7 +116,7 @@ async def test_snapshot_of_unknown_name_names_it() -> None:
 
 async def test_blocking_stop_of_hanging_loop_times_out_stuck_then_kill(wait_until: Until) -> None:
     async with ServiceController([Hanging]) as controller:
-        controller.start("Hanging")
+        await controller.start("Hanging")
         await wait_until(
             controller, lambda: controller.snapshot("Hanging").status.state is ServiceState.RUNNING
         )
@@ -125,15 +126,15 @@ async def test_blocking_stop_of_hanging_loop_times_out_stuck_then_kill(wait_unti
         assert controller.check("Hanging", Command.STOP) is None, (
             "a stuck service may be stopped again"
         )
-        controller.kill("Hanging")
+        await controller.kill("Hanging")
         await wait_until(controller, lambda: not controller.snapshot("Hanging").has_task)
         assert not controller.snapshot("Hanging").stuck
 
 
 async def test_pause_on_error_leaves_the_service_paused(wait_until: Until) -> None:
     async with ServiceController([Failing]) as controller:
-        controller.set_pause_on_error("Failing", True)
-        controller.start("Failing")
+        await controller.set_pause_on_error("Failing", True)
+        await controller.start("Failing")
         await wait_until(
             controller, lambda: controller.snapshot("Failing").status.state is ServiceState.PAUSED
         )
@@ -142,7 +143,7 @@ async def test_pause_on_error_leaves_the_service_paused(wait_until: Until) -> No
         assert snap.status.error_count == 1
         assert snap.health is Health.FAILING
         assert snap.is_failing
-        controller.resume("Failing")
+        await controller.resume("Failing")
         assert not controller.snapshot("Failing").paused_on_error
 
 
@@ -187,7 +188,7 @@ async def test_subscribers_hear_every_service_change_by_name(wait_until: Until) 
     async with ServiceController([Ticker, Plain]) as controller:
         unsubscribe = controller.subscribe(heard.append)
         await controller.step("Ticker")
-        controller.start("Plain")
+        await controller.start("Plain")
         await wait_until(
             controller, lambda: controller.snapshot("Plain").status.state is ServiceState.RUNNING
         )
@@ -202,7 +203,7 @@ async def test_entered_and_commands_outside_the_context_say_how_to_fix() -> None
     controller = ServiceController([Ticker])
     assert not controller.entered
     with pytest.raises(RuntimeError, match="async with ServiceController"):
-        controller.start("Ticker")
+        await controller.start("Ticker")
     async with controller:
         assert controller.entered
     assert not controller.entered
@@ -210,8 +211,8 @@ async def test_entered_and_commands_outside_the_context_say_how_to_fix() -> None
 
 async def test_stop_all_stops_together_and_reports(wait_until: Until) -> None:
     async with ServiceController([Ticker, Plain]) as controller:
-        controller.start("Ticker")
-        controller.start("Plain")
+        await controller.start("Ticker")
+        await controller.start("Plain")
         await wait_until(
             controller, lambda: all(s.status.is_active for s in controller.snapshots())
         )
@@ -221,14 +222,14 @@ async def test_stop_all_stops_together_and_reports(wait_until: Until) -> None:
         assert not any(s.has_task for s in controller.snapshots())
 
 
-async def test_toggle_enabled_is_a_session_override() -> None:
+async def test_set_enabled_is_a_session_override() -> None:
     controller = ServiceController([Ticker])
     assert controller.snapshot("Ticker").enabled is True
-    assert controller.toggle_enabled("Ticker") is False
+    await controller.set_enabled("Ticker", False)
     snap = controller.snapshot("Ticker")
     assert (snap.enabled, snap.enabled_source) == (False, "override")
     async with controller:
-        assert controller.start_enabled() == []
+        assert await controller.start_enabled() == []
 
 
 def test_manual_clock_refuses_to_go_back() -> None:

@@ -60,6 +60,7 @@ SERVICE_API = {
     "run_services",
     "running",
     "service_settings",
+    "set_clock",
     "should_stop",
     "start",
     "status",
@@ -67,6 +68,7 @@ SERVICE_API = {
     "subscribe",
 }
 LOOP_SERVICE_API = SERVICE_API | {
+    "is_paused",
     "loop_seconds",
     "max_backoff_seconds",
     "pause",

@@ -33,7 +33,7 @@ async def cpu_share(count: int, seconds: float, threshold: float | None) -> floa
         idle_services(count), propagate_logs=False, stall_threshold=threshold
     )
     async with controller:
-        controller.start_enabled()
+        await controller.start_enabled()
         await anyio.sleep(0.5)  # every service has run its first loop and sleeps
         cpu = time.process_time()
         await anyio.sleep(seconds)

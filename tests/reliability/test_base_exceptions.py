@@ -20,9 +20,11 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
+from support.tracked import Tracked
 
 from servicedeck import LoopService, ServiceState, run_multiple_services
-from servicedeck.controller import Command, ServiceController
+from servicedeck.control import Command
+from servicedeck.controller import ServiceController
 
 from .conftest import DEADLINE
 
@@ -35,7 +37,7 @@ FATAL = [KeyboardInterrupt, SystemExit, Abort]
 BACKENDS = ["asyncio", "trio"]
 
 
-class Scope(LoopService, ABC):
+class Scope(Tracked, LoopService, ABC):
     """Abstract: `Scope.running()` runs only the services of this file."""
 
 
@@ -112,8 +114,8 @@ def test_controller_stops_the_others_gracefully_then_reraises(fatal: type, backe
     async def scenario() -> None:
         async with controller:
             controller.subscribe(on_change)
-            controller.start("Bystander")
-            controller.start("Interrupting")
+            await controller.start("Bystander")
+            await controller.start("Interrupting")
             await anyio.Event().wait()  # until the controller cancels it
 
     with pytest.raises(fatal, match="from run_once") as raised:
@@ -123,10 +125,8 @@ def test_controller_stops_the_others_gracefully_then_reraises(fatal: type, backe
         f"servicedeck: Interrupting raised {fatal.__name__} in run_once; "
         "every other service was stopped."
     ]
-    interrupting = controller.instance("Interrupting")
-    bystander = controller.instance("Bystander")
-    assert isinstance(interrupting, Interrupting)
-    assert isinstance(bystander, Bystander)
+    interrupting = Interrupting.latest()
+    bystander = Bystander.latest()
     check_outcome(interrupting, bystander, fatal)
     assert not any(snap.has_task for snap in controller.snapshots())
     log = "\n".join(line.message for line in controller.logs("Interrupting"))

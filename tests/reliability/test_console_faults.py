@@ -13,6 +13,7 @@ import anyio
 import pytest
 from rich.console import Console
 from rich.text import Text
+from support import REPOSITORY
 from textual.widgets import Static
 
 from servicedeck import LoopService, ServiceState
@@ -30,7 +31,7 @@ SIZE = (150, 40)
 
 def make_app(classes: list[type], *, start_paused: bool = False) -> ServiceDeckApp:
     """The console on `classes` in real time (a frozen clock would hold scheduled loops)."""
-    controller = ServiceController(classes, propagate_logs=False)
+    controller = ServiceController(classes, propagate_logs=False, root=REPOSITORY)
     return ServiceDeckApp(controller, start_paused=start_paused)
 
 
@@ -105,8 +106,7 @@ async def test_console_exits_after_stopping_everything_when_a_service_raises_a_b
         # Read before the app has shut down, which prints and drops them.
         messages = list(app._exit_renderables)
 
-    bystander = app.controller.instance("Bystander")
-    assert isinstance(bystander, Bystander)
+    bystander = Bystander.latest()
     assert bystander.stopped_gracefully is True
     assert app.controller.snapshot("Interrupting").status.state is ServiceState.CRASHED
     assert not any(snap.has_task for snap in app.controller.snapshots())

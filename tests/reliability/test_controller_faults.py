@@ -13,6 +13,7 @@ import threading
 import anyio
 import anyio.lowlevel
 import pytest
+from support.tracked import Tracked
 
 from servicedeck import Health, LoopService, ServiceState
 from servicedeck.controller import ServiceController
@@ -35,7 +36,7 @@ def test_controller_built_outside_an_event_loop_records_a_failing_init() -> None
     assert snap.health is Health.CRASHED
 
 
-class Counted(LoopService):
+class Counted(Tracked, LoopService):
     """Counts its setups and teardowns, and how many of its loops run at once."""
 
     loop_seconds = 3600
@@ -59,10 +60,9 @@ class Counted(LoopService):
 
 async def test_step_right_after_start_steps_the_started_run_not_a_second_one() -> None:
     async with ServiceController([Counted]) as controller:
-        service = controller.instance("Counted")
-        assert isinstance(service, Counted)
+        service = Counted.latest()
 
-        controller.start("Counted")
+        await controller.start("Counted")
         await controller.step("Counted")
 
         snap = controller.snapshot("Counted")
@@ -79,7 +79,7 @@ async def test_a_fault_in_each_phase_is_recorded_shown_and_contained(
 ) -> None:
     classes = faulty.ALL
     async with ServiceController(classes, propagate_logs=False) as controller:
-        started = controller.start_enabled()
+        started = await controller.start_enabled()
         assert set(started) == {c.__name__ for c in classes} - {"InitFails", "SettingsFail"}
         await controller.stop("StopFails", block=False)
 
@@ -131,7 +131,7 @@ async def test_a_fault_in_each_phase_is_recorded_shown_and_contained(
             assert "broke" in text, name
             assert "Traceback" in text, name
 
-        controller.kill("StopFails")
+        await controller.kill("StopFails")
         await settled(controller, lambda: not controller.snapshot("StopFails").has_task)
         report = await controller.stop_all(timeout=5)
     assert set(report.stopped) == {"Healthy", "LoopFails"}
@@ -139,8 +139,8 @@ async def test_a_fault_in_each_phase_is_recorded_shown_and_contained(
 
 async def test_a_service_blocking_the_event_loop_is_named_in_its_snapshot_and_log() -> None:
     async with ServiceController([faulty.Healthy, faulty.Blocking]) as controller:
-        controller.start("Healthy")
-        controller.start("Blocking")
+        await controller.start("Healthy")
+        await controller.start("Blocking")
 
         await settled(controller, lambda: controller.snapshot("Blocking").stall is not None)
 
@@ -168,7 +168,7 @@ def test_a_bad_stall_threshold_is_refused_naming_it() -> None:
         ServiceController([faulty.Healthy], stall_threshold=-1)
 
 
-class Hanging(LoopService):
+class Hanging(Tracked, LoopService):
     """Its loop awaits an event that never comes."""
 
     loop_seconds = 3600
@@ -181,13 +181,12 @@ async def test_a_hanging_loop_blocking_stops_time_out_with_a_warning_and_kill_en
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with ServiceController([Hanging, faulty.Healthy]) as controller:
-        controller.start("Hanging")
-        controller.start("Healthy")
+        await controller.start("Hanging")
+        await controller.start("Healthy")
         await settled(
             controller, lambda: controller.snapshot("Hanging").status.state is ServiceState.RUNNING
         )
-        service = controller.instance("Hanging")
-        assert isinstance(service, Hanging)
+        service = Hanging.latest()
 
         with anyio.fail_after(DEADLINE):
             stopped = await controller.stop("Hanging", block=True, timeout=0.05)
@@ -200,7 +199,7 @@ async def test_a_hanging_loop_blocking_stops_time_out_with_a_warning_and_kill_en
         assert controller.snapshot("Hanging").stuck
         assert controller.snapshot("Healthy").has_task, "the neighbour runs on"
 
-        controller.kill("Hanging")
+        await controller.kill("Hanging")
         await settled(controller, lambda: not controller.snapshot("Hanging").has_task)
         assert controller.snapshot("Hanging").status.state is ServiceState.STOPPED
         assert not controller.snapshot("Hanging").stuck

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from support import REPOSITORY
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 
@@ -27,7 +28,9 @@ SnapCompare = Callable[..., bool]
 
 def messy_app() -> ServiceDeckApp:
     """Every messy service, stopped, on a frozen clock."""
-    controller = ServiceController(messy.ALL, clock=ManualClock(1000.0), propagate_logs=False)
+    controller = ServiceController(
+        messy.ALL, clock=ManualClock(1000.0), propagate_logs=False, root=REPOSITORY
+    )
     return ServiceDeckApp(controller, start_paused=True)
 
 

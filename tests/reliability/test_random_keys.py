@@ -17,6 +17,7 @@ import random
 import anyio
 import anyio.lowlevel
 import pytest
+from support import REPOSITORY
 
 from servicedeck import LoopService, Service
 from servicedeck.controller import ManualClock, ServiceController
@@ -112,7 +113,9 @@ def check_quiet(controller: ServiceController, burst: list[str]) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_random_keys_never_break_the_console(seed: int) -> None:
-    controller = ServiceController(CLASSES, clock=ManualClock(), propagate_logs=False)
+    controller = ServiceController(
+        CLASSES, clock=ManualClock(), propagate_logs=False, root=REPOSITORY
+    )
     app = ServiceDeckApp(controller, start_paused=seed % 2 == 0, stop_timeout=0.1)
     counts: dict[str, tuple[int, int]] = {}
     keys = random_keys(seed, PRESSES)

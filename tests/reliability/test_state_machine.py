@@ -34,9 +34,11 @@ from hypothesis.stateful import (
     invariant,
     rule,
 )
+from support.tracked import Tracked
 
 from servicedeck import LoopService, Service
-from servicedeck.controller import Command, CommandError, ServiceController
+from servicedeck.control import Command, CommandError
+from servicedeck.controller import ServiceController
 
 from . import faulty
 from .conftest import DEADLINE, quiet
@@ -44,7 +46,7 @@ from .conftest import DEADLINE, quiet
 Behaviour = str  # "ok", "raise" or "slow"
 
 
-class Scripted(LoopService):
+class Scripted(Tracked, LoopService):
     """Each loop does the next thing of its script. Notes how many of its runs (setup to
     teardown) and loops were in flight at once, and runs in a task not its own."""
 
@@ -106,6 +108,9 @@ def servicedeck_tasks() -> list[str]:
     ]
 
 
+SCRIPTED: dict[str, type[Scripted]] = {"Busy": Busy, "Hourly": Hourly}
+
+
 class ControllerMachine(RuleBasedStateMachine):
     """One controller, entered in a portal's event loop for the whole example."""
 
@@ -142,8 +147,7 @@ class ControllerMachine(RuleBasedStateMachine):
     @initialize(busy=SCRIPTS, hourly=SCRIPTS)
     def scripts(self, busy: list[Behaviour], hourly: list[Behaviour]) -> None:
         for name, script in (("Busy", busy), ("Hourly", hourly)):
-            service = self.controller.instance(name)
-            assert isinstance(service, Scripted)
+            service = SCRIPTED[name].latest()
             service.script = script
 
     @rule(name=st.sampled_from(NAMES))
@@ -159,7 +163,7 @@ class ControllerMachine(RuleBasedStateMachine):
         """Both in one turn of the event loop: the step must step the started run."""
 
         async def both() -> None:
-            self.controller.start(name)
+            await self.controller.start(name)  # returns without yielding to the loop
             await self.controller.step(name)
 
         self.attempt(name, Command.START, both)
@@ -212,8 +216,7 @@ class ControllerMachine(RuleBasedStateMachine):
         for name in NAMES:
             assert tasks.count(SERVICEDECK_TASK + name) <= 1, tasks
         for name in LOOPS:
-            service = self.controller.instance(name)
-            assert isinstance(service, Scripted)
+            service = SCRIPTED[name].latest()
             assert service.most_inside <= 1, f"two loops of {name} ran at once"
             assert service.most_runs <= 1, f"two runs of {name} at once"
             assert service.foreign_runs == [], f"{name} ran outside its own task"

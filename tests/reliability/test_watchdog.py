@@ -14,7 +14,8 @@ import anyio.lowlevel
 import pytest
 
 from servicedeck import LoopService, Service
-from servicedeck.watchdog import RECENT_STALLS, LoopWatchdog
+from servicedeck.controller import LoopWatchdog
+from servicedeck.controller._watchdog import RECENT_STALLS
 
 pytestmark = pytest.mark.anyio
 

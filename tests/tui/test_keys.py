@@ -10,7 +10,8 @@ from rich.console import Console
 from textual.widgets import Input, Static
 
 from servicedeck import LoopService, ServiceState
-from servicedeck.controller import ManualClock, StopReport
+from servicedeck.control import StopReport
+from servicedeck.controller import ManualClock
 from servicedeck.tui import ServiceDeckApp
 from servicedeck.tui.keys import KEYS, key_display
 from servicedeck.tui.screens.help import HelpScreen
@@ -29,9 +30,8 @@ def state(app: ServiceDeckApp, name: str) -> ServiceState:
 
 
 def reaper(app: ServiceDeckApp) -> services.OrderReaper:
-    service = app.controller.instance("OrderReaper")
-    assert isinstance(service, services.OrderReaper)
-    return service
+    """The app's instance of OrderReaper (the last one made)."""
+    return services.OrderReaper.latest()
 
 
 def notes(app: ServiceDeckApp) -> list[str]:

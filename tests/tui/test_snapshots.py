@@ -21,11 +21,11 @@ import pytest
 from textual.pilot import Pilot
 
 from servicedeck import ServiceState
+from servicedeck.cli.screenshots import demo_app
 from servicedeck.controller import ManualClock
-from servicedeck.tui import demo_app
 
 from .snapshot_apps import services
-from .snapshot_apps.apps import make_app, press_and_settle, settle, wait_for
+from .snapshot_apps.apps import ROOT, make_app, press_and_settle, settle, wait_for
 
 WIDE = (160, 45)
 SMALL = (80, 24)
@@ -49,7 +49,7 @@ async def _quiet(pilot: Pilot[object]) -> None:
 
 def test_demo_at_start_wide(snap_compare: SnapCompare) -> None:
     """The demo services just started: each enabled loop ran once (on a frozen clock)."""
-    app = demo_app(clock=ManualClock(1000.0))
+    app = demo_app(clock=ManualClock(1000.0), root=ROOT)
 
     def settled() -> bool:
         snaps = {s.name: s for s in app.controller.snapshots()}
@@ -115,7 +115,7 @@ def test_filter_applied(snap_compare: SnapCompare) -> None:
 def test_settings_error(snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch) -> None:
     """A service whose enabling variable does not parse: listed, explained, not started."""
     monkeypatch.setenv("SERVICEDECK_SERVICES_HEARTBEAT_ENABLED", "maybe")
-    app = demo_app(start_paused=True, clock=ManualClock(1000.0))
+    app = demo_app(start_paused=True, clock=ManualClock(1000.0), root=ROOT)
 
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)

@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from servicedeck.controller import ServiceSnapshot
+from servicedeck.control import ServiceSnapshot
 from servicedeck.tui import format as fmt
 
 __all__ = ["QuitScreen"]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from servicedeck.controller import ServiceSnapshot
+from servicedeck.control import ServiceSnapshot
 from servicedeck.tui import format as fmt
 
 __all__ = ["COLUMNS", "Column", "layout", "sort_key"]

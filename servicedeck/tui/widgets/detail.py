@@ -13,9 +13,7 @@ error message shows as typed and a 1 MB message cannot freeze the screen.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import ClassVar, Literal
 
 from rich.console import Group, RenderableType
@@ -28,9 +26,7 @@ from textual.highlight import highlight
 from textual.reactive import reactive
 from textual.widgets import Static
 
-import servicedeck._core
-from servicedeck.controller import ServiceSnapshot
-from servicedeck.logs import LogLine
+from servicedeck.control import LogLine, ProcessInfo, ServiceSnapshot
 from servicedeck.tui import format as fmt
 
 __all__ = ["DetailPanel", "Tab"]
@@ -42,9 +38,6 @@ TABS: tuple[tuple[Tab, str, str], ...] = (
     ("error", "e", "Error"),
     ("logs", "l", "Logs"),
 )
-
-_FRAMEWORK_DIR = str(Path(servicedeck._core.__file__).parent) + os.sep
-"""Frames from here are the framework's own: hidden from tracebacks."""
 
 _LEVEL_STYLES = {
     logging.DEBUG: "dim",
@@ -86,8 +79,9 @@ class DetailPanel(Vertical):
 
     ALLOW_MAXIMIZE: ClassVar[bool] = True
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, process: ProcessInfo, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._process = process
         self._snapshot: ServiceSnapshot | None = None
         self._logs: Sequence[LogLine] = ()
         self._epoch: float | None = None
@@ -220,7 +214,7 @@ class DetailPanel(Vertical):
         if status.started_at is not None:
             grid.add_row("Started", Text(fmt.session_time(status.started_at, self._epoch)))
         if snap.stall is not None:
-            stall = Text(fmt.stall_line(snap.stall), "yellow")
+            stall = Text(fmt.stall_line(snap.stall, self._process.root), "yellow")
             stall.append(f"  ({fmt.session_time(snap.stall.when, self._epoch)})", "dim")
             grid.add_row("Loop stall", stall)
         if status.last_error is not None and snap.settings_error is None:
@@ -242,7 +236,7 @@ class DetailPanel(Vertical):
             for column in ("setting", "value", "env var", "from"):
                 table.add_column(column, no_wrap=column != "value")
             for setting in snap.settings:
-                value = fmt.safe_line(repr(setting.value), 200)
+                value = fmt.safe_line(setting.value, 200)
                 table.add_row(
                     Text(setting.name), Text(value), Text(setting.env_var), Text(setting.source)
                 )
@@ -273,7 +267,9 @@ class DetailPanel(Vertical):
         if snap.is_loop:
             where += f" · {_n(status.error_count, 'failed loop')} so far"
         head.append(f"\n{where}", "dim")
-        trace, hidden = fmt.clean_traceback(error.traceback, _FRAMEWORK_DIR)
+        trace, hidden = fmt.clean_traceback(
+            error.traceback, self._process.framework_path, self._process.root
+        )
         trace, cut = _limited(trace)
         trace = fmt.safe_text(trace)
         code = highlight(trace, language="pytb")

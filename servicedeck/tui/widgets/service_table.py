@@ -28,7 +28,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from servicedeck.controller import ServiceSnapshot
+from servicedeck.control import ServiceSnapshot
 from servicedeck.tui import format as fmt
 from servicedeck.tui.widgets.columns import Column, layout, sort_key
 
@@ -121,12 +121,14 @@ class ServiceTable(ScrollView, can_focus=True):
         self,
         now: Callable[[], float],
         *,
+        root: str | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._now = now
+        self._root = root
         self._rows: dict[str, _Row] = {}
         self._order: list[str] = []
         """Every service, in definition order."""
@@ -363,7 +365,7 @@ class ServiceTable(ScrollView, can_focus=True):
                 value, style = fmt.interval(status.loop_seconds), "dim"
             elif snap.settings_error is None and _stall_is_latest(snap):
                 assert snap.stall is not None
-                value, style = fmt.stall_line(snap.stall), "paused"
+                value, style = fmt.stall_line(snap.stall, self._root), "paused"
             elif snap.settings_error is not None:
                 # The variable and its value first: the cell is narrow, and the model's
                 # name ("invalid settings for ...Settings") says least.

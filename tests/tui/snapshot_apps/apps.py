@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import anyio
+from support import REPOSITORY
 from textual.pilot import Pilot
 
 from servicedeck import Service
@@ -17,6 +18,9 @@ from servicedeck.controller import ManualClock, ServiceController
 from servicedeck.tui import ServiceDeckApp
 
 from . import services
+
+ROOT = REPOSITORY
+"""Tracebacks show paths relative to the repository, the same in every checkout."""
 
 WAIT = 15.0
 """Seconds a helper waits for the app to reach a state (real time; generous)."""
@@ -31,7 +35,7 @@ def make_app(
     """The console on `classes`, on a fresh frozen clock (test services advance it)."""
     clock = clock or ManualClock(1000.0)
     services.OrderReaper.clock = clock
-    controller = ServiceController(classes, clock=clock, propagate_logs=False)
+    controller = ServiceController(classes, clock=clock, propagate_logs=False, root=ROOT)
     return ServiceDeckApp(controller, start_paused=start_paused)
 
 

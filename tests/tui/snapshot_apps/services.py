@@ -7,6 +7,7 @@ it is given, so snapshots show the same numbers on every run and every machine.
 from __future__ import annotations
 
 import anyio
+from support.tracked import Tracked
 
 from servicedeck import LoopService, RunInAllServers, Service
 from servicedeck.controller import ManualClock
@@ -15,7 +16,7 @@ CLOCK = ManualClock(1000.0)
 """The clock the snapshot apps run on (tests that need their own make one)."""
 
 
-class OrderReaper(LoopService):
+class OrderReaper(Tracked, LoopService):
     """Reaps expired orders: each loop takes 12 ms on the test clock."""
 
     loop_seconds = 30.0

@@ -30,15 +30,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from types import CodeType, FrameType
 from typing import Any
 
 import anyio
 
 from servicedeck import LoopService, Service
+from servicedeck.control import Stall
 
-__all__ = ["LoopWatchdog", "Stall"]
+__all__ = ["LoopWatchdog"]
 
 logger = logging.getLogger("servicedeck.watchdog")
 
@@ -47,22 +47,6 @@ TASK_PREFIX = "servicedeck:"
 
 RECENT_STALLS = 32
 """How many stalls `LoopWatchdog.stalls` keeps."""
-
-
-@dataclass(frozen=True, slots=True)
-class Stall:
-    """The event loop was blocked for `seconds`, by service `service` (None: unknown)."""
-
-    seconds: float
-    """How late the heartbeat was: how long the loop was blocked, less up to one interval."""
-    service: str | None
-    """The service whose code was running, or None when none was."""
-    where: str | None
-    """`file:line in function` of the innermost frame seen blocking, if any."""
-    at: float
-    """Wall-clock time (`time.time()`) the stall ended."""
-    when: float | None = None
-    """The watchdog's clock (e.g. a controller's monotonic clock) when it ended."""
 
 
 class LoopWatchdog:

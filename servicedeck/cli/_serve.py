@@ -1,4 +1,4 @@
-"""The headless run behind `servicedeck run`: a `ServiceController` until a signal.
+"""The headless run behind `servicedeck run`: a `ServiceControl` until a signal.
 
 SIGINT or SIGTERM stops every service gracefully (`stop_all()`, teardown runs); a second
 one during that stop calls `force()`, which ends the process at once. If every service
@@ -14,8 +14,7 @@ from typing import NoReturn
 
 import anyio
 
-from servicedeck import Service, ServiceState
-from servicedeck.controller import ServiceController, StopReport
+from servicedeck.control import ServiceControl, ServiceState, StopReport
 
 __all__ = ["serve"]
 
@@ -26,35 +25,6 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def _names(names: Sequence[str]) -> str:
     return ", ".join(names) if names else "none"
-
-
-async def _wait_until_all_ended(controller: ServiceController, running: set[str]) -> None:
-    """Return once none of `running` has a task any more."""
-    dirty: set[str] = set()
-    wakeup = anyio.Event()
-
-    def on_change(name: str) -> None:
-        nonlocal wakeup
-        # Cheap: most changes are loops of a running service; only look closer at
-        # services that are not running (or not yet) their start().
-        service = controller.instance(name)
-        if name in running and (service is None or not service.is_running):
-            dirty.add(name)
-            wakeup.set()
-
-    unsubscribe = controller.subscribe(on_change)
-    try:
-        dirty.update(running)
-        while running:
-            for name in tuple(dirty):
-                dirty.discard(name)
-                if not controller.snapshot(name).has_task:
-                    running.discard(name)
-            if running:
-                await wakeup.wait()
-                wakeup = anyio.Event()
-    finally:
-        unsubscribe()
 
 
 async def _force_on_signal(signals: AsyncIterator[int], force: Callable[[], NoReturn]) -> None:
@@ -81,15 +51,15 @@ def _report(report: StopReport, timeout: float) -> None:
 
 
 async def serve(
-    classes: Sequence[type[Service]],
+    control: ServiceControl,
     stop_timeout: float,
     ready: Callable[[], None],
     force: Callable[[], NoReturn],
 ) -> int:
-    """Run the enabled services of `classes` until SIGINT/SIGTERM; return the exit status.
+    """Run the enabled services of `control` until SIGINT/SIGTERM; return the exit status.
 
     Args:
-        classes: the discovered service classes.
+        control: the services (not yet entered).
         stop_timeout: seconds each service may take to stop before it is cancelled.
         ready: called once the services are started.
         force: called on a second signal during the graceful stop; must not return.
@@ -100,7 +70,7 @@ async def serve(
     """
     # The receiver is open before any service starts, so no signal is ever missed.
     with anyio.open_signal_receiver(*SIGNALS) as signals:
-        async with ServiceController(classes, capture_logs=False) as controller:
+        async with control as controller:
             snapshots = controller.snapshots()
             for snap in snapshots:
                 if snap.settings_error is not None:
@@ -113,7 +83,7 @@ async def serve(
                     "(see `servicedeck ls`)."
                 )
                 return 1
-            started = controller.start_enabled()
+            started = await controller.start_enabled()
             if not started:
                 log.error("None of the enabled services could start (see the errors above).")
                 return 1
@@ -132,7 +102,7 @@ async def serve(
                     waiting.cancel_scope.cancel()
 
                 async def on_all_ended() -> None:
-                    await _wait_until_all_ended(controller, set(started))
+                    await controller.wait_stopped(started)
                     waiting.cancel_scope.cancel()
 
                 waiting.start_soon(on_signal)

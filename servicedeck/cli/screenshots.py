@@ -1,6 +1,6 @@
-"""Write SVG screenshots of the console's main views: `python -m servicedeck.tui.screenshots`.
+"""Write SVG screenshots of the console's main views: `python -m servicedeck.cli.screenshots`.
 
-    python -m servicedeck.tui.screenshots [--output screenshots] [--seconds 3.5]
+    python -m servicedeck.cli.screenshots [--output screenshots] [--seconds 3.5]
 
 Each view runs the console headless at 160x45 on the built-in demo services, in real
 time (the demo runs for `--seconds` first so loops, an error and overruns show up), and
@@ -18,12 +18,38 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from servicedeck import Service
+from servicedeck.controller import ServiceController
 from servicedeck.tui.app import ServiceDeckApp
-from servicedeck.tui.demo import demo_app
 
-__all__ = ["main", "take_all"]
+__all__ = ["demo_app", "demo_services", "main", "take_all"]
 
 SIZE = (160, 45)
+
+
+def demo_services() -> list[type[Service]]:
+    """The services of `servicedeck.demo`, in definition order."""
+    from servicedeck import demo
+
+    return [cls for cls in Service.all_services() if cls.__module__ == demo.__name__]
+
+
+def demo_app(
+    *,
+    start_paused: bool = False,
+    clock: Callable[[], float] | None = None,
+    root: str | None = None,
+) -> ServiceDeckApp:
+    """The console on the demo services, logs kept off the screen.
+
+    Args:
+        start_paused: open with everything stopped, for stepping.
+        clock: the controller's clock (e.g. a `ManualClock` for snapshot tests).
+        root: paths are shown relative to it (default: the working directory).
+    """
+    controller = ServiceController(demo_services(), clock=clock, propagate_logs=False, root=root)
+    return ServiceDeckApp(controller, start_paused=start_paused)
+
 
 Scenario = Callable[[Pilot[object], float], Awaitable[None]]
 
@@ -94,7 +120,7 @@ async def take_all(output: Path, seconds: float = 3.5) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     """The command line of this module."""
     parser = argparse.ArgumentParser(
-        prog="python -m servicedeck.tui.screenshots", description=__doc__.splitlines()[0]
+        prog="python -m servicedeck.cli.screenshots", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "--output", type=Path, default=Path("screenshots"), help="folder to write to"

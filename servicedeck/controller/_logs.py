@@ -11,27 +11,12 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
-__all__ = ["LOGGER_PREFIX", "LogCapture", "LogLine"]
+from servicedeck.control import LogLine
+
+__all__ = ["LOGGER_PREFIX", "LogCapture"]
 
 LOGGER_PREFIX = "servicedeck.services"
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """One captured log record, reduced to what a person reads."""
-
-    created: float
-    """Wall-clock time of the record (`time.time()`)."""
-    level: int
-    """The numeric level, e.g. `logging.ERROR`."""
-    level_name: str
-    message: str
-    """The formatted message, with the exception's traceback appended if any."""
-    at: float | None = None
-    """The capture's clock (the controller's monotonic clock) when it was captured;
-    None when the record came from outside the event loop (e.g. another thread)."""
 
 
 class LogCapture(logging.Handler):

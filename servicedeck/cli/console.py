@@ -1,0 +1,55 @@
+"""`servicedeck [TARGET ...]`: open the console on the services found (the default command)."""
+
+from __future__ import annotations
+
+import argparse
+import traceback
+
+from servicedeck.cli._command import EXIT_FAILURE, Subcommand, fail
+from servicedeck.cli._common import build_controller, discover
+
+__all__ = ["COMMAND"]
+
+EPILOG = """\
+examples:
+  servicedeck                            open the console on the demo services
+  servicedeck myapp.services --paused    open it on your services, all stopped
+  servicedeck ./services.py:Reaper       just one class from a file
+  servicedeck ls --output json           list services as JSON
+  servicedeck run --background           run them headless, in the background
+  servicedeck stop                       and stop them"""
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--paused", action="store_true", help="open with every service stopped, for stepping"
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    found = discover(args.targets, args.debug)
+    try:
+        from servicedeck.tui import ServiceDeckApp
+    except ImportError as exc:
+        if args.debug:
+            traceback.print_exception(exc)
+        raise fail(
+            f"the console could not be loaded ({exc}); reinstall servicedeck, or use "
+            "`servicedeck ls` and `servicedeck run` meanwhile.",
+            EXIT_FAILURE,
+        ) from None
+    controller = build_controller(found.classes, propagate_logs=False)
+    app = ServiceDeckApp(controller, start_paused=args.paused)
+    app.run()
+    return int(app.return_code or 0)
+
+
+COMMAND = Subcommand(
+    name="",
+    summary="open the console on the services found",
+    description="Write, watch, step and run in-process async loop services.\n\n"
+    "With no command, opens the console on the services found.",
+    epilog=EPILOG,
+    add_arguments=_arguments,
+    run=_run,
+)

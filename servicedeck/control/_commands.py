@@ -1,0 +1,66 @@
+"""The commands of the control protocol, and when a service's state refuses one.
+
+`refusal()` is a pure function of a `ServiceSnapshot`: every implementation of the
+protocol (in process, or a client of another process) and every view (a greyed-out key)
+gives the same answer for the same snapshot.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from servicedeck.control._records import ServiceSnapshot
+
+__all__ = ["STARTING", "Command", "CommandError", "refusal"]
+
+
+class CommandError(Exception):
+    """A command the service's current state does not allow; the message says why."""
+
+
+class Command(enum.Enum):
+    """The commands the protocol takes, each checked by `ServiceControl.check()`."""
+
+    START = "start"
+    STEP = "step"
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+    KILL = "kill"
+    RESTART = "restart"
+    SET_ENABLED = "set_enabled"
+    PAUSE_ON_ERROR = "pause_on_error"
+
+
+STARTING = frozenset({Command.START, Command.STEP, Command.PAUSE, Command.RESTART})
+"""Commands that start a run: refused while every service is being stopped."""
+
+_LOOP_ONLY = frozenset({Command.STEP, Command.PAUSE, Command.RESUME, Command.PAUSE_ON_ERROR})
+
+
+def refusal(snapshot: ServiceSnapshot, command: Command, stopping: str | None = None) -> str | None:
+    """Why `command` is not allowed on the service of `snapshot` now, or None if it is.
+
+    Args:
+        snapshot: the service as it is now.
+        command: the command asked for.
+        stopping: why every service is being stopped (a service raised a
+            BaseException), or None. Commands that start a run are refused meanwhile.
+    """
+    name = snapshot.name
+    if stopping is not None and command in STARTING:
+        return f"servicedeck is stopping: {stopping}"
+    if command in _LOOP_ONLY and not snapshot.is_loop:
+        return f"{name} is not a loop service"
+    if command in STARTING and snapshot.settings_error is not None:
+        return f"{name} has a settings error: {snapshot.settings_error}"
+    running = snapshot.has_task
+    if command is Command.START and running:
+        return f"{name} is already running"
+    if command is Command.RESUME and not snapshot.status.paused:
+        return f"{name} is not paused"
+    if command in (Command.STOP, Command.KILL) and not running:
+        return f"{name} is not running"
+    if command is Command.STOP and snapshot.status.stop_requested and not snapshot.stuck:
+        return f"{name} is already stopping"
+    return None

@@ -1,0 +1,193 @@
+"""`ServiceControl`: the one interface through which anything outside the framework
+operates services.
+
+The console, the headless `servicedeck run` and your own tools drive services only
+through it: they read consistent snapshots, send commands, and hear about changes. Its
+in-process implementation is `servicedeck.controller.ServiceController`; because
+everything that crosses it is a plain record (see `_records`), the same interface can
+be served over a socket and implemented by a client of another process.
+
+Reading is synchronous and never blocks: an implementation keeps the current snapshots
+at hand (the controller reads its services; a remote client keeps what its change stream
+told it). Commands are coroutines: over a socket, any of them may wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+import anyio
+
+from servicedeck.control._commands import Command
+from servicedeck.control._records import LogLine, ProcessInfo, ServiceSnapshot, StopReport
+
+__all__ = ["ServiceControl", "wait_until"]
+
+
+@runtime_checkable
+class ServiceControl(Protocol):
+    """Read, command and watch a set of services (see the module docstring).
+
+    Use it as an async context manager: inside, commands work; on exit an
+    implementation that owns its services stops them.
+
+    Errors every command may raise:
+
+        CommandError    the service's state does not allow the command now (the
+                        message is `check()`'s reason)
+        KeyError        no service has that name (the message lists the known ones)
+    """
+
+    # -- reading ------------------------------------------------------------------------
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Service names, in display order."""
+        ...
+
+    @property
+    def process(self) -> ProcessInfo:
+        """The process that runs the services."""
+        ...
+
+    @property
+    def epoch(self) -> float | None:
+        """`now()` when the services' session began (None before): session time 0."""
+        ...
+
+    @property
+    def entered(self) -> bool:
+        """True inside `async with`, where commands work."""
+        ...
+
+    def now(self) -> float:
+        """The time base of every snapshot: the serving process's monotonic clock."""
+        ...
+
+    def snapshot(self, name: str) -> ServiceSnapshot:
+        """A consistent snapshot of service `name`."""
+        ...
+
+    def snapshots(self) -> list[ServiceSnapshot]:
+        """Snapshots of every service, in display order."""
+        ...
+
+    def logs(self, name: str) -> list[LogLine]:
+        """The recent log lines of service `name`, oldest first."""
+        ...
+
+    def subscribe(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call `callback(name)` after every change of a service (state, counters, logs).
+
+        Called synchronously and often: coalesce in the callback. Returns a function
+        that unsubscribes.
+        """
+        ...
+
+    def check(self, name: str, command: Command) -> str | None:
+        """Why `command` is refused on service `name` now, or None if it is allowed."""
+        ...
+
+    # -- commands -----------------------------------------------------------------------
+
+    async def start(self, name: str) -> None:
+        """Start service `name` (a paused one is resumed)."""
+        ...
+
+    async def step(self, name: str, loops: int = 1) -> None:
+        """Run `loops` loops of service `name` now, and wait until they have run.
+
+        Stopped: setup, exactly `loops` loops, teardown. Sleeping or paused: the loops
+        run at once, then it goes back to its schedule (or stays paused).
+        """
+        ...
+
+    async def pause(self, name: str) -> None:
+        """Pause service `name` after its current loop; a stopped one starts paused."""
+        ...
+
+    async def resume(self, name: str) -> None:
+        """Resume a paused service."""
+        ...
+
+    async def stop(self, name: str, *, block: bool = True, timeout: float | None = None) -> bool:
+        """Ask service `name` to stop; with `block`, wait up to `timeout` until it has.
+
+        Returns:
+            False when a blocking stop timed out (the service is then marked stuck).
+        """
+        ...
+
+    async def kill(self, name: str) -> None:
+        """Cancel the task of service `name` (its teardown still runs, shielded)."""
+        ...
+
+    async def restart(self, name: str) -> None:
+        """Stop service `name` (waiting) if it runs, then start it again."""
+        ...
+
+    async def set_enabled(self, name: str, enabled: bool | None) -> None:
+        """Override whether service `name` is enabled, for this session (None: no override).
+
+        It decides whether `start_enabled()` starts it; it does not start or stop it.
+        """
+        ...
+
+    async def set_pause_on_error(self, name: str, on: bool) -> None:
+        """Break on exception: pause service `name` when one of its loops raises."""
+        ...
+
+    async def start_enabled(self) -> list[str]:
+        """Start every enabled service that is not running; returns their names."""
+        ...
+
+    async def stop_all(self, timeout: float = ...) -> StopReport:
+        """Stop every running service together; cancel those not stopped after `timeout`."""
+        ...
+
+    async def wait_stopped(self, names: Iterable[str] | None = None) -> None:
+        """Return once none of `names` (default: every service) has a task."""
+        ...
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> ServiceControl: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None: ...
+
+
+async def wait_until(
+    control: ServiceControl,
+    condition: Callable[[], bool],
+    *,
+    timeout: float | None = None,
+) -> None:
+    """Return once `condition()` holds, re-checked after every change `control` reports.
+
+    Event-driven, never polling: for tests and tools that wait for a state
+    (`await wait_until(control, lambda: control.snapshot("Reaper").status.loop_count >= 3)`).
+
+    Args:
+        control: where the changes come from.
+        condition: checked now, then after each change.
+        timeout: seconds to wait at most (None: no limit).
+
+    Raises:
+        TimeoutError: `timeout` passed first.
+    """
+    with anyio.fail_after(timeout):
+        while not condition():
+            changed = anyio.Event()
+            unsubscribe = control.subscribe(lambda name, changed=changed: changed.set())
+            try:
+                if not condition():
+                    await changed.wait()
+            finally:
+                unsubscribe()

@@ -1,0 +1,302 @@
+"""The records of the control protocol: plain, immutable data about services.
+
+Every record that crosses the protocol survives a JSON round trip:
+`Record.from_json(json.loads(json.dumps(record.to_json()))) == record`, so the same
+records can be served over a socket. The framework's own value types (`ServiceStatus`,
+`ErrorInfo`, `ServiceState`, `Health`) are records too, re-exported by
+`servicedeck.control`. Times are on the serving process's monotonic clock (see
+`ServiceControl.now()`), except the wall-clock fields named `created`, `at` or
+`wall_time`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from servicedeck import Health, ServiceStatus
+
+__all__ = ["LogLine", "ProcessInfo", "ServiceSnapshot", "SettingInfo", "Stall", "StopReport"]
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """The event loop was blocked for `seconds`, by service `service` (None: unknown)."""
+
+    seconds: float
+    """How late the watchdog's heartbeat was: how long the loop was blocked, less up to
+    one heartbeat interval."""
+    service: str | None
+    """The service whose code was running, or None when none was."""
+    where: str | None
+    """`file:line in function` of the innermost frame seen blocking, if any."""
+    at: float
+    """Wall-clock time (`time.time()`) the stall ended."""
+    when: float | None = None
+    """The controller's clock (monotonic) when it ended."""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return {
+            "seconds": self.seconds,
+            "service": self.service,
+            "where": self.where,
+            "at": self.at,
+            "when": self.when,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Stall:
+        """The `Stall` that `to_json()` described."""
+        return cls(
+            seconds=float(data["seconds"]),
+            service=data.get("service"),
+            where=data.get("where"),
+            at=float(data["at"]),
+            when=_float_or_none(data.get("when")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One captured log record of a service, reduced to what a person reads."""
+
+    created: float
+    """Wall-clock time of the record (`time.time()`)."""
+    level: int
+    """The numeric level, e.g. `logging.ERROR`."""
+    level_name: str
+    message: str
+    """The formatted message, with the exception's traceback appended if any."""
+    at: float | None = None
+    """The controller's clock (monotonic) when it was captured; None when the record came
+    from outside the event loop (e.g. another thread)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return {
+            "created": self.created,
+            "level": self.level,
+            "level_name": self.level_name,
+            "message": self.message,
+            "at": self.at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LogLine:
+        """The `LogLine` that `to_json()` described."""
+        return cls(
+            created=float(data["created"]),
+            level=int(data["level"]),
+            level_name=str(data["level_name"]),
+            message=str(data["message"]),
+            at=_float_or_none(data.get("at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SettingInfo:
+    """One field of a service's settings, with where its value came from."""
+
+    name: str
+    value: str
+    """The value as Python shows it (`repr()`), so any type crosses the protocol; a
+    `SecretStr` shows as `SecretStr('**********')`."""
+    env_var: str
+    """The environment variable that sets it."""
+    source: str
+    """`default`, `env` or `.env`."""
+    description: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return {
+            "name": self.name,
+            "value": self.value,
+            "env_var": self.env_var,
+            "source": self.source,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SettingInfo:
+        """The `SettingInfo` that `to_json()` described."""
+        return cls(
+            name=str(data["name"]),
+            value=str(data["value"]),
+            env_var=str(data["env_var"]),
+            source=str(data["source"]),
+            description=str(data.get("description", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSnapshot:
+    """Everything a view shows about one service, read at one moment."""
+
+    name: str
+    qualname: str
+    """`module.ClassName` of the service class."""
+    kind: str
+    """`loop` or `service`."""
+    markers: tuple[str, ...]
+    """e.g. `("all-servers",)` for `RunInAllServers` services."""
+    description: str
+    enabled: bool | None
+    """None when the settings do not load (see `settings_error`)."""
+    enabled_source: str
+    """`default`, `env`, `.env` or `override` (set for this session through the protocol)."""
+    env_var: str
+    settings: tuple[SettingInfo, ...]
+    settings_error: str | None
+    status: ServiceStatus
+    health: Health
+    pause_on_error: bool = False
+    paused_on_error: bool = False
+    """The controller paused it because a loop raised (break on exception)."""
+    stuck: bool = False
+    """A blocking stop timed out and the service still runs: `kill` cancels it."""
+    has_task: bool = False
+    """The controller runs a task for it (from start until teardown has ended)."""
+    log_count: int = 0
+    """Log lines captured for it so far (it only grows: new lines arrived when it changed)."""
+    stall: Stall | None = None
+    """The last time its synchronous code blocked the event loop."""
+
+    @property
+    def is_loop(self) -> bool:
+        """True for a `LoopService`."""
+        return self.kind == "loop"
+
+    @property
+    def is_failing(self) -> bool:
+        """Its last loop failed (even if it has stopped since), it crashed, it is stuck,
+        or its settings do not load."""
+        return (
+            self.health in (Health.FAILING, Health.CRASHED)
+            or self.status.consecutive_errors > 0
+            or self.settings_error is not None
+            or self.stuck
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field; nested records as their own `to_json()`."""
+        return {
+            "name": self.name,
+            "qualname": self.qualname,
+            "kind": self.kind,
+            "markers": list(self.markers),
+            "description": self.description,
+            "enabled": self.enabled,
+            "enabled_source": self.enabled_source,
+            "env_var": self.env_var,
+            "settings": [setting.to_json() for setting in self.settings],
+            "settings_error": self.settings_error,
+            "status": self.status.to_json(),
+            "health": self.health.value,
+            "pause_on_error": self.pause_on_error,
+            "paused_on_error": self.paused_on_error,
+            "stuck": self.stuck,
+            "has_task": self.has_task,
+            "log_count": self.log_count,
+            "stall": None if self.stall is None else self.stall.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ServiceSnapshot:
+        """The `ServiceSnapshot` that `to_json()` described.
+
+        Raises:
+            KeyError: a required field is missing.
+            ValueError: a state or health is not one of its values.
+        """
+        stall = data.get("stall")
+        enabled = data.get("enabled")
+        return cls(
+            name=str(data["name"]),
+            qualname=str(data["qualname"]),
+            kind=str(data["kind"]),
+            markers=tuple(str(marker) for marker in data.get("markers", ())),
+            description=str(data.get("description", "")),
+            enabled=None if enabled is None else bool(enabled),
+            enabled_source=str(data["enabled_source"]),
+            env_var=str(data["env_var"]),
+            settings=tuple(SettingInfo.from_json(s) for s in data.get("settings", ())),
+            settings_error=data.get("settings_error"),
+            status=ServiceStatus.from_json(data["status"]),
+            health=Health(data["health"]),
+            pause_on_error=bool(data.get("pause_on_error", False)),
+            paused_on_error=bool(data.get("paused_on_error", False)),
+            stuck=bool(data.get("stuck", False)),
+            has_task=bool(data.get("has_task", False)),
+            log_count=int(data.get("log_count", 0)),
+            stall=None if stall is None else Stall.from_json(stall),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StopReport:
+    """The outcome of stopping every service (`ServiceControl.stop_all()`)."""
+
+    stopped: tuple[str, ...]
+    cancelled: tuple[str, ...]
+    """Services that did not stop in time and were cancelled."""
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return {
+            "stopped": list(self.stopped),
+            "cancelled": list(self.cancelled),
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StopReport:
+        """The `StopReport` that `to_json()` described."""
+        return cls(
+            stopped=tuple(str(name) for name in data["stopped"]),
+            cancelled=tuple(str(name) for name in data["cancelled"]),
+            seconds=float(data["seconds"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """The process that runs the services: who it is and how to show its paths."""
+
+    pid: int
+    host: str
+    root: str
+    """Paths under this folder are shown relative to it: the working directory, unless
+    the controller was given another root."""
+    framework_path: str
+    """The folder of servicedeck's framework code there: its frames are hidden from
+    tracebacks (they say nothing about the service)."""
+    version: str
+    """The servicedeck version it runs."""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return {
+            "pid": self.pid,
+            "host": self.host,
+            "root": self.root,
+            "framework_path": self.framework_path,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProcessInfo:
+        """The `ProcessInfo` that `to_json()` described."""
+        return cls(
+            pid=int(data["pid"]),
+            host=str(data["host"]),
+            root=str(data["root"]),
+            framework_path=str(data["framework_path"]),
+            version=str(data["version"]),
+        )

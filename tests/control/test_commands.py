@@ -1,0 +1,94 @@
+"""`refusal()`: why a command is refused, as a pure function of a snapshot."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from servicedeck.control import (
+    Command,
+    Health,
+    ServiceSnapshot,
+    ServiceState,
+    ServiceStatus,
+    refusal,
+)
+
+
+def snap(
+    *,
+    kind: str = "loop",
+    state: ServiceState = ServiceState.STOPPED,
+    has_task: bool = False,
+    paused: bool = False,
+    stop_requested: bool = False,
+    stuck: bool = False,
+    settings_error: str | None = None,
+) -> ServiceSnapshot:
+    return ServiceSnapshot(
+        name="Reaper",
+        qualname="shop.Reaper",
+        kind=kind,
+        markers=(),
+        description="",
+        enabled=settings_error is None or None,
+        enabled_source="default",
+        env_var="SERVICEDECK_SERVICES_REAPER_ENABLED",
+        settings=(),
+        settings_error=settings_error,
+        status=ServiceStatus(
+            name="Reaper", state=state, paused=paused, stop_requested=stop_requested
+        ),
+        health=Health.HEALTHY,
+        stuck=stuck,
+        has_task=has_task,
+    )
+
+
+RUNNING = {"state": ServiceState.SLEEPING, "has_task": True}
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "command", "reason"),
+    [
+        (snap(), Command.START, None),
+        (snap(), Command.STEP, None),
+        (snap(), Command.STOP, "Reaper is not running"),
+        (snap(), Command.KILL, "Reaper is not running"),
+        (snap(), Command.RESUME, "Reaper is not paused"),
+        (snap(**RUNNING), Command.START, "Reaper is already running"),
+        (snap(**RUNNING), Command.STOP, None),
+        (snap(**RUNNING, stop_requested=True), Command.STOP, "Reaper is already stopping"),
+        (snap(**RUNNING, stop_requested=True, stuck=True), Command.STOP, None),
+        (snap(**RUNNING, paused=True), Command.RESUME, None),
+        (snap(kind="service"), Command.STEP, "Reaper is not a loop service"),
+        (snap(kind="service"), Command.PAUSE_ON_ERROR, "Reaper is not a loop service"),
+        (snap(kind="service"), Command.START, None),
+        (snap(settings_error="X=1: bad"), Command.START, "Reaper has a settings error: X=1: bad"),
+        (snap(settings_error="X=1: bad"), Command.SET_ENABLED, None),
+    ],
+)
+def test_refusal_says_why_from_the_snapshot_alone(
+    snapshot: ServiceSnapshot, command: Command, reason: str | None
+) -> None:
+    assert refusal(snapshot, command) == reason
+
+
+@pytest.mark.parametrize("command", list(Command))
+def test_refusal_while_stopping_refuses_only_what_starts_a_run(command: Command) -> None:
+    starts = command in (Command.START, Command.STEP, Command.PAUSE, Command.RESTART)
+
+    reason = refusal(snap(), command, stopping="Relay raised SystemExit in run_once")
+
+    if starts:
+        assert reason == "servicedeck is stopping: Relay raised SystemExit in run_once"
+    else:
+        assert reason is None or "stopping" not in reason
+
+
+def test_refusal_is_pure() -> None:
+    before = snap(**RUNNING)
+    copy = dataclasses.replace(before)
+
+    assert [refusal(before, c) for c in Command] == [refusal(copy, c) for c in Command]
