@@ -324,8 +324,13 @@ class Service(ABC):
     # -- the service's own API ------------------------------------------------------
 
     @abstractmethod
-    async def start(self) -> NoReturn:
-        """Start running the service, which may run indefinitely."""
+    async def start(self) -> None:
+        """Start running the service, which may run indefinitely.
+
+        A service that runs until it is stopped may declare `-> NoReturn`, as
+        `LoopService.start()` does when it loops forever; one that returns when it is
+        stopped declares `-> None`. Both are correct overrides.
+        """
 
     @abstractmethod
     async def stop(self) -> None:
