@@ -403,10 +403,12 @@ class LoopService(Service, ABC):
                     if loop is None:
                         await self._sleep_until(deadline, now)
                     else:
-                        # What asyncio.sleep() does (a future and a timer), wakeable, and
-                        # not in a helper coroutine: its frame, held by every idle service,
-                        # cost 0.27 KB a service (2.80 -> 3.07 KB, 1.93x -> 2.12x the bare
-                        # loop; `python -m tests.benchmarks --only many`).
+                        # What asyncio.sleep() does (a future and a timer), wakeable: an
+                        # anyio cancel scope per sleep cost as much again, in CPU per
+                        # wake-up and memory per service. Not in a helper coroutine: its
+                        # frame, held by every idle service, cost 0.27 KB a service (2.80
+                        # -> 3.07 KB, 1.93x -> 2.12x the bare loop; `python -m
+                        # tests.benchmarks --only idle`).
                         waiter = rt.sleeper = loop.create_future()
                         timer = None
                         if deadline is not None:
@@ -482,10 +484,10 @@ class LoopService(Service, ABC):
     def _loop_primitives(
         self,
     ) -> tuple[Callable[[], float], Callable[[float], Awaitable[None]], Any]:
-        """The clock, the checkpoint (`await yield_now(0)`) and the asyncio event loop that
-        `_loop()` uses; the event loop is None on trio.
+        """The clock, the checkpoint and the asyncio event loop (None on trio) for `_loop()`.
 
-        On asyncio, asyncio's own: anyio looks its backend up on every call.
+        On asyncio, asyncio's own clock and checkpoint: anyio looks its backend up on
+        every call. The checkpoint is awaited as `yield_now(0)`.
         """
         now = self._servicedeck.clock
         asyncio = _running_asyncio()
