@@ -8,9 +8,13 @@ on anyio and pydantic-settings. The console (`servicedeck.tui`) and the command 
 from typing import TYPE_CHECKING, Any
 
 from ._core import (
+    Coordinator,
     DuplicateServiceError,
     ErrorInfo,
     Health,
+    Lease,
+    LeaseRole,
+    LeaseStatus,
     LoopService,
     RunInAllServers,
     Service,
@@ -19,6 +23,7 @@ from ._core import (
     check_unique_names,
     health,
     run_multiple_services,
+    run_with_lease,
     service_name,
 )
 
@@ -44,9 +49,13 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
+    "Coordinator",
     "DuplicateServiceError",
     "ErrorInfo",
     "Health",
+    "Lease",
+    "LeaseRole",
+    "LeaseStatus",
     "LoopService",
     "RunInAllServers",
     "Service",
@@ -57,5 +66,6 @@ __all__ = [
     "check_unique_names",
     "health",
     "run_multiple_services",
+    "run_with_lease",
     "service_name",
 ]

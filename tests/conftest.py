@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.engines import ENGINES, Postgres, Redis, SqliteFile, require
 
 
 @pytest.fixture
@@ -41,3 +42,52 @@ def _isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
+
+
+# -- coordination engines (tests/support/engines.py) --------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """A PostgreSQL cluster for the whole session (skipped, or failed under CI=true,
+    where PostgreSQL is not installed)."""
+    require("postgres", Postgres.problem())
+    server = Postgres()
+    try:
+        server.init()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Redis]:
+    """A Redis server for the whole session (skipped, or failed under CI=true, where
+    Redis is not installed)."""
+    require("redis", Redis.problem())
+    server = Redis()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each coordination engine in turn: one shared suite, parametrised by engine."""
+    return str(request.param)
+
+
+@pytest.fixture
+def coordinate_url(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of `engine` with no lease in it yet."""
+    if engine == "postgres":
+        server: Postgres = request.getfixturevalue("postgres_server")
+        server.execute("DROP TABLE IF EXISTS servicedeck_leases, runs")
+        return server.url
+    if engine == "redis":
+        redis_server: Redis = request.getfixturevalue("redis_server")
+        redis_server.command("FLUSHALL")
+        return redis_server.url
+    return SqliteFile(tmp_path / "leases.db").url

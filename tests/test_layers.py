@@ -62,6 +62,13 @@ LAYERS: tuple[Layer, ...] = (
         third_party=("anyio", "pydantic", "pydantic_settings"),
     ),
     Layer(
+        "coordinators",
+        ("servicedeck.coordinate",),
+        own=("servicedeck", "servicedeck.coordinate"),
+        # Each engine's client, imported only by its own module and only when used.
+        third_party=("anyio", "psycopg", "psycopg_pool", "redis"),
+    ),
+    Layer(
         "console",
         ("servicedeck.tui",),
         own=("servicedeck.control", "servicedeck.tui"),
@@ -183,6 +190,9 @@ def test_layers_every_module_imports_only_what_its_layer_allows() -> None:
         ("controller/bad.py", "from servicedeck._core import _runtime\n", "controller imports"),
         ("controller/bad.py", "def f(s):\n    return s._servicedeck\n", "private _servicedeck"),
         ("control/bad.py", "from ..controller import ServiceController\n", "control protocol"),
+        ("coordinate/bad.py", "import textual\n", "coordinators imports textual"),
+        ("coordinate/bad.py", "from servicedeck._core import _lease\n", "coordinators imports"),
+        ("_core/bad.py", "import psycopg\n", "framework imports psycopg"),
         ("newpackage/__init__.py", "", "belongs to no layer"),
     ],
 )
@@ -190,7 +200,7 @@ def test_layers_check_fails_on_a_violation(
     tmp_path: Path, module: str, source: str, expected: str
 ) -> None:
     root = tmp_path / "servicedeck"
-    for folder in ("_core", "control", "controller", "tui/widgets", "newpackage"):
+    for folder in ("_core", "control", "controller", "coordinate", "tui/widgets", "newpackage"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     (root / "__init__.py").write_text("from ._core import Service\n")
     (root / module).write_text(source)

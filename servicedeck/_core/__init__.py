@@ -2,6 +2,8 @@
 
 from typing import TYPE_CHECKING, Any
 
+from ._leading import run_with_lease
+from ._lease import Coordinator, Lease, LeaseRole, LeaseStatus
 from ._loop import LoopService
 from ._multi import run_multiple_services
 from ._service import (
@@ -31,9 +33,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Coordinator",
     "DuplicateServiceError",
     "ErrorInfo",
     "Health",
+    "Lease",
+    "LeaseRole",
+    "LeaseStatus",
     "LoopService",
     "RunInAllServers",
     "Service",
@@ -45,5 +51,6 @@ __all__ = [
     "expected_type",
     "health",
     "run_multiple_services",
+    "run_with_lease",
     "service_name",
 ]

@@ -214,6 +214,7 @@ class LoopService(Service, ABC):
         rt = self._servicedeck
         if not rt.active:
             rt.pending_stop = True
+            rt.leave_standby()
             rt.notify()
             return
         if not rt.stop_requested:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ._lease import Lease, LeaseRole, LeaseStatus
 from ._state import ErrorInfo, ServiceState, ServiceStatus
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Runtime:
         "handle_signals",
         "last_duration",
         "last_loop_at",
+        "lease_status",
         "listeners",
         "loop_count",
         "loop_seconds",
@@ -55,6 +57,7 @@ class Runtime:
         "pending_stop",
         "service",
         "sleeper",
+        "standby",
         "started_at",
         "state",
         "step_event",
@@ -100,6 +103,10 @@ class Runtime:
         self.listeners: list[Listener] | tuple[()] = ()
         # Here, not on the service, so a subclass that skips super().__init__() still starts.
         self.handle_signals = False
+        # Only under a coordinator (run_with_lease): the lease as seen, and the scope
+        # that a stop cancels while the service waits for its lease.
+        self.lease_status: LeaseStatus | None = None
+        self.standby: anyio.CancelScope | None = None
 
     # -- notification -------------------------------------------------------------
 
@@ -171,6 +178,22 @@ class Runtime:
         elif sleeper is not None:
             release(sleeper)
 
+    def set_lease(self, role: LeaseRole, lease: Lease | None) -> None:
+        """Record the lease as seen now, counting each change to or from leader."""
+        previous = self.lease_status
+        transitions = 0 if previous is None else previous.transitions
+        if (previous is not None and previous.role is LeaseRole.LEADER) != (
+            role is LeaseRole.LEADER
+        ):
+            transitions += 1
+        self.lease_status = LeaseStatus(role, lease, transitions)
+        self.notify()
+
+    def leave_standby(self) -> None:
+        """A stop while waiting for the lease: stop waiting (see `run_with_lease()`)."""
+        if self.standby is not None:
+            self.standby.cancel()
+
     def release_steppers(self) -> None:
         if self.step_event is not None:
             self.step_event.set()
@@ -217,6 +240,7 @@ class Runtime:
             recent_errors=errors,
             paused=self.paused,
             stop_requested=self.stop_requested or self.pending_stop,
+            lease=self.lease_status,
         )
 
     def __repr__(self) -> str:

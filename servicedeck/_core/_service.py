@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 import anyio
 
+from ._leading import run_with_lease
+from ._lease import Coordinator, Lease, LeaseRole
 from ._runtime import Listener, Runtime, describe
 from ._state import ServiceState, ServiceStatus
 
@@ -117,6 +119,7 @@ def _tracked_stop(stop: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
                 rt.set_state(ServiceState.STOPPING)
         else:
             rt.pending_stop = True
+            rt.leave_standby()
         try:
             return await stop(self, *args, **kwargs)
         except anyio.get_cancelled_exc_class():
@@ -242,7 +245,7 @@ class Service(ABC):
 
     @classmethod
     @asynccontextmanager
-    async def running(cls) -> AsyncIterator[list[Service]]:
+    async def running(cls, coordinator: Coordinator | None = None) -> AsyncIterator[list[Service]]:
         """Run every enabled service of this class for the duration of the block.
 
         On entry each enabled service is instantiated and started as a task; on exit
@@ -250,13 +253,19 @@ class Service(ABC):
         A service that fails to construct, set up or run is logged and recorded as
         crashed; the others go on. Yields the service instances.
 
+        With a `coordinator` (entered by the caller; see `servicedeck.coordinate`),
+        each service that is not `RunInAllServers` runs only while this process holds
+        its lease (`run_with_lease()`): on several replicas, each runs on one at a time.
+
         A service that raises KeyboardInterrupt, SystemExit or another BaseException
         ends the block: the others are stopped gracefully (their teardown runs), the
         block is cancelled, and that exception is raised from here, as itself.
 
         Raises:
             DuplicateServiceError: two enabled services share a name.
+            TypeError: `coordinator` is not a `Coordinator`.
         """
+        _check_coordinator(coordinator)
         classes = cls.enabled_services()
         check_unique_names(classes)
         services: list[Service] = []
@@ -270,7 +279,12 @@ class Service(ABC):
         async with anyio.create_task_group() as tg:
             on_fatal = fatal_handler(services, tg, fatal)
             for service in services:
-                tg.start_soon(service._supervise, on_fatal, name=f"servicedeck:{service.name}")
+                task = f"servicedeck:{service.name}"
+                if coordinator is None or isinstance(service, RunInAllServers):
+                    tg.start_soon(service._supervise, on_fatal, name=task)
+                else:
+                    supervise = functools.partial(service._supervise, on_fatal)
+                    tg.start_soon(run_with_lease, service, coordinator, supervise, name=task)
             try:
                 yield services
             except Exception as exc:
@@ -290,9 +304,9 @@ class Service(ABC):
                 error = None
 
     @classmethod
-    async def run_services(cls) -> NoReturn:
-        """Run enabled services until cancelled."""
-        async with cls.running():
+    async def run_services(cls, coordinator: Coordinator | None = None) -> NoReturn:
+        """Run enabled services until cancelled (with a `coordinator`: see `running()`)."""
+        async with cls.running(coordinator):
             try:
                 await anyio.sleep_forever()
             except anyio.get_cancelled_exc_class():
@@ -348,6 +362,18 @@ class Service(ABC):
         return rt.stop_requested or rt.pending_stop
 
     @property
+    def lease(self) -> Lease | None:
+        """The lease this process holds for the service while it runs as the leader.
+
+        None without a coordinator, and while standing by. Carry its `epoch` (the
+        fencing token) in writes and idempotency keys (docs/how-to/replicas.md).
+        """
+        status = self._servicedeck.lease_status
+        if status is None or status.role is not LeaseRole.LEADER:
+            return None
+        return status.lease
+
+    @property
     def status(self) -> ServiceStatus:
         """A consistent, immutable snapshot of this service's state and counters."""
         return self._servicedeck.snapshot(self.name)
@@ -399,6 +425,14 @@ class RunInAllServers(Service, ABC):
 
 
 _markers.add(RunInAllServers)
+
+
+def _check_coordinator(coordinator: object) -> None:
+    if coordinator is not None and not isinstance(coordinator, Coordinator):
+        raise TypeError(
+            f"coordinator must be a Coordinator (e.g. servicedeck.coordinate.connect(url)), "
+            f"got {coordinator!r}"
+        )
 
 
 def _enabled_or_log(cls: type[Service]) -> bool:

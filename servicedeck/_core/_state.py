@@ -14,6 +14,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._lease import LeaseStatus
+
 __all__ = ["ErrorInfo", "Health", "ServiceState", "ServiceStatus", "health"]
 
 
@@ -171,6 +173,9 @@ class ServiceStatus:
     """A pause is in effect (the state may still be RUNNING until the loop ends)."""
     stop_requested: bool = False
     """A stop was requested since the last start (or before the next one)."""
+    lease: LeaseStatus | None = None
+    """Its lease as this process sees it (leader, standby, ...); None when it runs
+    without a coordinator."""
 
     @property
     def is_active(self) -> bool:
@@ -196,6 +201,7 @@ class ServiceStatus:
             "recent_errors": [error.to_json() for error in self.recent_errors],
             "paused": self.paused,
             "stop_requested": self.stop_requested,
+            "lease": None if self.lease is None else self.lease.to_json(),
         }
 
     @classmethod
@@ -209,6 +215,7 @@ class ServiceStatus:
         recent = tuple(ErrorInfo.from_json(error) for error in data.get("recent_errors", ()))
         raw = data.get("last_error")
         last = None if raw is None else ErrorInfo.from_json(raw)
+        lease = data.get("lease")
         if recent and last == recent[-1]:
             last = recent[-1]  # one object, as the framework makes them
         return cls(
@@ -228,6 +235,7 @@ class ServiceStatus:
             recent_errors=recent,
             paused=bool(data.get("paused", False)),
             stop_requested=bool(data.get("stop_requested", False)),
+            lease=None if lease is None else LeaseStatus.from_json(lease),
         )
 
 

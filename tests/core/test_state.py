@@ -57,6 +57,7 @@ SERVICE_API = {
     "enabled_services",
     "environment_variable_name",
     "is_running",
+    "lease",
     "run_services",
     "running",
     "service_settings",
