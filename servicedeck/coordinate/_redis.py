@@ -139,12 +139,13 @@ class RedisCoordinator(LeaseCoordinator):
 
         # No retries inside the client: the coordinator retries on its own schedule,
         # and a retry with backoff could outlast the renew deadline.
+        tcp = {} if self.url.startswith("unix:") else {"socket_keepalive": True}
         self._client = Redis.from_url(
             self.url,
             decode_responses=True,
             socket_connect_timeout=self.timings.renew,
-            socket_keepalive=True,
             retry=Retry(NoBackoff(), 0),
+            **tcp,
         )
         for name, source in (("acquire", _ACQUIRE), ("renew", _RENEW), ("release", _RELEASE)):
             self._scripts[name] = self._client.register_script(source)
