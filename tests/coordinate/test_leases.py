@@ -61,7 +61,10 @@ async def test_leases_a_free_lease_is_granted_with_epoch_1(engine_under_test: En
 async def test_leases_a_standby_waits_and_sees_the_holder(engine_under_test: Engine) -> None:
     entered = anyio.Event()
     watch = Watch()
-    async with coordinator(engine_under_test, "a:1") as a, coordinator(engine_under_test, "b:1") as b:
+    async with (
+        coordinator(engine_under_test, "a:1") as a,
+        coordinator(engine_under_test, "b:1") as b,
+    ):
         async with anyio.create_task_group() as tg:
             async with a.leadership("Reaper"):
 
@@ -82,7 +85,10 @@ async def test_leases_a_standby_waits_and_sees_the_holder(engine_under_test: Eng
 async def test_leases_renewals_keep_a_lease_past_its_duration(engine_under_test: Engine) -> None:
     renewals = Watch()
     taken = anyio.Event()
-    async with coordinator(engine_under_test, "a:1") as a, coordinator(engine_under_test, "b:1") as b:
+    async with (
+        coordinator(engine_under_test, "a:1") as a,
+        coordinator(engine_under_test, "b:1") as b,
+    ):
         async with anyio.create_task_group() as tg:
             async with a.leadership("Reaper", renewals) as first:
 
@@ -93,8 +99,10 @@ async def test_leases_renewals_keep_a_lease_past_its_duration(engine_under_test:
                 tg.start_soon(stand_by)
                 # Renewed until the lease reaches past twice its first expiry.
                 await renewals.until(
-                    lambda lease: lease is not None
-                    and lease.expires >= first.expires + FAST.lease + FAST.renew
+                    lambda lease: (
+                        lease is not None
+                        and lease.expires >= first.expires + FAST.lease + FAST.renew
+                    )
                 )
                 assert not taken.is_set()
                 assert all(lease is not None and lease.epoch == 1 for _, lease in renewals.seen)
@@ -126,24 +134,25 @@ async def test_leases_a_release_hands_over_at_once(engine_under_test: Engine) ->
     watch = Watch()
     taken = anyio.Event()
     epochs: list[int] = []
-    async with coordinator(engine_under_test, "a:1", slow) as a, coordinator(
-        engine_under_test, "b:1", slow
-    ) as b:
-        async with anyio.create_task_group() as tg:
+    async with (
+        coordinator(engine_under_test, "a:1", slow) as a,
+        coordinator(engine_under_test, "b:1", slow) as b,
+        anyio.create_task_group() as tg,
+    ):
 
-            async def stand_by() -> None:
-                async with b.leadership("Reaper", watch) as lease:
-                    epochs.append(lease.epoch)
-                    taken.set()
+        async def stand_by() -> None:
+            async with b.leadership("Reaper", watch) as lease:
+                epochs.append(lease.epoch)
+                taken.set()
 
-            async with a.leadership("Reaper") as held:
-                epochs.append(held.epoch)
-                tg.start_soon(stand_by)
-                await watch.until(lambda lease: lease is not None)
-            released = anyio.current_time()
-            with anyio.fail_after(DEADLINE):
-                await taken.wait()
-            handover = anyio.current_time() - released
+        async with a.leadership("Reaper") as held:
+            epochs.append(held.epoch)
+            tg.start_soon(stand_by)
+            await watch.until(lambda lease: lease is not None)
+        released = anyio.current_time()
+        with anyio.fail_after(DEADLINE):
+            await taken.wait()
+        handover = anyio.current_time() - released
     assert epochs == [1, 2]
     assert handover < 1.0, handover
 

@@ -88,12 +88,14 @@ async def test_leasing_each_service_runs_on_one_replica_and_all_servers_on_every
                     status = await wait_for(
                         b[name], lambda s: s.lease is not None and s.lease.lease is not None
                     )
-                    assert status.lease is not None and status.lease.lease is not None
+                    assert status.lease is not None
+                    assert status.lease.lease is not None
                     assert status.lease.role is LeaseRole.STANDBY
                     assert (status.lease.lease.holder, status.lease.lease.epoch) == ("a:1", 1)
                     assert b[name].status.loop_count == 0
                     assert b[name].lease is None
-                    assert a[name].lease is not None and a[name].lease.holder == "a:1"
+                    assert a[name].lease is not None
+                    assert a[name].lease.holder == "a:1"
                     assert a[name].events[0] == "run a:1 1"
                 assert a["Cache"].status.lease is None  # RunInAllServers takes no lease
                 assert b["Cache"].status.lease is None
@@ -149,13 +151,16 @@ async def test_leasing_a_lost_lease_cancels_the_run_and_stands_by_again(
                 )
             status = await wait_for(
                 reaper,
-                lambda s: s.lease is not None
-                and s.lease.role is LeaseRole.STANDBY
-                and s.lease.lease is not None,
+                lambda s: (
+                    s.lease is not None
+                    and s.lease.role is LeaseRole.STANDBY
+                    and s.lease.lease is not None
+                ),
             )
             assert status.state is ServiceState.STOPPED
             assert reaper.events == ["run a:1 1", "teardown"]  # cancelled; teardown ran
-            assert status.lease is not None and status.lease.lease is not None
+            assert status.lease is not None
+            assert status.lease.lease is not None
             assert (status.lease.lease.holder, status.lease.lease.epoch) == ("b:1", 2)
             assert status.lease.transitions == 2  # acquired, lost
             assert reaper.lease is None
