@@ -16,7 +16,7 @@ import anyio
 
 from ._runtime import release
 from ._service import Service
-from ._state import ServiceState
+from ._state import SafeRepr, ServiceState
 
 __all__ = ["LoopService"]
 
@@ -308,7 +308,7 @@ class LoopService(Service, ABC):
                 raise
             except BaseException as exc:
                 rt.record_error(exc, "setup", crash=True)
-                self.logger.error("%s: setup() failed: %r", self.name, exc, exc_info=exc)
+                self.logger.error("%s: setup() failed: %r", self.name, SafeRepr(exc), exc_info=exc)
                 raise
             setup_done = True
             await self._loop(loops, interval)
@@ -344,7 +344,9 @@ class LoopService(Service, ABC):
                 await self.teardown()
             except BaseException as exc:
                 rt.record_error(exc, "teardown", crash=True)
-                self.logger.error("%s: teardown() failed: %r", self.name, exc, exc_info=exc)
+                self.logger.error(
+                    "%s: teardown() failed: %r", self.name, SafeRepr(exc), exc_info=exc
+                )
                 raise
         if scope.cancelled_caught:
             self.logger.warning(
@@ -481,7 +483,9 @@ class LoopService(Service, ABC):
                     # formatting the traceback cost more than the rest of a failing loop.
                     exc.__traceback__ = tb.tb_next
                 rt.record_error(exc, "run_once", number)
-                self.logger.error("%s: loop %d failed: %r", self.name, number, exc, exc_info=exc)
+                self.logger.error(
+                    "%s: loop %d failed: %r", self.name, number, SafeRepr(exc), exc_info=exc
+                )
             else:
                 ended = now()
                 rt.consecutive_errors = 0

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._state import ErrorInfo, ServiceState, ServiceStatus
+from ._state import ErrorInfo, SafeRepr, ServiceState, ServiceStatus
 
 if TYPE_CHECKING:
     import asyncio
@@ -111,7 +111,9 @@ class Runtime:
                     listener(self.service)
                 except Exception:
                     # A broken listener must not break the service it watches.
-                    _log.exception("state listener %r of %s raised", listener, self.service.name)
+                    _log.exception(
+                        "state listener %r of %s raised", SafeRepr(listener), self.service.name
+                    )
 
     def set_state(self, state: ServiceState) -> None:
         self.state = state
