@@ -11,7 +11,7 @@ from ._service import (
     check_unique_names,
     service_name,
 )
-from ._state import ErrorInfo, Health, ServiceState, ServiceStatus, health
+from ._state import ErrorInfo, Health, SafeRepr, ServiceState, ServiceStatus, health, message_of
 
 if TYPE_CHECKING:
     from ._settings import ServicesBaseSetting, ServiceSettingsError, expected_type
@@ -36,6 +36,7 @@ __all__ = [
     "Health",
     "LoopService",
     "RunInAllServers",
+    "SafeRepr",
     "Service",
     "ServiceSettingsError",
     "ServiceState",
@@ -44,6 +45,7 @@ __all__ = [
     "check_unique_names",
     "expected_type",
     "health",
+    "message_of",
     "run_multiple_services",
     "service_name",
 ]
