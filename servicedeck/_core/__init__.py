@@ -8,7 +8,9 @@ from ._service import (
     DuplicateServiceError,
     RunInAllServers,
     Service,
+    add_fatal_note,
     check_unique_names,
+    report_fatal,
     service_name,
 )
 from ._state import ErrorInfo, Health, SafeRepr, ServiceState, ServiceStatus, health, message_of
@@ -42,10 +44,12 @@ __all__ = [
     "ServiceState",
     "ServiceStatus",
     "ServicesBaseSetting",
+    "add_fatal_note",
     "check_unique_names",
     "expected_type",
     "health",
     "message_of",
+    "report_fatal",
     "run_multiple_services",
     "service_name",
 ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 import anyio
 
 from ._runtime import Listener, Runtime, describe
-from ._state import ServiceState, ServiceStatus
+from ._state import ErrorInfo, ServiceState, ServiceStatus
 
 if TYPE_CHECKING:
     # Imported where used: pydantic-settings is most of `import servicedeck`'s time, and
@@ -23,13 +23,16 @@ if TYPE_CHECKING:
     from ._settings import ServicesBaseSetting
 
 __all__ = [
+    "Caught",
     "DuplicateServiceError",
     "FatalHandler",
     "RunInAllServers",
     "Service",
+    "add_fatal_note",
     "check_unique_names",
     "fatal_handler",
     "raise_fatal",
+    "report_fatal",
     "service_name",
 ]
 
@@ -252,7 +255,8 @@ class Service(ABC):
 
         A service that raises KeyboardInterrupt, SystemExit or another BaseException
         ends the block: the others are stopped gracefully (their teardown runs), the
-        block is cancelled, and that exception is raised from here, as itself.
+        block is cancelled, and that exception is raised from here, as itself, with a
+        note (PEP 678) naming the service.
 
         Raises:
             DuplicateServiceError: two enabled services share a name.
@@ -266,7 +270,7 @@ class Service(ABC):
             except Exception:
                 logger.exception("service %s failed to initialise", service_name(service_class))
         error: Exception | None = None
-        fatal: list[BaseException] = []
+        fatal: Caught = []
         async with anyio.create_task_group() as tg:
             on_fatal = fatal_handler(services, tg, fatal)
             for service in services:
@@ -398,8 +402,37 @@ FatalHandler = Callable[[Service, BaseException], None]
 """Called in a service's task with the BaseException it raised (see `fatal_handler()`)."""
 
 
+Caught = list[tuple[BaseException, str]]
+"""The BaseException a `fatal_handler()` holds, with the reason from `report_fatal()`."""
+
+
+def report_fatal(name: str, exc: BaseException, last_error: ErrorInfo | None) -> str:
+    """Log that service `name` raised `exc` (a BaseException) and every service stops.
+
+    Every runner (`running()`, `run_multiple_services()`, the controller) says it in
+    these words. `last_error` is the service's last recorded error: the framework records
+    such an exception (with its phase) before it reaches a runner.
+
+    Returns:
+        The reason, e.g. `Relay raised SystemExit in run_once`, for `add_fatal_note()`.
+    """
+    phase = last_error.phase if last_error is not None else "start"
+    reason = f"{name} raised {type(exc).__name__} in {phase}"
+    logging.getLogger(f"servicedeck.services.{name}").error(
+        "%s: stopping every service", reason, exc_info=exc
+    )
+    return reason
+
+
+def add_fatal_note(exc: BaseException, reason: str) -> None:
+    """Add the note (PEP 678) naming the service to `exc`, as a runner raises it."""
+    note = f"servicedeck: {reason}; every other service was stopped."
+    if note not in getattr(exc, "__notes__", ()):
+        exc.add_note(note)
+
+
 def fatal_handler(
-    services: Sequence[Service], tg: anyio.abc.TaskGroup, caught: list[BaseException]
+    services: Sequence[Service], tg: anyio.abc.TaskGroup, caught: Caught
 ) -> FatalHandler:
     """What runners do when a service raises KeyboardInterrupt, SystemExit or another
     BaseException that is not a cancellation.
@@ -412,14 +445,10 @@ def fatal_handler(
     """
 
     def on_fatal(service: Service, exc: BaseException) -> None:
-        phase = service.status.last_error.phase if service.status.last_error else "start"
-        service.logger.error(
-            "%s raised %s in %s: stopping every service",
-            service.name, type(exc).__name__, phase, exc_info=exc,
-        )  # fmt: skip
+        reason = report_fatal(service.name, exc, service.status.last_error)
         if caught:
             return  # the others are being stopped already
-        caught.append(exc)
+        caught.append((exc, reason))
         others = [s for s in services if s is not service]
         tg.start_soon(_stop_then_cancel, others, tg.cancel_scope)
 
@@ -432,10 +461,12 @@ async def _stop_then_cancel(services: Sequence[Service], scope: anyio.CancelScop
     scope.cancel()
 
 
-def raise_fatal(caught: list[BaseException]) -> NoReturn:
-    """Raise the BaseException a `fatal_handler()` caught, as itself (not in a group)."""
-    exc = caught[0]
+def raise_fatal(caught: Caught) -> NoReturn:
+    """Raise the BaseException a `fatal_handler()` caught, as itself (not in a group),
+    with the note naming the service that raised it."""
+    exc, reason = caught[0]
     caught.clear()  # no reference cycle through its traceback
+    add_fatal_note(exc, reason)
     raise exc
 
 

@@ -91,6 +91,14 @@ def check_outcome(interrupting: Interrupting, bystander: Bystander, fatal: type)
     assert bystander.stopped_gracefully is True, "stopped, not cancelled"
 
 
+def note(fatal: type) -> str:
+    """The note every runner adds to the exception: the same words everywhere."""
+    return (
+        f"servicedeck: Interrupting raised {fatal.__name__} in run_once; "
+        "every other service was stopped."
+    )
+
+
 @pytest.fixture(params=FATAL, ids=lambda t: t.__name__)
 def fatal(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> type:
     monkeypatch.setattr(Interrupting, "fatal", request.param)
@@ -119,10 +127,7 @@ def test_controller_stops_the_others_gracefully_then_reraises(fatal: type, backe
     with pytest.raises(fatal, match="from run_once") as raised:
         run(scenario, backend)
 
-    assert raised.value.__notes__ == [
-        f"servicedeck: Interrupting raised {fatal.__name__} in run_once; "
-        "every other service was stopped."
-    ]
+    assert raised.value.__notes__ == [note(fatal)]
     interrupting = controller.instance("Interrupting")
     bystander = controller.instance("Bystander")
     assert isinstance(interrupting, Interrupting)
@@ -145,9 +150,10 @@ def test_running_stops_the_others_gracefully_then_reraises(fatal: type, backend:
             found.extend(services)
             await anyio.Event().wait()  # until running() cancels it
 
-    with pytest.raises(fatal, match="from run_once"):
+    with pytest.raises(fatal, match="from run_once") as raised:
         run(scenario, backend)
 
+    assert raised.value.__notes__ == [note(fatal)]
     [interrupting] = [s for s in found if isinstance(s, Interrupting)]
     [bystander] = [s for s in found if isinstance(s, Bystander)]
     check_outcome(interrupting, bystander, fatal)
@@ -159,7 +165,8 @@ def test_run_multiple_services_stops_the_others_gracefully_then_reraises(
 ) -> None:
     interrupting, bystander = Interrupting(), Bystander()
 
-    with pytest.raises(fatal, match="from run_once"):
+    with pytest.raises(fatal, match="from run_once") as raised:
         run(lambda: run_multiple_services([interrupting, bystander]), backend)
 
+    assert raised.value.__notes__ == [note(fatal)]
     check_outcome(interrupting, bystander, fatal)
