@@ -6,10 +6,12 @@ import functools
 import inspect
 import itertools
 import logging
+import signal
+import threading
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 import anyio
@@ -253,6 +255,8 @@ class Service(ABC):
         A service that fails to construct, set up or run is logged and recorded as
         crashed; the others go on. Yields the service instances.
 
+        An exception raised in the block (KeyboardInterrupt from Ctrl+C included) stops
+        every service gracefully, then comes out of here as itself, on every backend.
         A service that raises KeyboardInterrupt, SystemExit or another BaseException
         ends the block: the others are stopped gracefully (their teardown runs), the
         block is cancelled, and that exception is raised from here, as itself, with a
@@ -269,7 +273,7 @@ class Service(ABC):
                 services.append(service_class())
             except Exception:
                 logger.exception("service %s failed to initialise", service_name(service_class))
-        error: Exception | None = None
+        error: BaseException | None = None
         fatal: Caught = []
         async with anyio.create_task_group() as tg:
             on_fatal = fatal_handler(services, tg, fatal)
@@ -277,9 +281,12 @@ class Service(ABC):
                 tg.start_soon(service._supervise, on_fatal, name=f"servicedeck:{service.name}")
             try:
                 yield services
-            except Exception as exc:
+            except (anyio.get_cancelled_exc_class(), GeneratorExit):
+                raise
+            except BaseException as exc:
                 # Re-raised below as it is: out of the task group it would come wrapped
-                # in an ExceptionGroup.
+                # in an exception group. A KeyboardInterrupt lands here too: on trio,
+                # Ctrl+C raises it in this task (asyncio cancels the task instead).
                 error = exc
             finally:
                 with anyio.CancelScope(shield=True):
@@ -295,13 +302,25 @@ class Service(ABC):
 
     @classmethod
     async def run_services(cls) -> NoReturn:
-        """Run enabled services until cancelled."""
-        async with cls.running():
-            try:
-                await anyio.sleep_forever()
-            except anyio.get_cancelled_exc_class():
-                logger.info("received cancellation, stopping services...")
-                raise
+        """Run enabled services until cancelled, or until Ctrl+C.
+
+        In the main thread, Ctrl+C (SIGINT) stops every service gracefully and then
+        raises KeyboardInterrupt from here, on asyncio and trio alike. Another Ctrl+C
+        meanwhile does not interrupt the stop (it is bounded: see `running()`); the
+        previous SIGINT handler is restored on return.
+        """
+        in_main = threading.current_thread() is threading.main_thread()
+        with _sigint_received() if in_main else nullcontext() as received:
+            async with cls.running():
+                try:
+                    if received is not None:
+                        async for _ in received:
+                            logger.info("received SIGINT, stopping services...")
+                            raise KeyboardInterrupt
+                    await anyio.sleep_forever()
+                except anyio.get_cancelled_exc_class():
+                    logger.info("received cancellation, stopping services...")
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _request_stop(self) -> None:
@@ -382,6 +401,24 @@ class RunInAllServers(Service, ABC):
 
 
 _markers.add(RunInAllServers)
+
+
+@contextmanager
+def _sigint_received() -> Iterator[AsyncIterator[int]]:
+    """SIGINT, received as messages while the block runs; the previous handler after it.
+
+    Left to the backends, asyncio turns Ctrl+C into a cancellation, and trio raises
+    KeyboardInterrupt in whatever code runs when it comes: a service's loop, which then
+    looks like that service's own, or the graceful stop, which it breaks. Received here,
+    it is the same on both.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with anyio.open_signal_receiver(signal.SIGINT) as received:
+            yield received
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _enabled_or_log(cls: type[Service]) -> bool:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 import anyio
 import pytest
 
 from servicedeck import LoopService, RunInAllServers, Service, ServiceState
 
-from .conftest import WAIT_TIMEOUT, WaitFor, virtual_time
+from .conftest import WAIT_TIMEOUT, SentinelHandlers, WaitFor, virtual_time
 
 pytestmark = pytest.mark.anyio
 
@@ -429,3 +430,28 @@ async def test_run_services_runs_until_cancelled(
     assert svc.status.state is ServiceState.STOPPED
     assert svc.torn_down  # type: ignore[attr-defined]
     assert any("received cancellation" in r.getMessage() for r in caplog.records)
+
+
+async def test_run_services_stops_gracefully_on_sigint_then_raises_keyboard_interrupt(
+    sentinel_handlers: SentinelHandlers,
+) -> None:
+    # The process-level proof on both backends is tests/reliability/test_ctrl_c.py.
+    class Local(LoopBase):
+        """Abstract."""
+
+    class Interrupted(Local):
+        loop_seconds = 60
+        torn_down_gracefully: bool | None = None
+
+        async def run_once(self) -> None:
+            signal.raise_signal(signal.SIGINT)  # Ctrl+C, while the services run
+
+        async def teardown(self) -> None:
+            type(self).torn_down_gracefully = self.should_stop
+
+    with anyio.fail_after(WAIT_TIMEOUT), pytest.raises(KeyboardInterrupt):
+        await Local.run_services()
+
+    assert Interrupted.torn_down_gracefully is True
+    assert sentinel_handlers.received == [], "run_services() took the signal"
+    assert signal.getsignal(signal.SIGINT) is sentinel_handlers, "the handler is back"

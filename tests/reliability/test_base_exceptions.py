@@ -170,3 +170,46 @@ def test_run_multiple_services_stops_the_others_gracefully_then_reraises(
 
     assert raised.value.__notes__ == [note(fatal)]
     check_outcome(interrupting, bystander, fatal)
+
+
+class Alone(LoopService, ABC):
+    """Abstract: `Alone.running()` runs only `Ticking`."""
+
+
+class Ticking(Alone):
+    """Loops on; notes its first loop, and whether its teardown came after a stop request."""
+
+    loop_seconds = 0.01
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looped = anyio.Event()
+        self.stopped_gracefully: bool | None = None
+
+    async def run_once(self) -> None:
+        self.looped.set()
+
+    async def teardown(self) -> None:
+        self.stopped_gracefully = self.should_stop
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_running_stops_gracefully_then_reraises_a_base_exception_of_its_block_as_itself(
+    fatal: type, backend: str
+) -> None:
+    # On trio, Ctrl+C raises KeyboardInterrupt right here, in the block's task.
+    found: list[Any] = []
+
+    async def scenario() -> None:
+        async with Alone.running() as services:
+            found.extend(services)
+            await services[0].looped.wait()
+            raise fatal("from the block")
+
+    with pytest.raises(fatal, match="from the block") as raised:
+        run(scenario, backend)
+
+    assert not getattr(raised.value, "__notes__", None), "no service raised it"
+    [ticking] = found
+    assert not ticking.is_running
+    assert ticking.stopped_gracefully is True, "stopped, not cancelled"
