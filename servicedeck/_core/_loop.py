@@ -14,7 +14,7 @@ from typing import Any, ClassVar, NoReturn, overload
 
 import anyio
 
-from ._runtime import release
+from ._runtime import inside_runs, release
 from ._service import Service
 from ._state import SafeRepr, ServiceState
 
@@ -260,8 +260,12 @@ class LoopService(Service, ABC):
         Sleeping or paused: the loops run at once, and the service goes back to its
         schedule (or stays paused). Running a loop: they run right after it. Stopped:
         the same as `start(loops=loops)`, with setup and teardown (a `stop()` asked while
-        it was stopped does not cancel this explicit request). Called from inside
-        the service's own loop, it queues the loops and returns without waiting.
+        it was stopped does not cancel this explicit request).
+
+        Called from the service's own run (`run_once()`, `setup()`), or from a task
+        started there (a task group in `run_once()`), it queues the loops and returns
+        without waiting: the run waits for that code, so waiting for the loops would
+        deadlock. They run once the current loop (or setup) is over.
 
         Raises:
             ValueError: `loops` is not a whole number >= 1.
@@ -279,8 +283,8 @@ class LoopService(Service, ABC):
         ticket = rt.steps_done + rt.steps
         rt.wake()
         rt.notify()
-        if rt.in_own_task():
-            return
+        if rt.in_own_run():
+            return  # the loop waits for the caller: waiting for the loop would deadlock
         while rt.active and rt.steps_done < ticket:
             if rt.step_event is None:
                 rt.step_event = anyio.Event()
@@ -299,6 +303,7 @@ class LoopService(Service, ABC):
             return
         rt.begin(ServiceState.STARTING)
         rt.steps = steps
+        inside = inside_runs.set((*inside_runs.get(), rt))
         setup_done = False
         cancelled = False
         try:
@@ -331,6 +336,7 @@ class LoopService(Service, ABC):
                             raise
             finally:
                 rt.end()
+                inside_runs.reset(inside)
 
     async def _teardown(self) -> None:
         rt = self._servicedeck

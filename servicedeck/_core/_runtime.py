@@ -10,6 +10,7 @@ import logging
 from array import array
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from ._service import Service
 
-__all__ = ["Listener", "Runtime"]
+__all__ = ["Listener", "Runtime", "inside_runs"]
 
 RECENT_DURATIONS = 32
 RECENT_ERRORS = 16
@@ -29,6 +30,11 @@ RECENT_ERRORS = 16
 Listener = Callable[["Service"], None]
 
 _log = logging.getLogger("servicedeck")
+
+inside_runs: ContextVar[tuple[Runtime, ...]] = ContextVar("servicedeck_inside_runs", default=())
+"""The services whose run (setup to teardown) the current code is part of: set in a
+service's own task, and inherited by every task started from it (a task group in
+`run_once()`), on asyncio and trio alike, since a new task copies its parent's context."""
 
 
 class Runtime:
@@ -186,6 +192,11 @@ class Runtime:
             return anyio.get_current_task().id == self.task_id
         except Exception:  # pragma: no cover - outside a task
             return False
+
+    def in_own_run(self) -> bool:
+        """True when called from this service's task during a run, or from a task
+        started from it then (such code may be what the service is waiting for)."""
+        return self in inside_runs.get()
 
     # -- records --------------------------------------------------------------------
 
