@@ -180,14 +180,17 @@ class Service(ABC):
         By default a model with `enabled: bool = True` and the env prefix
         `SERVICEDECK_SERVICES_<NAME>_`, `<NAME>` being the class name in upper snake case
         (`OrderReaper` -> `SERVICEDECK_SERVICES_ORDER_REAPER_`), even when the class sets `name`.
+        The default model is read again only when its variables or the `.env` file
+        changed (compared by value on each call), so constructing many services is
+        cheap; the values are always those of a fresh read.
         Override it to return your own `ServicesBaseSetting` subclass.
 
         Raises:
             ServiceSettingsError: a value does not validate; names the variable and value.
         """
-        from ._settings import default_settings_class
+        from ._settings import read_default_settings
 
-        return default_settings_class(cls.__name__)()
+        return read_default_settings(cls.__name__)
 
     @classmethod
     def environment_variable_name(cls) -> str:

@@ -587,6 +587,174 @@ def measure_failing(scale: Scale) -> list[Row]:
     ]
 
 
+# -- constructing services ---------------------------------------------------------------
+
+
+class BareService:
+    """The baseline's service: a hand-written class holding its interval and its loop."""
+
+    def __init__(self, counter: Counter, loop_seconds: float = 60) -> None:
+        self.counter = counter
+        self.loop_seconds = loop_seconds
+
+    async def loop(self) -> None:
+        await bare_loop(self.counter.run_once, self.loop_seconds)
+
+
+async def construct_bare(count: int) -> float:
+    counter = Counter()
+    started = perf()
+    services = [BareService(counter) for _ in range(count)]
+    elapsed = perf() - started
+    del services
+    return elapsed
+
+
+async def construct_servicedeck(count: int) -> float:
+    started = perf()
+    # No loop_seconds argument: each reads its settings (env, .env), as running() does.
+    services = [CountingService() for _ in range(count)]
+    elapsed = perf() - started
+    del services
+    return elapsed
+
+
+async def construct_start_bare(count: int) -> float:
+    counter = Counter(goal=count)
+    started = perf()
+    services = [BareService(counter) for _ in range(count)]
+    tasks = [asyncio.create_task(service.loop()) for service in services]
+    await counter.reached.wait()
+    elapsed = perf() - started
+    await cancel_all(tasks)
+    return elapsed
+
+
+async def construct_start_servicedeck(count: int) -> float:
+    counter = Counter(goal=count)
+    started = perf()
+    async with anyio.create_task_group() as tg:
+        for _ in range(count):
+            service = CountingService()
+            service.counter = counter
+            tg.start_soon(service.start)  # as running() and the controller start them
+        await counter.reached.wait()
+        elapsed = perf() - started
+        tg.cancel_scope.cancel()
+    return elapsed
+
+
+async def peak_bare(count: int) -> float:
+    """Peak traced memory per service while building, starting and running them once."""
+    counter = Counter(goal=count)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    services = [BareService(counter) for _ in range(count)]
+    tasks = [asyncio.create_task(service.loop()) for service in services]
+    await counter.reached.wait()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    await cancel_all(tasks)
+    return (peak - before) / count
+
+
+async def peak_servicedeck(count: int, *, task_group: bool) -> float:
+    """As `peak_bare`; started with `create_task` like the baseline, or in a task group."""
+    counter = Counter(goal=count)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    stop = None
+    if task_group:
+        stop = await launch_constructed_in_task_group(counter, count)
+    else:
+        services = [CountingService() for _ in range(count)]
+        for service in services:
+            service.counter = counter
+        tasks = [asyncio.create_task(service.start()) for service in services]
+    await counter.reached.wait()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    await (stop() if stop is not None else cancel_all(tasks))
+    return (peak - before) / count
+
+
+async def launch_constructed_in_task_group(counter: Counter, count: int) -> Stop:
+    stack = contextlib.AsyncExitStack()
+    tg = await stack.enter_async_context(anyio.create_task_group())
+    for _ in range(count):
+        service = CountingService()
+        service.counter = counter
+        tg.start_soon(service.start)
+
+    async def stop() -> None:
+        tg.cancel_scope.cancel()
+        await stack.aclose()
+
+    return stop
+
+
+def warm_up_construction() -> None:
+    """Pay the one-off costs (pydantic-settings' import, the settings model) up front."""
+    asyncio.run(construct_servicedeck(1))
+
+
+def measure_construct(scale: Scale) -> list[Row]:
+    count = scale.pick(1000, 20)
+    warm_up_construction()
+    bare, servicedeck = asyncio.run(
+        interleaved(
+            scale.pick(9, 1), lambda: construct_bare(count), lambda: construct_servicedeck(count)
+        )
+    )
+    return [
+        compared(
+            f"constructing {count:,} services (settings read from the environment)",
+            Unit.SECONDS,
+            Target(0.05),
+            bare,
+            servicedeck,
+        )
+    ]
+
+
+def measure_construct_start(scale: Scale) -> list[Row]:
+    count = scale.pick(1000, 20)
+    warm_up_construction()
+    bare, servicedeck = asyncio.run(
+        interleaved(
+            scale.pick(7, 1),
+            lambda: construct_start_bare(count),
+            lambda: construct_start_servicedeck(count),
+        )
+    )
+    bare_peak, peak, peak_in_task_group = asyncio.run(
+        interleaved(
+            scale.pick(2, 1),  # the same to a few bytes every time
+            lambda: peak_bare(count),
+            lambda: peak_servicedeck(count, task_group=False),
+            lambda: peak_servicedeck(count, task_group=True),
+        )
+    )
+    title = f"{count:,} services constructed, started and run once"
+    return [
+        compared(f"{title} (in an anyio task group)", Unit.SECONDS, Target(0.1), bare, servicedeck),
+        compared(
+            f"{title}: peak memory growth per service (tracemalloc)",
+            Unit.BYTES,
+            Target(2, ratio=True),
+            bare_peak,
+            peak,
+        ),
+        compared(
+            f"{title}: peak memory growth per service, in an anyio task group",
+            Unit.BYTES,
+            None,
+            bare_peak,
+            peak_in_task_group,
+        ),
+    ]
+
+
 WORKLOADS = [
     Workload("stop", measure_stop),
     Workload("per-loop", measure_per_loop),
@@ -594,4 +762,6 @@ WORKLOADS = [
     Workload("many", measure_many),
     Workload("idle", measure_idle),
     Workload("failing", measure_failing),
+    Workload("construct", measure_construct),
+    Workload("construct-start", measure_construct_start),
 ]
