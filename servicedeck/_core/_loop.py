@@ -14,7 +14,7 @@ from typing import Any, ClassVar, NoReturn, overload
 
 import anyio
 
-from ._runtime import inside_runs, release
+from ._runtime import release
 from ._service import Service
 from ._state import SafeRepr, ServiceState
 
@@ -49,6 +49,10 @@ def _running_asyncio() -> ModuleType | None:
 
 async def _no_run() -> None:
     """What `LoopService._start()` returns when the run was refused (a stop came first)."""
+
+
+_IDLE = (ServiceState.SLEEPING, ServiceState.PAUSED)
+"""States in which a service's task waits for nobody's code: no child task can block it."""
 
 
 def _check_loops(loops: object, what: str = "loops") -> int:
@@ -262,10 +266,11 @@ class LoopService(Service, ABC):
         the same as `start(loops=loops)`, with setup and teardown (a `stop()` asked while
         it was stopped does not cancel this explicit request).
 
-        Called from the service's own run (`run_once()`, `setup()`), or from a task
-        started there (a task group in `run_once()`), it queues the loops and returns
-        without waiting: the run waits for that code, so waiting for the loops would
-        deadlock. They run once the current loop (or setup) is over.
+        Called from the service's own task (`run_once()`, `setup()`), or from a task
+        started there (a child in a task group of `run_once()`: one started through
+        anyio on asyncio, any on trio), it queues the loops and returns without
+        waiting: the run waits for that code, so waiting for the loops would deadlock.
+        They run once the current loop (or setup) is over.
 
         Raises:
             ValueError: `loops` is not a whole number >= 1.
@@ -283,8 +288,8 @@ class LoopService(Service, ABC):
         ticket = rt.steps_done + rt.steps
         rt.wake()
         rt.notify()
-        if rt.in_own_run():
-            return  # the loop waits for the caller: waiting for the loop would deadlock
+        if rt.in_own_task() or (rt.state not in _IDLE and rt.in_own_run()):
+            return  # the run waits for the caller: waiting for the loop would deadlock
         while rt.active and rt.steps_done < ticket:
             if rt.step_event is None:
                 rt.step_event = anyio.Event()
@@ -303,7 +308,6 @@ class LoopService(Service, ABC):
             return
         rt.begin(ServiceState.STARTING)
         rt.steps = steps
-        inside = inside_runs.set((*inside_runs.get(), rt))
         setup_done = False
         cancelled = False
         try:
@@ -336,7 +340,6 @@ class LoopService(Service, ABC):
                             raise
             finally:
                 rt.end()
-                inside_runs.reset(inside)
 
     async def _teardown(self) -> None:
         rt = self._servicedeck

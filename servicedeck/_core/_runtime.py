@@ -10,7 +10,6 @@ import logging
 from array import array
 from collections import deque
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 
     from ._service import Service
 
-__all__ = ["Listener", "Runtime", "inside_runs"]
+__all__ = ["Listener", "Runtime"]
 
 RECENT_DURATIONS = 32
 RECENT_ERRORS = 16
@@ -30,11 +29,6 @@ RECENT_ERRORS = 16
 Listener = Callable[["Service"], None]
 
 _log = logging.getLogger("servicedeck")
-
-inside_runs: ContextVar[tuple[Runtime, ...]] = ContextVar("servicedeck_inside_runs", default=())
-"""The services whose run (setup to teardown) the current code is part of: set in a
-service's own task, and inherited by every task started from it (a task group in
-`run_once()`), on asyncio and trio alike, since a new task copies its parent's context."""
 
 
 class Runtime:
@@ -194,9 +188,33 @@ class Runtime:
             return False
 
     def in_own_run(self) -> bool:
-        """True when called from this service's task during a run, or from a task
-        started from it then (such code may be what the service is waiting for)."""
-        return self in inside_runs.get()
+        """True when called from this service's task, or from a task started from it
+        (or from one of those, and so on): code its run may be waiting for.
+
+        Follows anyio's record of which task started which: every task on trio; on
+        asyncio, the tasks started through anyio (task groups), not bare
+        `asyncio.create_task()`. Walks every running task, so it is for rare calls only
+        (a context variable set in each run would cost every idle service memory).
+        """
+        if self.task_id is None:
+            return False
+        try:
+            current = anyio.get_current_task()
+        except Exception:  # pragma: no cover - outside a task
+            return False
+        if current.id == self.task_id:
+            return True
+        if current.parent_id is None:
+            return False
+        parent_of = {task.id: task.parent_id for task in anyio.get_running_tasks()}
+        seen: set[int] = set()
+        parent: int | None = current.parent_id
+        while parent is not None and parent not in seen:
+            if parent == self.task_id:
+                return True
+            seen.add(parent)
+            parent = parent_of.get(parent)
+        return False
 
     # -- records --------------------------------------------------------------------
 
