@@ -132,7 +132,9 @@ async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def counting_services(counter: Counter, count: int, loop_seconds: float) -> list[CountingService]:
+def counting_services(
+    counter: Counter, count: int, loop_seconds: float | None
+) -> list[CountingService]:
     services = [CountingService(loop_seconds=loop_seconds) for _ in range(count)]
     for service in services:
         service.counter = counter
@@ -365,7 +367,7 @@ def measure_many(scale: Scale) -> list[Row]:
 # -- idle services: memory and CPU per wake-up ------------------------------------------
 
 Stop = Callable[[], Awaitable[object]]
-Launch = Callable[[Counter, int, float], Awaitable[Stop]]
+Launch = Callable[[Counter, int, float | None], Awaitable[Stop]]
 
 LOOPS_BEFORE_MEASURING_MEMORY = 36
 """Loops each service runs before its memory is measured: past every bounded history
@@ -376,19 +378,22 @@ MEMORY_LOOP_SECONDS = 0.02
 garbage-collector pause under tracemalloc (or the services would log overruns)."""
 
 
-async def launch_bare(counter: Counter, count: int, loop_seconds: float) -> Stop:
-    tasks = [asyncio.create_task(bare_loop(counter.run_once, loop_seconds)) for _ in range(count)]
+async def launch_bare(counter: Counter, count: int, loop_seconds: float | None) -> Stop:
+    seconds = 60 if loop_seconds is None else loop_seconds
+    tasks = [asyncio.create_task(bare_loop(counter.run_once, seconds)) for _ in range(count)]
     return lambda: cancel_all(tasks)
 
 
-async def launch_servicedeck(counter: Counter, count: int, loop_seconds: float) -> Stop:
+async def launch_servicedeck(counter: Counter, count: int, loop_seconds: float | None) -> Stop:
     """Services started like the baseline's loops (`asyncio.create_task`): the framework's cost."""
     services = counting_services(counter, count, loop_seconds)
     tasks = [asyncio.create_task(service.start()) for service in services]
     return lambda: cancel_all(tasks)
 
 
-async def launch_servicedeck_task_group(counter: Counter, count: int, loop_seconds: float) -> Stop:
+async def launch_servicedeck_task_group(
+    counter: Counter, count: int, loop_seconds: float | None
+) -> Stop:
     """Services started in an anyio task group, as `running()` and the controller do."""
     stack = contextlib.AsyncExitStack()
     tg = await stack.enter_async_context(anyio.create_task_group())
@@ -589,16 +594,26 @@ def measure_failing(scale: Scale) -> list[Row]:
 
 # -- constructing services ---------------------------------------------------------------
 
+FROM_SETTINGS = None
+"""`loop_seconds` for the launchers: none given, so each service reads its settings (env,
+`.env`) as `running()` builds them, and keeps its class's interval (60 s)."""
+
 
 class BareService:
     """The baseline's service: a hand-written class holding its interval and its loop."""
 
-    def __init__(self, counter: Counter, loop_seconds: float = 60) -> None:
+    def __init__(self, counter: Counter, loop_seconds: float | None = None) -> None:
         self.counter = counter
-        self.loop_seconds = loop_seconds
+        self.loop_seconds = 60 if loop_seconds is None else loop_seconds
 
     async def loop(self) -> None:
         await bare_loop(self.counter.run_once, self.loop_seconds)
+
+
+async def launch_bare_services(counter: Counter, count: int, loop_seconds: float | None) -> Stop:
+    services = [BareService(counter, loop_seconds) for _ in range(count)]
+    tasks = [asyncio.create_task(service.loop()) for service in services]
+    return lambda: cancel_all(tasks)
 
 
 async def construct_bare(count: int) -> float:
@@ -612,85 +627,34 @@ async def construct_bare(count: int) -> float:
 
 async def construct_servicedeck(count: int) -> float:
     started = perf()
-    # No loop_seconds argument: each reads its settings (env, .env), as running() does.
-    services = [CountingService() for _ in range(count)]
+    services = counting_services(Counter(), count, FROM_SETTINGS)
     elapsed = perf() - started
     del services
     return elapsed
 
 
-async def construct_start_bare(count: int) -> float:
+async def until_each_ran_once(launch: Launch, count: int) -> float:
+    """Seconds to build `count` services, start them and see each run its first loop."""
     counter = Counter(goal=count)
     started = perf()
-    services = [BareService(counter) for _ in range(count)]
-    tasks = [asyncio.create_task(service.loop()) for service in services]
+    stop = await launch(counter, count, FROM_SETTINGS)
     await counter.reached.wait()
     elapsed = perf() - started
-    await cancel_all(tasks)
+    await stop()
     return elapsed
 
 
-async def construct_start_servicedeck(count: int) -> float:
-    counter = Counter(goal=count)
-    started = perf()
-    async with anyio.create_task_group() as tg:
-        for _ in range(count):
-            service = CountingService()
-            service.counter = counter
-            tg.start_soon(service.start)  # as running() and the controller start them
-        await counter.reached.wait()
-        elapsed = perf() - started
-        tg.cancel_scope.cancel()
-    return elapsed
-
-
-async def peak_bare(count: int) -> float:
+async def peak_memory_per_service(launch: Launch, count: int) -> float:
     """Peak traced memory per service while building, starting and running them once."""
     counter = Counter(goal=count)
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    services = [BareService(counter) for _ in range(count)]
-    tasks = [asyncio.create_task(service.loop()) for service in services]
+    stop = await launch(counter, count, FROM_SETTINGS)
     await counter.reached.wait()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    await cancel_all(tasks)
+    await stop()
     return (peak - before) / count
-
-
-async def peak_servicedeck(count: int, *, task_group: bool) -> float:
-    """As `peak_bare`; started with `create_task` like the baseline, or in a task group."""
-    counter = Counter(goal=count)
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    stop = None
-    if task_group:
-        stop = await launch_constructed_in_task_group(counter, count)
-    else:
-        services = [CountingService() for _ in range(count)]
-        for service in services:
-            service.counter = counter
-        tasks = [asyncio.create_task(service.start()) for service in services]
-    await counter.reached.wait()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    await (stop() if stop is not None else cancel_all(tasks))
-    return (peak - before) / count
-
-
-async def launch_constructed_in_task_group(counter: Counter, count: int) -> Stop:
-    stack = contextlib.AsyncExitStack()
-    tg = await stack.enter_async_context(anyio.create_task_group())
-    for _ in range(count):
-        service = CountingService()
-        service.counter = counter
-        tg.start_soon(service.start)
-
-    async def stop() -> None:
-        tg.cancel_scope.cancel()
-        await stack.aclose()
-
-    return stop
 
 
 def warm_up_construction() -> None:
@@ -723,16 +687,17 @@ def measure_construct_start(scale: Scale) -> list[Row]:
     bare, servicedeck = asyncio.run(
         interleaved(
             scale.pick(7, 1),
-            lambda: construct_start_bare(count),
-            lambda: construct_start_servicedeck(count),
+            lambda: until_each_ran_once(launch_bare_services, count),
+            # Started in a task group, as running() and the controller start them.
+            lambda: until_each_ran_once(launch_servicedeck_task_group, count),
         )
     )
     bare_peak, peak, peak_in_task_group = asyncio.run(
         interleaved(
             scale.pick(2, 1),  # the same to a few bytes every time
-            lambda: peak_bare(count),
-            lambda: peak_servicedeck(count, task_group=False),
-            lambda: peak_servicedeck(count, task_group=True),
+            lambda: peak_memory_per_service(launch_bare_services, count),
+            lambda: peak_memory_per_service(launch_servicedeck, count),
+            lambda: peak_memory_per_service(launch_servicedeck_task_group, count),
         )
     )
     title = f"{count:,} services constructed, started and run once"

@@ -100,10 +100,11 @@ async def test_loop_error_that_cannot_be_rendered_is_recorded_logged_and_the_loo
     assert messages(caplog) == [f"Failing: loop {n} failed: {logged}" for n in (1, 2)]
 
 
-async def test_setup_error_that_cannot_be_rendered_crashes_the_service_as_itself(
-    caplog: pytest.LogCaptureFixture,
+@pytest.mark.parametrize("hook", ["setup", "teardown"])
+async def test_hook_error_that_cannot_be_rendered_crashes_the_service_as_itself(
+    hook: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    svc = Failing(BadBoth(), where="setup")
+    svc = Failing(BadBoth(), where=hook)
 
     with pytest.raises(BadBoth):
         await svc.start(loops=1)
@@ -111,24 +112,9 @@ async def test_setup_error_that_cannot_be_rendered_crashes_the_service_as_itself
     status = svc.status
     assert status.state is ServiceState.CRASHED
     assert status.last_error is not None
-    assert (status.last_error.phase, status.last_error.message) == ("setup", MESSAGE_FALLBACK)
+    assert (status.last_error.phase, status.last_error.message) == (hook, MESSAGE_FALLBACK)
     assert messages(caplog) == [
-        "Failing: setup() failed: <BadBoth: repr could not be rendered: ValueError in __repr__>"
-    ]
-
-
-async def test_teardown_error_that_cannot_be_rendered_is_recorded_and_logged(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    svc = Failing(BadBoth(), where="teardown")
-
-    with pytest.raises(BadBoth):
-        await svc.start(loops=1)
-
-    assert svc.status.last_error is not None
-    assert svc.status.last_error.phase == "teardown"
-    assert messages(caplog) == [
-        "Failing: teardown() failed: <BadBoth: repr could not be rendered: ValueError in __repr__>"
+        f"Failing: {hook}() failed: <BadBoth: repr could not be rendered: ValueError in __repr__>"
     ]
 
 
