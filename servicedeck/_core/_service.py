@@ -310,10 +310,14 @@ class Service(ABC):
         In the main thread, Ctrl+C (SIGINT) stops every service gracefully and then
         raises KeyboardInterrupt from here, on asyncio and trio alike. Another Ctrl+C
         meanwhile does not interrupt the stop (it is bounded: see `running()`); the
-        previous SIGINT handler is restored on return.
+        previous SIGINT handler is restored on return. An ignored SIGINT (`SIG_IGN`, as
+        for a job started in the background) stays ignored.
         """
-        in_main = threading.current_thread() is threading.main_thread()
-        with _sigint_received() if in_main else nullcontext() as received:
+        take_sigint = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        )
+        with _sigint_received() if take_sigint else nullcontext() as received:
             async with cls.running():
                 try:
                     if received is not None:

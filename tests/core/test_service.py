@@ -455,3 +455,35 @@ async def test_run_services_stops_gracefully_on_sigint_then_raises_keyboard_inte
     assert Interrupted.torn_down_gracefully is True
     assert sentinel_handlers.received == [], "run_services() took the signal"
     assert signal.getsignal(signal.SIGINT) is sentinel_handlers, "the handler is back"
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_run_services_leaves_an_ignored_sigint_ignored(
+    sentinel_handlers: SentinelHandlers, backend: str
+) -> None:
+    class Local(LoopBase):
+        """Abstract."""
+
+    class Ignoring(Local):
+        loop_seconds = 60
+        signalled = False
+
+        async def run_once(self) -> None:
+            signal.raise_signal(signal.SIGINT)  # ignored: nothing may come of it
+            type(self).signalled = True
+
+    async def scenario() -> None:
+        with anyio.fail_after(WAIT_TIMEOUT):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(Local.run_services)
+                await anyio.wait_all_tasks_blocked()  # a taken signal would have acted
+                assert Ignoring.signalled
+                tg.cancel_scope.cancel()  # still running: only this ends it
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        anyio.run(scenario, backend=backend)
+    except KeyboardInterrupt:
+        pytest.fail("run_services() took an ignored SIGINT")
+
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
