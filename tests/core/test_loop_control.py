@@ -293,14 +293,20 @@ async def test_run_now_from_inside_run_once_queues_without_waiting() -> None:
     assert svc.events == ["setup", "run", "run", "teardown"]
 
 
+@pytest.mark.parametrize("depth", [1, 2], ids=["child", "grandchild"])
 @pytest.mark.parametrize("hook", ["setup", "run_once"])
-async def test_run_now_from_a_child_task_of_the_run_queues_without_waiting(hook: str) -> None:
+async def test_run_now_from_a_child_task_of_the_run_queues_without_waiting(
+    hook: str, depth: int
+) -> None:
     class StepsFromAChild(Recorder):
         """Calls run_now() from a task that its setup() / first loop waits for."""
 
-        async def from_a_child(self) -> None:
+        async def from_a_child(self, depth: int = depth) -> None:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self.run_now)  # must not wait: this hook waits for it
+                if depth == 1:
+                    tg.start_soon(self.run_now)  # must not wait: this hook waits for it
+                else:
+                    tg.start_soon(self.from_a_child, depth - 1)
 
         async def setup(self) -> None:
             await super().setup()
