@@ -64,22 +64,22 @@ async def test_leases_a_standby_waits_and_sees_the_holder(engine_under_test: Eng
     async with (
         coordinator(engine_under_test, "a:1") as a,
         coordinator(engine_under_test, "b:1") as b,
+        anyio.create_task_group() as tg,
     ):
-        async with anyio.create_task_group() as tg:
-            async with a.leadership("Reaper"):
+        async with a.leadership("Reaper"):
 
-                async def stand_by() -> None:
-                    async with b.leadership("Reaper", watch):
-                        entered.set()
+            async def stand_by() -> None:
+                async with b.leadership("Reaper", watch):
+                    entered.set()
 
-                tg.start_soon(stand_by)
-                seen = await watch.until(lambda lease: lease is not None)
-                assert seen is not None
-                assert (seen.holder, seen.epoch) == ("a:1", 1)
-                assert not entered.is_set()
-            # Released on exit: b takes over, at the next epoch.
-            with anyio.fail_after(DEADLINE):
-                await entered.wait()
+            tg.start_soon(stand_by)
+            seen = await watch.until(lambda lease: lease is not None)
+            assert seen is not None
+            assert (seen.holder, seen.epoch) == ("a:1", 1)
+            assert not entered.is_set()
+        # Released on exit: b takes over, at the next epoch.
+        with anyio.fail_after(DEADLINE):
+            await entered.wait()
 
 
 async def test_leases_renewals_keep_a_lease_past_its_duration(engine_under_test: Engine) -> None:
@@ -88,25 +88,24 @@ async def test_leases_renewals_keep_a_lease_past_its_duration(engine_under_test:
     async with (
         coordinator(engine_under_test, "a:1") as a,
         coordinator(engine_under_test, "b:1") as b,
+        anyio.create_task_group() as tg,
     ):
-        async with anyio.create_task_group() as tg:
-            async with a.leadership("Reaper", renewals) as first:
+        async with a.leadership("Reaper", renewals) as first:
 
-                async def stand_by() -> None:
-                    async with b.leadership("Reaper"):
-                        taken.set()
+            async def stand_by() -> None:
+                async with b.leadership("Reaper"):
+                    taken.set()
 
-                tg.start_soon(stand_by)
-                # Renewed until the lease reaches past twice its first expiry.
-                await renewals.until(
-                    lambda lease: (
-                        lease is not None
-                        and lease.expires >= first.expires + FAST.lease + FAST.renew
-                    )
+            tg.start_soon(stand_by)
+            # Renewed until the lease reaches past twice its first expiry.
+            await renewals.until(
+                lambda lease: (
+                    lease is not None and lease.expires >= first.expires + FAST.lease + FAST.renew
                 )
-                assert not taken.is_set()
-                assert all(lease is not None and lease.epoch == 1 for _, lease in renewals.seen)
-            tg.cancel_scope.cancel()
+            )
+            assert not taken.is_set()
+            assert all(lease is not None and lease.epoch == 1 for _, lease in renewals.seen)
+        tg.cancel_scope.cancel()
 
 
 async def test_leases_an_expired_lease_goes_to_the_next_holder_at_the_next_epoch(

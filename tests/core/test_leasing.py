@@ -64,9 +64,9 @@ class Cache(Replicated, RunInAllServers):
 
 @contextlib.asynccontextmanager
 async def replica(path: Path, holder: str) -> AsyncIterator[dict[str, Service]]:
-    async with connect(f"sqlite:///{path}", timings=FAST, holder=holder) as coordinator:
-        async with Replicated.running(coordinator) as services:
-            yield {s.name: s for s in services}
+    coordinator = connect(f"sqlite:///{path}", timings=FAST, holder=holder)
+    async with coordinator, Replicated.running(coordinator) as services:
+        yield {s.name: s for s in services}
 
 
 def leading(service: Service) -> bool:
