@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicedeck.coordinate import CoordinationError, LeaseTimings, check_url
 
 __all__ = ["CliSettings", "default_state_dir"]
 
@@ -32,7 +34,60 @@ class CliSettings(BaseSettings):
     stop_timeout: float = Field(default=5.0, gt=0)
     """Seconds `run` waits for each service to stop before cancelling it."""
 
+    coordinate: str | None = None
+    """Where `run` keeps its leases, to run each service on one replica at a time
+    (SERVICEDECK_COORDINATE); `--coordinate` wins. None: no coordination."""
+    lease_seconds: float = 15.0
+    """How long a lease lasts after each renewal (SERVICEDECK_LEASE_SECONDS)."""
+    renew_seconds: float = 5.0
+    """How often a leader renews its leases (SERVICEDECK_RENEW_SECONDS)."""
+    renew_deadline_seconds: float = 10.0
+    """How long after its last renewal a leader steps down
+    (SERVICEDECK_RENEW_DEADLINE_SECONDS)."""
+    poll_seconds: float = 1.0
+    """How often a standby tries to take a lease, ± 20 % (SERVICEDECK_POLL_SECONDS)."""
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("coordinate")
+    @classmethod
+    def _known_engine(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                check_url(value)
+            except CoordinationError as exc:
+                raise ValueError(str(exc)) from None
+        return value or None
+
+    @model_validator(mode="after")
+    def _valid_timings(self) -> CliSettings:
+        try:
+            self.lease_timings()
+        except ValueError as exc:
+            names = ", ".join(
+                f"SERVICEDECK_{name.upper()}={getattr(self, name)!r}"
+                for name in (
+                    "lease_seconds",
+                    "renew_seconds",
+                    "renew_deadline_seconds",
+                    "poll_seconds",
+                )
+            )
+            raise ValueError(f"{exc} ({names})") from None
+        return self
+
+    def lease_timings(self) -> LeaseTimings:
+        """The lease timings these settings give.
+
+        Raises:
+            ValueError: they are not `renew < deadline < lease`, or not seconds > 0.
+        """
+        return LeaseTimings(
+            lease=self.lease_seconds,
+            renew=self.renew_seconds,
+            deadline=self.renew_deadline_seconds,
+            poll=self.poll_seconds,
+        )

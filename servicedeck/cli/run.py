@@ -31,9 +31,14 @@ SIGINT (Ctrl+C) or SIGTERM stops every service gracefully (teardown runs) and ex
 a second one during that stop forces exit with status 130. The pid file lives in the
 state directory (SERVICEDECK_STATE_DIR); one `run` per state directory.
 
+With --coordinate (or SERVICEDECK_COORDINATE), several `run`s share the services: each
+service that is not RunInAllServers runs in one of them at a time, and the others stand
+by to take over (see docs/how-to/replicas.md).
+
 examples:
   servicedeck run myapp.services
-  servicedeck run --background && servicedeck stop"""
+  servicedeck run --background && servicedeck stop
+  servicedeck run --coordinate postgresql://app@db/app myapp.services"""
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +61,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="how long each service may take to stop before it is cancelled "
         "(default: SERVICEDECK_STOP_TIMEOUT, else 5)",
     )
+    parser.add_argument(
+        "--coordinate",
+        metavar="URL",
+        help="run each service on one replica at a time, with leases kept at URL: "
+        "postgresql://..., redis://..., rediss://..., unix://..., sqlite:///path "
+        "(default: SERVICEDECK_COORDINATE, else no coordination)",
+    )
     # Internal: the pipe a background run reports readiness on.
     parser.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
 
@@ -63,7 +75,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from servicedeck.cli import _daemon
 
-    settings = load_settings()
+    settings = load_settings(coordinate=("--coordinate", args.coordinate))
     level = args.log_level or settings.log_level
     stop_timeout = args.stop_timeout or settings.stop_timeout
     pid_file = _daemon.PidFile(settings.state_dir / _daemon.PID_FILE_NAME)
@@ -112,12 +124,24 @@ def _run(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from servicedeck.cli._common import build_controller
+    from servicedeck.cli._common import build_controller, build_coordinator
     from servicedeck.cli._serve import serve
+    from servicedeck.coordinate import CoordinationError
 
-    controller = build_controller(found.classes, capture_logs=False)
+    coordinator = build_coordinator(settings)
+    controller = build_controller(found.classes, capture_logs=False, coordinator=coordinator)
+
+    async def serve_coordinated() -> int:
+        if coordinator is None:
+            return await serve(controller, stop_timeout, ready, force)
+        # Entered around the services: their leases are released after they stopped.
+        async with coordinator:
+            return await serve(controller, stop_timeout, ready, force)
+
     try:
-        return anyio.run(serve, controller, stop_timeout, ready, force)
+        return anyio.run(serve_coordinated)
+    except CoordinationError as exc:
+        raise fail(str(exc), EXIT_FAILURE) from None
     except Exception:
         raise
     except BaseException as exc:
@@ -145,6 +169,8 @@ def _start_background(
     state_dir = settings.state_dir.resolve()
     log_path = state_dir / _daemon.LOG_FILE_NAME
     child_args = [*args.targets, "--log-level", level, "--stop-timeout", repr(stop_timeout)]
+    if args.coordinate:
+        child_args += ["--coordinate", args.coordinate]
     env = dict(os.environ, SERVICEDECK_STATE_DIR=str(state_dir))
     try:
         pid, ready, returncode, output = _daemon.spawn_background(

@@ -4,7 +4,8 @@
                         why a command is refused now (`check`)
     records             ServiceSnapshot, SettingInfo, LogLine, Stall, StopReport,
                         ProcessInfo, and the framework's ServiceStatus, ErrorInfo,
-                        ServiceState and Health: plain data that survives a JSON round trip
+                        ServiceState, Health, Lease, LeaseRole and LeaseStatus: plain
+                        data that survives a JSON round trip
     Command, refusal    the commands, and the pure rule that refuses one in a given state
     wait_until          wait, event-driven, until a condition on the services holds
 
@@ -18,7 +19,15 @@ implements it in process. It imports the framework's public value types, never
 Textual or the controller.
 """
 
-from servicedeck import ErrorInfo, Health, ServiceState, ServiceStatus
+from servicedeck import (
+    ErrorInfo,
+    Health,
+    Lease,
+    LeaseRole,
+    LeaseStatus,
+    ServiceState,
+    ServiceStatus,
+)
 from servicedeck.control._commands import Command, CommandError, refusal
 from servicedeck.control._protocol import ServiceControl, wait_until
 from servicedeck.control._records import (
@@ -35,6 +44,9 @@ __all__ = [
     "CommandError",
     "ErrorInfo",
     "Health",
+    "Lease",
+    "LeaseRole",
+    "LeaseStatus",
     "LogLine",
     "ProcessInfo",
     "ServiceControl",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 
+from servicedeck import LeaseRole
 from servicedeck.control._records import ServiceSnapshot
 
 __all__ = ["STARTING", "Command", "CommandError", "refusal"]
@@ -55,6 +56,10 @@ def refusal(snapshot: ServiceSnapshot, command: Command, stopping: str | None = 
     if command in STARTING and snapshot.settings_error is not None:
         return f"{name} has a settings error: {snapshot.settings_error}"
     running = snapshot.has_task
+    if command in (Command.START, Command.STEP) and running:
+        waiting = _standby(snapshot)
+        if waiting is not None:
+            return waiting
     if command is Command.START and running:
         return f"{name} is already running"
     if command is Command.RESUME and not snapshot.status.paused:
@@ -64,3 +69,18 @@ def refusal(snapshot: ServiceSnapshot, command: Command, stopping: str | None = 
     if command is Command.STOP and snapshot.status.stop_requested and not snapshot.stuck:
         return f"{name} is already stopping"
     return None
+
+
+def _standby(snapshot: ServiceSnapshot) -> str | None:
+    """Why the service of `snapshot` does not run here: it stands by for its lease
+    (`"Reaper stands by: running on host-b:4242, epoch 7"`), or None."""
+    status = snapshot.status.lease
+    if status is None or status.role not in (LeaseRole.STANDBY, LeaseRole.LOST):
+        return None
+    lease = status.lease
+    if status.role is LeaseRole.LOST:
+        where = "" if lease is None else f" (epoch {lease.epoch})"
+        return f"{snapshot.name} lost its lease{where} and stands by"
+    if lease is None:
+        return f"{snapshot.name} stands by for its lease"
+    return f"{snapshot.name} stands by: running on {lease.holder}, epoch {lease.epoch}"

@@ -17,12 +17,14 @@ import anyio
 
 import servicedeck
 from servicedeck import (
+    Coordinator,
     ErrorInfo,
     LoopService,
     RunInAllServers,
     Service,
     ServiceSettingsError,
     check_unique_names,
+    run_with_lease,
     service_name,
 )
 from servicedeck.control import (
@@ -72,6 +74,11 @@ class ServiceController:
             (`ServiceSnapshot.stall`, and a warning in its log). None: no watchdog.
         root: paths under this folder are shown relative to it (`process.root`);
             default: the working directory.
+        coordinator: with several replicas, run each service that is not
+            `RunInAllServers` only while this process holds its lease (see
+            `servicedeck.coordinate`); entered by the caller, around the controller.
+            Its services' snapshots then show their lease (`status.lease`), and a
+            standby refuses to start or step.
 
     Raises:
         DuplicateServiceError: two classes share a service name.
@@ -88,8 +95,12 @@ class ServiceController:
         propagate_logs: bool = True,
         stall_threshold: float | None = 0.5,
         root: str | None = None,
+        coordinator: Coordinator | None = None,
     ) -> None:
         check_unique_names(classes)
+        if coordinator is not None and not isinstance(coordinator, Coordinator):
+            raise TypeError(f"coordinator must be a Coordinator, got {coordinator!r}")
+        self._coordinator = coordinator
         self._clock = clock or anyio.current_time
         self._process = ProcessInfo(
             pid=os.getpid(),
@@ -245,7 +256,7 @@ class ServiceController:
         if isinstance(service, LoopService):
             service.resume()
         entry.paused_on_error = False
-        self._spawn(entry, service.start)
+        self._spawn(entry, self._leased(service, service.start))
 
     async def step(self, name: str, loops: int = 1) -> None:
         """Run `loops` loops of service `name` now, and wait until they have run.
@@ -262,7 +273,7 @@ class ServiceController:
             # would make a whole run of its own beside it. Step the started run instead.
             await wait_until(self, lambda: service.is_running or entry.scope is None)
         if entry.scope is None:
-            done = self._spawn(entry, lambda: service.run_now(loops))
+            done = self._spawn(entry, self._leased(service, lambda: service.run_now(loops)))
             await done.wait()
         else:
             await service.run_now(loops)
@@ -275,7 +286,7 @@ class ServiceController:
         assert isinstance(service, LoopService)
         service.pause()
         if entry.scope is None:
-            self._spawn(entry, service.start)
+            self._spawn(entry, self._leased(service, service.start))
 
     async def resume(self, name: str) -> None:
         """Resume a paused service."""
@@ -466,6 +477,13 @@ class ServiceController:
         entry.unsubscribe = service.subscribe(self._on_service_change)
         if self._watchdog is not None:
             self._watchdog.watch(service)
+
+    def _leased(self, service: Service, work: Callable[[], Any]) -> Callable[[], Any]:
+        """`work`, run only while this process holds the service's lease (if leased)."""
+        coordinator = self._coordinator
+        if coordinator is None or isinstance(service, RunInAllServers):
+            return work
+        return lambda: run_with_lease(service, coordinator, work)
 
     def _spawn(self, entry: Entry, work: Callable[[], Any]) -> anyio.Event:
         tg = self._tg_required()
