@@ -126,7 +126,6 @@ def _run(args: argparse.Namespace) -> int:
 
     from servicedeck.cli._common import build_controller, build_coordinator
     from servicedeck.cli._serve import serve
-    from servicedeck.coordinate import CoordinationError
 
     coordinator = build_coordinator(settings)
     controller = build_controller(found.classes, capture_logs=False, coordinator=coordinator)
@@ -140,8 +139,6 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         return anyio.run(serve_coordinated)
-    except CoordinationError as exc:
-        raise fail(str(exc), EXIT_FAILURE) from None
     except Exception:
         raise
     except BaseException as exc:

@@ -12,7 +12,7 @@
 
 Errors:
 
-    CoordinationError       a bad URL, a missing extra, an engine unreachable at start
+    CoordinationError       a bad URL, a missing extra
       StaleLeaseError       a fenced write was refused: the lease moved on
 
 A coordinator implements the framework's `servicedeck.Coordinator`; give it to

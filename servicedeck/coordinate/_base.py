@@ -43,8 +43,7 @@ LeaseObserver = Callable[[Lease | None], None]
 
 
 class CoordinationError(Exception):
-    """The coordination engine cannot be used: a bad URL, a missing extra, or an engine
-    that cannot be reached when the coordinator is entered."""
+    """The coordination engine cannot be used: a bad URL or a missing extra."""
 
 
 class StaleLeaseError(CoordinationError):
@@ -147,6 +146,7 @@ class LeaseCoordinator(ABC):
         self._poll_now = anyio.Event()
         self._release_now = anyio.Event()
         self._random = random.Random()
+        self._opened = False
 
     # -- the Coordinator protocol ---------------------------------------------------
 
@@ -213,23 +213,21 @@ class LeaseCoordinator(ABC):
     # -- life cycle -------------------------------------------------------------------
 
     async def __aenter__(self) -> LeaseCoordinator:
-        """Connect (and create the lease table or keys), then start polling and renewing.
+        """Connect (and create the lease table), then start polling and renewing.
 
-        Raises:
-            CoordinationError: the engine cannot be reached, or refused the schema.
+        An engine that cannot be reached now is not an error: it is logged, and the
+        services stand by until it answers (a replica started during an outage of the
+        engine must still run its `RunInAllServers` services).
         """
         try:
-            with anyio.fail_after(max(self.timings.deadline, 5.0)):
-                await self._open()
-        except CoordinationError:
-            await self._close()
-            raise
+            await self._ensure_open()
         except Exception as exc:
-            await self._close()
-            raise CoordinationError(
-                f"cannot use the coordination engine at {self.where}: {_describe(exc)}; "
-                "check that it runs and that the URL is right"
-            ) from exc
+            logger.warning(
+                "cannot use the coordination engine at %s yet (%s): the leased services "
+                "stand by until it answers",
+                self.where,
+                _describe(exc),
+            )
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self._poll_loop, name="servicedeck:lease-poll")
@@ -256,6 +254,7 @@ class LeaseCoordinator(ABC):
             return await tg.__aexit__(exc_type, exc, tb)
         finally:
             self._tg = None
+            self._opened = False
             with anyio.CancelScope(shield=True):
                 await self._close()
 
@@ -297,6 +296,19 @@ class LeaseCoordinator(ABC):
 
     # -- the background tasks ---------------------------------------------------------
 
+    async def _ensure_open(self) -> None:
+        """Open the engine (connect, create the table) unless that has succeeded before."""
+        if self._opened:
+            return
+        try:
+            with anyio.fail_after(self.timings.renew):
+                await self._open()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._close()
+            raise
+        self._opened = True
+
     def _jittered(self, seconds: float) -> float:
         return seconds * self._random.uniform(1 - JITTER, 1 + JITTER)
 
@@ -314,6 +326,7 @@ class LeaseCoordinator(ABC):
         names = sorted(self._wanted)
         sent = anyio.current_time()
         try:
+            await self._ensure_open()
             with anyio.fail_after(self.timings.renew):
                 found = await self._acquire(names)
         except Exception as exc:
