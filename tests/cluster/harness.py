@@ -14,6 +14,7 @@ replica throughout.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -289,7 +290,9 @@ class Cluster:
             threading.Thread(target=self._read, args=(replica, stream), daemon=True).start()
         # Up: its RunInAllServers service beats (whatever the engine is doing).
         self.wait(
-            f"replica {index} starting", lambda l: l.replica is replica and l.is_("beat"), since
+            f"replica {index} starting",
+            lambda line: line.replica is replica and line.is_("beat"),
+            since,
         )
         return replica
 
@@ -352,7 +355,7 @@ class Cluster:
 
     def tail(self, count: int = 40) -> str:
         with self._changed:
-            return "\n".join(f"[{l.replica.index}] {l.text}" for l in self.lines[-count:])
+            return "\n".join(f"[{line.replica.index}] {line.text}" for line in self.lines[-count:])
 
     def begin(self, since: int, after_epoch: int = 0, not_by: Replica | None = None) -> Line:
         """The first run that begins after `since`, at an epoch above `after_epoch`."""
@@ -448,13 +451,15 @@ class Cluster:
         first = self.begin(quiet_until, run.epoch)
         with self._changed:
             meanwhile = self.lines[since:quiet_until]
-        ran = [l for l in meanwhile if l.is_("begin") and l.at > stepped.at]
+        ran = [line for line in meanwhile if line.is_("begin") and line.at > stepped.at]
         # Exactly one leader: one replica acquired the lease after the return.
         settle = self.mark()
         self.begin(settle, first.epoch - 1)  # one more run: the new leader goes on
         with self._changed:
             acquired = {
-                l.replica for l in self.lines[quiet_until:] if "lease Recorder acquired" in l.text
+                line.replica
+                for line in self.lines[quiet_until:]
+                if "lease Recorder acquired" in line.text
             }
         outage = Outage(
             seconds=seconds,
@@ -484,7 +489,7 @@ class Cluster:
                 problems.append(
                     f"epoch {run.epoch} has two holders: {holders[run.epoch]}, {run.holder}"
                 )
-        for earlier, later in zip(runs, runs[1:], strict=False):
+        for earlier, later in itertools.pairwise(runs):
             if later.epoch < earlier.epoch:
                 problems.append(f"epoch went back: {earlier} then {later}")
             if later.epoch != earlier.epoch and later.started < earlier.finished:
@@ -522,7 +527,7 @@ class Cluster:
             if not times:
                 problems.append(f"replica {replica.index} never beat")
                 continue
-            for before, after in zip(times, times[1:], strict=False):
+            for before, after in itertools.pairwise(times):
                 paused = any(s - 0.5 <= after and before <= c + 0.5 for s, c in replica.stopped)
                 if after - before > BEAT_GAP and not paused:
                     problems.append(
