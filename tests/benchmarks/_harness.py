@@ -69,6 +69,7 @@ class Unit(enum.Enum):
     BYTES = "B"
     FRACTION_OF_A_CORE = "core"
     PER_SECOND = "/s"
+    COUNT = "count"
 
     def format(self, value: float) -> str:
         """`value` in a readable unit, three significant figures."""
@@ -81,6 +82,8 @@ class Unit(enum.Enum):
             return f"{_sig(value / 1000)} KB"
         if self is Unit.FRACTION_OF_A_CORE:
             return f"{_sig(value * 100)} % of a core"
+        if self is Unit.COUNT:
+            return _sig(value)
         return f"{_sig(value)} /s"
 
 

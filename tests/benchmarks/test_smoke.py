@@ -40,6 +40,11 @@ MEASURED = (
     "key `n`",
     "time to open",
     "`/` filter",
+    "under a lease",
+    "the leader's renewals",
+    "a standby's polls",
+    "failover after kill -9",  # median
+    "failover after kill -9",  # p95
 )
 
 

@@ -16,8 +16,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `support`
-
 from tests.cluster.harness import CI_TIMINGS, Cluster, make_engine
 
 FAILOVERS = {"postgres": 50, "redis": 10, "sqlite": 10}

@@ -29,9 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from support.engines import Postgres, Redis, SqliteFile
-
 from servicedeck.coordinate import LeaseTimings
+
+# `support` is imported from tests/, as pytest puts it on the path; the full run and the
+# benchmarks (`python -m tests...`) put it there too.
+_TESTS = str(Path(__file__).resolve().parents[1])
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+from support.engines import Postgres, Redis, SqliteFile  # noqa: E402
 
 APP = Path(__file__).with_name("app.py")
 REPO = Path(__file__).resolve().parents[2]
