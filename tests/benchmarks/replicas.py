@@ -8,8 +8,9 @@
   makes per renew interval, counted by wrapping each coordinator's engine calls here.
   Unbatched, a leader of 200 services would renew 200 times per interval.
 - **failover**: 3 `servicedeck run` replicas at the default timings (lease 15 s, renew
-  5 s, deadline 10 s, poll 1 s); the leader is `kill -9`ed 20 times, and each time the
-  failover is how long until another replica runs the service. Printed beside
+  5 s, deadline 10 s, poll 1 s); the leader is `kill -9`ed 20 times, each at a random
+  moment of its renew cycle, and each time the failover is how long until another
+  replica runs the service (the lease expires 10 to 15 s after the crash). Printed beside
   Kubernetes client-go's defaults (a 15 s lease a crashed leader's successor waits out)
   and docket's 5-minute redelivery of a perpetual task whose worker died.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -237,8 +239,10 @@ def measure_failover(scale: Scale) -> list[Row]:
         try:
             for _ in range(3):
                 cluster.start_replica()
+            chance = random.Random(13)
             for _ in range(kills):
-                cluster.kill_leader()
+                # At a random moment of the renew cycle, as a crash would come.
+                cluster.kill_leader(phase=chance.uniform(0, timings.renew))
         finally:
             cluster.close()
             engine.close()

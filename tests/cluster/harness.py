@@ -384,8 +384,14 @@ class Cluster:
         """A run that has just begun: its replica leads."""
         return self.begin(self.mark())
 
-    def kill_leader(self) -> Failover:
-        """`kill -9` the leader: another replica runs within lease + poll + 0.5 s."""
+    def kill_leader(self, phase: float = 0.0) -> Failover:
+        """`kill -9` the leader: another replica runs within lease + poll + 0.5 s.
+
+        Args:
+            phase: seconds to let the leader run first (the fault's moment in the renew
+                cycle: right after a takeover, the lease was just renewed).
+        """
+        time.sleep(phase)  # the fault's timing, part of the scenario
         run = self.leader_run()
         sent = self.signal(run.replica, signal.SIGKILL)
         run.replica.process.wait()
