@@ -13,10 +13,17 @@ import pytest
 import servicedeck
 import servicedeck.control
 import servicedeck.controller
+import servicedeck.coordinate
 import servicedeck.discovery
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "reference" / "api.md"
-MODULES = [servicedeck, servicedeck.control, servicedeck.controller, servicedeck.discovery]
+MODULES = [
+    servicedeck,
+    servicedeck.control,
+    servicedeck.controller,
+    servicedeck.coordinate,
+    servicedeck.discovery,
+]
 
 # `### `Name(params)`` or `#### `Class.method(params)``, then optional *notes*.
 HEADING = re.compile(r"^#{3,4} `([A-Za-z_][\w.]*)(?:\((.*)\))?`", re.M)
