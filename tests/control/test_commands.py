@@ -9,6 +9,9 @@ import pytest
 from servicedeck.control import (
     Command,
     Health,
+    Lease,
+    LeaseRole,
+    LeaseStatus,
     ServiceSnapshot,
     ServiceState,
     ServiceStatus,
@@ -25,6 +28,7 @@ def snap(
     stop_requested: bool = False,
     stuck: bool = False,
     settings_error: str | None = None,
+    lease: LeaseStatus | None = None,
 ) -> ServiceSnapshot:
     return ServiceSnapshot(
         name="Reaper",
@@ -38,7 +42,7 @@ def snap(
         settings=(),
         settings_error=settings_error,
         status=ServiceStatus(
-            name="Reaper", state=state, paused=paused, stop_requested=stop_requested
+            name="Reaper", state=state, paused=paused, stop_requested=stop_requested, lease=lease
         ),
         health=Health.HEALTHY,
         stuck=stuck,
@@ -47,6 +51,12 @@ def snap(
 
 
 RUNNING = {"state": ServiceState.SLEEPING, "has_task": True}
+ELSEWHERE = Lease("Reaper", "host-b:4242", 7, 1.7e9)
+STANDBY = {"has_task": True, "lease": LeaseStatus(LeaseRole.STANDBY, ELSEWHERE, 0)}
+WAITING = {"has_task": True, "lease": LeaseStatus(LeaseRole.STANDBY, None, 0)}
+LOST = {"has_task": True, "lease": LeaseStatus(LeaseRole.LOST, ELSEWHERE, 2)}
+LEADING = {**RUNNING, "lease": LeaseStatus(LeaseRole.LEADER, ELSEWHERE, 1)}
+OFF = {"lease": LeaseStatus(LeaseRole.OFF, ELSEWHERE, 2)}
 
 
 @pytest.mark.parametrize(
@@ -67,6 +77,16 @@ RUNNING = {"state": ServiceState.SLEEPING, "has_task": True}
         (snap(kind="service"), Command.START, None),
         (snap(settings_error="X=1: bad"), Command.START, "Reaper has a settings error: X=1: bad"),
         (snap(settings_error="X=1: bad"), Command.SET_ENABLED, None),
+        # Several replicas: a standby says who runs the service, and can be stopped.
+        (snap(**STANDBY), Command.STEP, "Reaper stands by: running on host-b:4242, epoch 7"),
+        (snap(**STANDBY), Command.START, "Reaper stands by: running on host-b:4242, epoch 7"),
+        (snap(**STANDBY), Command.STOP, None),
+        (snap(**WAITING), Command.STEP, "Reaper stands by for its lease"),
+        (snap(**LOST), Command.STEP, "Reaper lost its lease (epoch 7) and stands by"),
+        (snap(**LEADING), Command.STEP, None),
+        (snap(**LEADING), Command.START, "Reaper is already running"),
+        (snap(**OFF), Command.STEP, None),
+        (snap(**OFF), Command.START, None),
     ],
 )
 def test_refusal_says_why_from_the_snapshot_alone(

@@ -12,6 +12,9 @@ import pytest
 from servicedeck.control import (
     ErrorInfo,
     Health,
+    Lease,
+    LeaseRole,
+    LeaseStatus,
     LogLine,
     ProcessInfo,
     ServiceSnapshot,
@@ -60,6 +63,7 @@ def status() -> ServiceStatus:
         recent_errors=(raised_error(), error),
         paused=False,
         stop_requested=False,
+        lease=LeaseStatus(LeaseRole.STANDBY, Lease("Reaper", "host-b:4242", 7, 1.7e9 + 0.25), 3),
     )
 
 
@@ -93,6 +97,8 @@ EXAMPLES: list[Any] = [
     raised_error(),
     status(),
     ServiceStatus(name="Idle", state=ServiceState.STOPPED),
+    Lease("Reaper", "host-b:4242", 7, 4420.46),
+    LeaseStatus(LeaseRole.LOST, None, 2),
     snapshot(),
     SettingInfo("loop_seconds", "2.0", "SHOP_LOOP_SECONDS", "default"),
     STALL,
