@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import anyio.abc
@@ -35,7 +36,14 @@ import anyio.abc
 from servicedeck import Lease
 from servicedeck.coordinate._timings import JITTER, LeaseTimings
 
-__all__ = ["CoordinationError", "LeaseCoordinator", "StaleLeaseError", "default_holder"]
+__all__ = [
+    "CoordinationError",
+    "LeaseCoordinator",
+    "ServerCoordinator",
+    "StaleLeaseError",
+    "default_holder",
+    "redacted",
+]
 
 logger = logging.getLogger("servicedeck.coordinate")
 
@@ -56,6 +64,17 @@ class StaleLeaseError(CoordinationError):
             "held (it expired or moved to another process); the write was not made"
         )
         self.lease = lease
+
+
+def redacted(url: str) -> str:
+    """`url` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def default_holder() -> str:
@@ -429,3 +448,18 @@ class LeaseCoordinator(ABC):
             except Exception as exc:
                 trouble.failed(exc)
             await anyio.sleep(self._jittered(self.timings.poll))
+
+
+class ServerCoordinator(LeaseCoordinator, ABC):
+    """A coordinator on a server that a URL names (PostgreSQL, Redis)."""
+
+    def __init__(
+        self, url: str, *, timings: LeaseTimings | None = None, holder: str | None = None
+    ) -> None:
+        super().__init__(timings=timings, holder=holder)
+        self.url = url
+
+    @property
+    def where(self) -> str:
+        """The URL, without its password."""
+        return redacted(self.url)

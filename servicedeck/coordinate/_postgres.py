@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from servicedeck import Lease
-from servicedeck.coordinate._base import LeaseCoordinator, StaleLeaseError
+from servicedeck.coordinate._base import ServerCoordinator, StaleLeaseError
 from servicedeck.coordinate._timings import LeaseTimings
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def _keepalives(timings: LeaseTimings) -> dict[str, Any]:
     }
 
 
-class PostgresCoordinator(LeaseCoordinator):
+class PostgresCoordinator(ServerCoordinator):
     """Leases in the table `servicedeck_leases` of a PostgreSQL database.
 
     Args:
@@ -118,16 +118,8 @@ class PostgresCoordinator(LeaseCoordinator):
     def __init__(
         self, url: str, *, timings: LeaseTimings | None = None, holder: str | None = None
     ) -> None:
-        super().__init__(timings=timings, holder=holder)
-        self.url = url
+        super().__init__(url, timings=timings, holder=holder)
         self._conn: AsyncConnection[Any] | None = None
-
-    @property
-    def where(self) -> str:
-        """The URL, without its password."""
-        from servicedeck.coordinate._url import redacted
-
-        return redacted(self.url)
 
     async def _connect(self) -> AsyncConnection[Any]:
         import psycopg

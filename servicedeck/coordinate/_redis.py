@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from servicedeck import Lease
-from servicedeck.coordinate._base import LeaseCoordinator, StaleLeaseError
+from servicedeck.coordinate._base import ServerCoordinator, StaleLeaseError
 from servicedeck.coordinate._timings import LeaseTimings
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class RedisCoordinator(LeaseCoordinator):
+class RedisCoordinator(ServerCoordinator):
     """Leases as Redis keys (`redis://`, `rediss://`, `unix://` URLs).
 
     Args:
@@ -120,17 +120,9 @@ class RedisCoordinator(LeaseCoordinator):
     def __init__(
         self, url: str, *, timings: LeaseTimings | None = None, holder: str | None = None
     ) -> None:
-        super().__init__(timings=timings, holder=holder)
-        self.url = url
+        super().__init__(url, timings=timings, holder=holder)
         self._client: Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
-
-    @property
-    def where(self) -> str:
-        """The URL, without its password."""
-        from servicedeck.coordinate._url import redacted
-
-        return redacted(self.url)
 
     async def _open(self) -> None:
         from redis.asyncio import Redis

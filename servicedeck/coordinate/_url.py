@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-from urllib.parse import urlsplit, urlunsplit
 
-from servicedeck.coordinate._base import CoordinationError, LeaseCoordinator
+from servicedeck.coordinate._base import CoordinationError, LeaseCoordinator, redacted
 from servicedeck.coordinate._timings import LeaseTimings
 
-__all__ = ["SCHEMES", "check_url", "connect", "redacted"]
+__all__ = ["SCHEMES", "check_url", "connect"]
 
 SCHEMES = {
     "postgresql": "postgres",
@@ -22,18 +21,6 @@ SCHEMES = {
 
 # The extra that brings each engine's client, and the module it installs.
 _EXTRAS = {"postgres": ("postgres", "psycopg"), "redis": ("redis", "redis")}
-
-
-def redacted(url: str) -> str:
-    """`url` without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username or ''}:***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def check_url(url: str) -> str:

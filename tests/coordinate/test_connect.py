@@ -17,7 +17,7 @@ from servicedeck.coordinate import (
     SqliteCoordinator,
     connect,
 )
-from servicedeck.coordinate._url import redacted
+from servicedeck.coordinate._base import redacted
 
 
 @pytest.mark.parametrize(
