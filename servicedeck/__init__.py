@@ -8,18 +8,22 @@ on anyio and pydantic-settings. The console (`servicedeck.tui`) and the command 
 from typing import TYPE_CHECKING, Any
 
 from ._core import (
+    AwaitStack,
     DuplicateServiceError,
     ErrorInfo,
     Health,
+    HealthVerdict,
     LoopService,
     RunInAllServers,
     SafeRepr,
     Service,
     ServiceState,
     ServiceStatus,
+    StackFrame,
     add_fatal_note,
     check_unique_names,
     health,
+    health_verdict,
     message_of,
     report_fatal,
     run_multiple_services,
@@ -48,9 +52,11 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AwaitStack",
     "DuplicateServiceError",
     "ErrorInfo",
     "Health",
+    "HealthVerdict",
     "LoopService",
     "RunInAllServers",
     "SafeRepr",
@@ -59,9 +65,11 @@ __all__ = [
     "ServiceState",
     "ServiceStatus",
     "ServicesBaseSetting",
+    "StackFrame",
     "add_fatal_note",
     "check_unique_names",
     "health",
+    "health_verdict",
     "message_of",
     "report_fatal",
     "run_multiple_services",

@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
+from ._health import Health, HealthVerdict, health, health_verdict
 from ._loop import LoopService
 from ._multi import run_multiple_services
 from ._service import (
@@ -13,7 +14,8 @@ from ._service import (
     report_fatal,
     service_name,
 )
-from ._state import ErrorInfo, Health, SafeRepr, ServiceState, ServiceStatus, health, message_of
+from ._stack import AwaitStack, StackFrame
+from ._state import ErrorInfo, SafeRepr, ServiceState, ServiceStatus, message_of
 
 if TYPE_CHECKING:
     from ._settings import ServicesBaseSetting, ServiceSettingsError, expected_type
@@ -33,9 +35,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AwaitStack",
     "DuplicateServiceError",
     "ErrorInfo",
     "Health",
+    "HealthVerdict",
     "LoopService",
     "RunInAllServers",
     "SafeRepr",
@@ -44,10 +48,12 @@ __all__ = [
     "ServiceState",
     "ServiceStatus",
     "ServicesBaseSetting",
+    "StackFrame",
     "add_fatal_note",
     "check_unique_names",
     "expected_type",
     "health",
+    "health_verdict",
     "message_of",
     "report_fatal",
     "run_multiple_services",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 import anyio
 
 from ._runtime import Listener, Runtime, describe
+from ._stack import AwaitStack, capture_await_stack
 from ._state import ErrorInfo, ServiceState, ServiceStatus
 
 if TYPE_CHECKING:
@@ -96,16 +97,18 @@ def _tracked_start(start: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
             return None
         rt.begin(ServiceState.RUNNING)
         rt.depth += 1
+        cancelled = False
         try:
             return await start(self, *args, **kwargs)
         except anyio.get_cancelled_exc_class():
+            cancelled = True
             raise
         except BaseException as exc:
             rt.record_error(exc, "start", crash=True)
             raise
         finally:
             rt.depth -= 1
-            rt.end()
+            rt.end(cancelled=cancelled)
 
     return wrapper
 
@@ -381,6 +384,22 @@ class Service(ABC):
     def status(self) -> ServiceStatus:
         """A consistent, immutable snapshot of this service's state and counters."""
         return self._servicedeck.snapshot(self.name)
+
+    def await_stack(self) -> AwaitStack | None:
+        """Where this service's task waits now: its chain of awaits, from the task's
+        coroutine down to the innermost, the innermost frame of your own code marked.
+
+        For a loop that hangs, that frame is the line it is stuck at. Call it from the
+        event loop that runs the service (a runner, a console's timer). It reads the
+        suspended frames without disturbing them, at a cost of tens of microseconds.
+
+        Returns:
+            The stack, or None when the service is not running.
+        """
+        rt = self._servicedeck
+        if not rt.active or rt.task_id is None:
+            return None
+        return capture_await_stack(self, rt.task_id, rt.clock())
 
     def set_clock(self, clock: Callable[[], float] | None) -> None:
         """Read time from `clock` instead of `anyio.current_time` (None: back to it).
