@@ -223,7 +223,8 @@ class ServiceStatus:
     them)."""
     cancelled: bool = False
     """The last run ended because its task was cancelled (killed, or cancelled by a
-    runner whose stop timed out), not by a stop or an error. Reset by the next start."""
+    runner whose stop timed out), not by a stop or an error. A cancellation that never
+    reached it (the run ended on its own first) does not count. Reset by the next start."""
 
     @property
     def is_active(self) -> bool:

@@ -157,6 +157,10 @@ class ServiceController:
             self._tg = None
             if self._capture is not None:
                 self._capture.detach()
+            for entry in self._entries.values():
+                if entry.log_level is not None:  # the loggers are the process's: give back
+                    entry.log_level = None
+                    _log_of(entry.name).setLevel(logging.NOTSET)
         # Every service has stopped: now the process may exit.
         self._fatal.raise_held()
         return swallowed
@@ -361,18 +365,22 @@ class ServiceController:
         snapshot until the task ends, and another warning if it has not ended after
         `KILL_GRACE` seconds (it shields itself from cancellation, or blocks).
         """
-        entry = self._allow(name, Command.KILL)
+        self._kill(self._allow(name, Command.KILL))
+
+    def _kill(self, entry: Entry, why: str = "") -> None:
+        """Cancel the task of `entry`, recorded as `kill()` says; `why` ends the log line's
+        first part (e.g. ` (it did not stop within 5 s)`)."""
         scope, done = entry.scope, entry.done
         assert scope is not None
         assert done is not None
         if entry.kill_requested_at is None:
             entry.kill_requested_at = self.now()
-            _log_of(name).warning("%s: killed: its task is cancelled", name)
+            _log_of(entry.name).warning("%s: killed%s: its task is cancelled", entry.name, why)
             self._tg_required().start_soon(
-                self._watch_kill, entry, done, name=f"servicedeck:kill:{name}"
+                self._watch_kill, entry, done, name=f"servicedeck:kill:{entry.name}"
             )
         scope.cancel()
-        self._changed(name)
+        self._changed(entry.name)
 
     async def _watch_kill(self, entry: Entry, done: anyio.Event) -> None:
         with anyio.move_on_after(KILL_GRACE):
@@ -493,7 +501,7 @@ class ServiceController:
                         await done.wait()
             if entry.scope is not None:
                 cancelled.append(entry.name)
-                entry.scope.cancel()
+                self._kill(entry, f" (it did not stop within {timeout:.3g} s)")
                 if entry.done is not None:
                     await entry.done.wait()
 
@@ -609,9 +617,11 @@ class ServiceController:
             self._on_fatal(entry, exc)
         finally:
             if entry.kill_requested_at is not None:
+                killed = entry.instance is not None and entry.instance.status.cancelled
                 _log_of(entry.name).warning(
-                    "%s: killed: its task ended %.3g s after the kill",
+                    "%s: %s %.3g s after the kill",
                     entry.name,
+                    "killed: its task ended" if killed else "its run ended by itself",
                     self.now() - entry.kill_requested_at,
                 )
                 entry.kill_requested_at = None

@@ -212,6 +212,44 @@ async def test_kill_of_a_service_that_shields_itself_says_it_still_runs(
         assert controller.snapshot("Shielded").status.cancelled
 
 
+async def test_stop_all_records_the_services_it_had_to_kill(wait_until: Until) -> None:
+    """What a quit dialog shows: "killed, still running for N s", then "killed"."""
+    clock = ManualClock(100.0)
+    async with controller_of(Shielded, Steady, clock=clock) as controller:
+        await controller.start("Shielded")
+        await controller.start("Steady")
+        await wait_until(
+            controller, lambda: controller.snapshot("Shielded").status.loop_started_at is not None
+        )
+        reports = []
+
+        async def quit() -> None:
+            reports.append(await controller.stop_all(timeout=0.05))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(quit)
+            await wait_until(
+                controller, lambda: controller.snapshot("Shielded").kill_requested_at is not None
+            )
+            snap = controller.snapshot("Shielded")
+            assert (snap.has_task, snap.kill_requested_at) == (True, 100.0)
+            assert "Shielded: killed (it did not stop within 0.05 s): its task is cancelled" in (
+                messages(controller, "Shielded")
+            )
+            Shielded.latest().release.set()
+
+        [report] = reports
+        assert (report.stopped, report.cancelled) == (("Steady",), ("Shielded",))
+        assert messages(controller, "Shielded")[-1] == (
+            "Shielded: its run ended by itself 0 s after the kill"
+        )
+        # Its loop ended, and with it the run, since a stop was asked: the cancellation
+        # never reached it, so its run is not recorded as cancelled.
+        shielded = controller.snapshot("Shielded")
+        assert not shielded.status.cancelled
+        assert shielded.health_reason == "its last run ended cleanly"
+
+
 async def test_stuck_service_is_never_healthy(wait_until: Until) -> None:
     """The defect: the detail read `◐ stuck · healthy` (issue 10, defect 10)."""
     async with controller_of(Shielded) as controller:
@@ -439,6 +477,11 @@ async def test_set_log_level_captures_debug_lines_of_one_service() -> None:
         assert messages(controller, "Flaky") == ["loop 2"]
         with pytest.raises(ValueError, match=r"a log level is a whole number >= 0 .* got 'loud'"):
             await controller.set_log_level("Flaky", "loud")  # type: ignore[arg-type]
+        await controller.set_log_level("Flaky", logging.DEBUG)
+
+    # The service loggers belong to the process: given back when the controller ends.
+    assert logging.getLogger("servicedeck.services.Flaky").level == logging.NOTSET
+    assert controller.snapshot("Flaky").log_level is None
 
 
 # -- a service whose __init__ raises -------------------------------------------------------
