@@ -158,19 +158,8 @@ def health(
     failing_after: int = 1,
     stale_after: float = 3.0,
 ) -> Health:
-    """Judge a status at time `now` (monotonic): `health_verdict()` without its reason.
-
-    Args:
-        status: the snapshot to judge.
-        now: the current monotonic time (`anyio.current_time()`).
-        window: how many of the most recent loops are judged.
-        failing_after: how many loops of the window must have raised to make the
-            service FAILING.
-        stale_after: how many intervals may pass without a finished loop before a
-            running loop service is STALE (stuck, or starved).
-
-    Returns:
-        CRASHED, FAILING, STOPPED, STALE or HEALTHY, in that order of precedence.
+    """Judge a status at time `now` (monotonic): `health_verdict()`, with the same
+    arguments, without its reason.
 
     Raises:
         ValueError: as `health_verdict()`.

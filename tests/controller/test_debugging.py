@@ -21,6 +21,7 @@ from servicedeck.control import Command, CommandError, Health, RestartReport
 from servicedeck.controller import ManualClock, ServiceController
 
 from .conftest import Until
+from .test_controller import Plain, Ticker
 
 pytestmark = pytest.mark.anyio
 
@@ -61,27 +62,17 @@ class Shielded(Tracked, LoopService):
             await self.release.wait()
 
 
-class Flaky(Tracked, LoopService):
-    """Its loops in `failures` (1-based, across runs) raise."""
+class Flaky(Ticker):
+    """Counts its setups and teardowns; its loops in `failures` (1-based, across runs)
+    raise."""
 
     loop_seconds = 0.7
     failures: frozenset[int] = frozenset()
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setups = 0
-        self.teardowns = 0
-
-    async def setup(self) -> None:
-        self.setups += 1
 
     async def run_once(self) -> None:
         self.logger.debug("loop %d", self.status.loop_count + 1)
         if self.status.loop_count + 1 in self.failures:
             raise ConnectionError("flaky")
-
-    async def teardown(self) -> None:
-        self.teardowns += 1
 
 
 class Steady(LoopService):
@@ -89,21 +80,6 @@ class Steady(LoopService):
 
     async def run_once(self) -> None:
         pass
-
-
-class Plain(Service):
-    """Not a loop."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stopping = anyio.Event()
-
-    async def start(self) -> None:
-        self.stopping = anyio.Event()
-        await self.stopping.wait()
-
-    async def stop(self) -> None:
-        self.stopping.set()
 
 
 def messages(controller: ServiceController, name: str) -> list[str]:

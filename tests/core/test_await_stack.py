@@ -83,22 +83,22 @@ class Plain(Service):
         self.stopping.set()
 
 
-async def stack_when_entered(svc: Hung) -> AwaitStack:
-    """The stack of `svc` once its loop has entered `run_once()` and waits."""
-    with anyio.fail_after(WAIT_TIMEOUT):
-        await svc.entered.wait()
-        await anyio.wait_all_tasks_blocked()
-    stack = svc.await_stack()
+async def stack_of_hung(how: str = "call") -> AwaitStack:
+    """The stack of a `Hung(how)` once its loop has entered `run_once()` and waits."""
+    svc = Hung(how)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(svc.start)
+        with anyio.fail_after(WAIT_TIMEOUT):
+            await svc.entered.wait()
+            await anyio.wait_all_tasks_blocked()
+        stack = svc.await_stack()
+        tg.cancel_scope.cancel()
     assert stack is not None
     return stack
 
 
 async def test_await_stack_of_a_hung_loop_marks_the_innermost_line_of_user_code() -> None:
-    svc = Hung()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(svc.start)
-        stack = await stack_when_entered(svc)
-        tg.cancel_scope.cancel()
+    stack = await stack_of_hung()
 
     functions = [frame.function for frame in stack.frames]
     # The whole chain, from the framework's loop down through the user's code into anyio.
@@ -123,11 +123,7 @@ async def test_await_stack_of_a_hung_loop_marks_the_innermost_line_of_user_code(
 
 
 async def test_await_stack_follows_an_async_generator() -> None:
-    svc = Hung("generator")
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(svc.start)
-        stack = await stack_when_entered(svc)
-        tg.cancel_scope.cancel()
+    stack = await stack_of_hung("generator")
 
     functions = [frame.function for frame in stack.frames]
     assert functions.index("Hung.run_once") + 1 == functions.index("rows")
@@ -139,11 +135,7 @@ async def test_await_stack_follows_an_async_generator() -> None:
 
 
 async def test_await_stack_shows_the_tasks_a_loop_waits_for() -> None:
-    svc = Hung("task group")
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(svc.start)
-        stack = await stack_when_entered(svc)
-        tg.cancel_scope.cancel()
+    stack = await stack_of_hung("task group")
 
     innermost = stack.innermost_user_frame
     assert innermost is not None
@@ -195,11 +187,7 @@ async def test_await_stack_is_none_when_the_service_is_not_running() -> None:
 
 
 async def test_await_stack_format_reads_like_a_traceback_and_survives_json() -> None:
-    svc = Hung()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(svc.start)
-        stack = await stack_when_entered(svc)
-        tg.cancel_scope.cancel()
+    stack = await stack_of_hung()
 
     text = stack.format()
     line = line_of(wait_forever, "# stuck here")

@@ -19,6 +19,7 @@ from servicedeck import (
 )
 
 from .conftest import virtual_time
+from .test_state import status_of as sleeping_status
 
 pytestmark = pytest.mark.anyio
 
@@ -30,18 +31,12 @@ def status_of(outcomes: tuple[bool, ...] = (), **fields: object) -> ServiceStatu
     """A sleeping loop service (10 s interval, last loop at 0) whose recent loops failed
     as `outcomes` says (oldest first)."""
     values: dict[str, object] = {
-        "name": "svc",
-        "state": ServiceState.SLEEPING,
-        "loop_seconds": 10.0,
-        "started_at": 0.0,
-        "last_loop_at": 0.0,
         "loop_count": len(outcomes),
         "recent_durations": (0.01,) * len(outcomes),
         "recent_failed": outcomes,
         "consecutive_errors": (*outcomes[::-1], False).index(False),  # the last in a row
     }
-    values.update(fields)
-    return ServiceStatus(**values)  # type: ignore[arg-type]
+    return sleeping_status(**{**values, **fields})
 
 
 def raised() -> ErrorInfo:
