@@ -1,9 +1,10 @@
 """A property test: random command sequences through the controller keep its invariants.
 
 Hypothesis drives start / step / pause / resume / stop (blocking or not) / kill /
-cancel-steps / set-enabled / start-enabled (paused or not), and start-then-step at once, on a few services whose loops follow a
-drawn script (ok, raise, slow). Every command runs in one event loop, behind anyio's
-blocking portal; the services keep running between commands. After every step:
+cancel-steps / set-enabled / start-enabled (paused or not), and start-then-step at once,
+on a few services whose loops follow a drawn script (ok, raise, slow). Every command runs
+in one event loop, behind anyio's blocking portal; the services keep running between
+commands. After every step:
 
 - no service ever has two tasks, and no loop ever runs twice at once;
 - loop and error counts never decrease;
