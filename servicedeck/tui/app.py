@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Iterator
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -97,6 +97,7 @@ class ServiceDeckApp(App[StopReport | None]):
         self._notices = ServiceNotices(controller.process.root, self.STALL_NOTICE_SECONDS)
         self._notifications_shown = NotificationBound(self.MAX_NOTIFICATIONS)
         self._stopped = asyncio.Event()
+        self._quit_screen: QuitScreen | None = None
         self._quitting = False
         self._forced = False
         self._leaving = False
@@ -112,6 +113,8 @@ class ServiceDeckApp(App[StopReport | None]):
         self._session.stop_timeout = seconds
 
     # -- composition ----------------------------------------------------------------------
+    # The widgets are looked up once: a change can still arrive while the app closes,
+    # after Textual has taken its widgets off the screen.
 
     def compose(self) -> ComposeResult:
         yield SummaryBar(id="summary")
@@ -120,22 +123,22 @@ class ServiceDeckApp(App[StopReport | None]):
         yield FilterBar(id="filter")
         yield Footer(compact=True, show_command_palette=False)
 
-    @property
+    @cached_property
     def table(self) -> ServiceTable:
         """The service table."""
         return self.query_one("#table", ServiceTable)
 
-    @property
+    @cached_property
     def detail(self) -> DetailPanel:
         """The detail panel."""
         return self.query_one("#detail", DetailPanel)
 
-    @property
+    @cached_property
     def summary(self) -> SummaryBar:
         """The header line."""
         return self.query_one("#summary", SummaryBar)
 
-    @property
+    @cached_property
     def filter_bar(self) -> FilterBar:
         """The name filter box."""
         return self.query_one("#filter", FilterBar)
@@ -213,7 +216,8 @@ class ServiceDeckApp(App[StopReport | None]):
         self.summary.note = "stopping services…"
         self.refresh_bindings()
         if any(snap.has_task for snap in self.controller.snapshots()):
-            await self.push_screen(QuitScreen(self.controller, self.stop_timeout))
+            self._quit_screen = QuitScreen(self.controller, self.stop_timeout)
+            await self.push_screen(self._quit_screen)
         else:
             self._session.end()
             if self._session.done:
@@ -244,8 +248,8 @@ class ServiceDeckApp(App[StopReport | None]):
                 self._show_break(snap)
             if (notice := self._notices.stall_notice(snap)) is not None:
                 self.notify(notice, severity="warning", timeout=6, markup=False)
-        if isinstance(self.screen, QuitScreen):
-            self.screen.update(snapshots)
+        if self._quit_screen is not None:
+            self._quit_screen.update(snapshots)
 
     def _show_break(self, snap: ServiceSnapshot) -> None:
         """Break on exception: show the service that paused on error, traceback open."""
@@ -292,11 +296,18 @@ class ServiceDeckApp(App[StopReport | None]):
 
     @on(FilterBar.Closed)
     def _filter_closed(self) -> None:
-        self.set_focus(self.table)
+        self._focus_table()
+
+    def _focus_table(self) -> None:
+        # At once, not on a later turn as `focus()` would: the keys typed next are the
+        # table's. On its own screen: a dialog may be on top by now.
+        self.table.screen.set_focus(self.table)
 
     # -- keys: greyed out, and why ------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Whether a key of the app acts now: False leaves it to a dialog or the filter
+        box; None greys it out (the highlighted service's state refuses it)."""
         spec = keys.by_action(action)
         if spec is None or spec.owner != "app":
             return True
@@ -369,32 +380,41 @@ class ServiceDeckApp(App[StopReport | None]):
         self.run_worker(guarded(), name=f"command:{name}", group="commands", exit_on_error=False)
 
     def action_start(self) -> None:
+        """Start the highlighted service."""
         self._send("start")
 
     def action_step(self) -> None:
+        """Run the count typed (default 1) of loops of the highlighted service now."""
         self._send("step", self.table.take_count())
 
     def action_toggle_pause(self) -> None:
+        """Pause the highlighted service, or resume it."""
         self._send("pause")
 
     def action_stop(self) -> None:
+        """Ask the highlighted service to stop, without waiting."""
         self._send("stop")
 
     def action_restart(self) -> None:
+        """Stop the highlighted service (waiting), then start it again."""
         self._send("restart")
 
     def action_kill(self) -> None:
+        """Cancel the highlighted service's task."""
         self._send("kill")
 
     def action_toggle_enabled(self) -> None:
+        """Toggle whether the highlighted service is enabled, for this session."""
         self._send("toggle_enabled")
 
     def action_toggle_pause_on_error(self) -> None:
+        """Toggle break on error for the highlighted service."""
         if snap := self._send("pause_on_error"):
             on = "off" if snap.pause_on_error else "on"
             self.notify(f"Break on error {on} for {snap.name}.", timeout=3, markup=False)
 
     def action_stop_wait(self) -> None:
+        """Stop the highlighted service and wait, as a worker, saying how it went."""
         if snap := self._target(keys.spec("stop_wait")):
             self._run_worker(snap.name, partial(self._stop_and_wait, snap))
 
@@ -440,18 +460,23 @@ class ServiceDeckApp(App[StopReport | None]):
         self._show_detail()
 
     def action_show_logs(self) -> None:
+        """Show the logs tab (again: enlarge it)."""
         self._show_tab("logs")
 
     def action_show_error(self) -> None:
+        """Show the last error tab (again: enlarge it)."""
         self._show_tab("error")
 
     def action_show_detail(self) -> None:
+        """Show the detail tab (again: enlarge it)."""
         self._show_tab("detail")
 
     def action_filter(self) -> None:
+        """Open the filter box."""
         self.filter_bar.open(self.table.filter_text)
 
     def action_clear(self) -> None:
+        """Clear the count typed, else bring back the enlarged panel, else the filter."""
         table = self.table
         if table.count:
             table.count = ""
@@ -460,9 +485,10 @@ class ServiceDeckApp(App[StopReport | None]):
         elif self.filter_bar.shown or table.filter_text or table.failing_only:
             self.filter_bar.clear()
             table.set_filter("", failing_only=False)
-            self.set_focus(table)
+            self._focus_table()
 
     def action_help(self) -> None:
+        """Show every key (as bound now)."""
         self.push_screen(HelpScreen(self.screen.active_bindings))
 
     def sort_by(self, column_key: str | None, reverse: bool = False) -> None:
