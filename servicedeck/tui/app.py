@@ -25,7 +25,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from functools import cached_property, partial
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
@@ -36,7 +35,6 @@ from servicedeck.control import CommandError, ServiceControl, ServiceSnapshot, S
 from servicedeck.tui import keys
 from servicedeck.tui.changes import ChangeFeed
 from servicedeck.tui.commands import PaletteCommand, ServiceCommands, palette_commands
-from servicedeck.tui.fatal import exit_status, fatal_message
 from servicedeck.tui.keys import KeySpec
 from servicedeck.tui.notices import NotificationBound, ServiceNotices
 from servicedeck.tui.screens.help import HelpScreen
@@ -182,22 +180,12 @@ class ServiceDeckApp(App[StopReport | None]):
 
     def _services_ended(self, task: asyncio.Task[None]) -> None:
         try:
-            self._exit_after(task)
+            # Cancelled or leaving: the app is exiting already, with the result it has.
+            if not task.cancelled() and not self._leaving:
+                return_code, message = self._session.outcome(task)
+                self.exit(self._session.report, return_code=return_code, message=message)
         finally:
             self._stopped.set()
-
-    def _exit_after(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._leaving:
-            return  # the app is exiting already: keep the result it exits with
-        report, fatal = self._session.report, self._session.fatal
-        error = task.exception()
-        if error is not None:
-            message = Text(f"servicedeck: the services' task failed: {error!r}")
-            self.exit(report, return_code=1, message=message)
-        elif fatal is not None:
-            self.exit(report, return_code=exit_status(fatal), message=fatal_message(fatal))
-        else:
-            self.exit(report)
 
     async def on_unmount(self) -> None:
         self._leaving = True

@@ -5,7 +5,7 @@ services (unless `start_paused`), waits until asked to end, stops whatever still
 and leaves the control. A service's `BaseException` (KeyboardInterrupt, SystemExit, ...)
 is kept for the console to exit with, rather than tearing through its event loop.
 
-No Textual here: the app starts it, ends it, and exits when its task is done.
+No Textual here: the app starts it, ends it, and exits as `outcome()` says.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+from rich.text import Text
+
 from servicedeck.control import CommandError, ServiceControl, StopReport
+from servicedeck.tui.fatal import exit_status, fatal_message
 
 __all__ = ["ServiceSession", "kill_running"]
 
@@ -77,6 +80,16 @@ class ServiceSession:
         if report is not None:
             self.report = report
         self._end.set()
+
+    def outcome(self, task: asyncio.Task[None]) -> tuple[int, Text | None]:
+        """The status the app exits with once the session's `task` has ended, and the
+        message it prints (None: none)."""
+        error = task.exception()
+        if error is not None:
+            return 1, Text(f"servicedeck: the services' task failed: {error!r}")
+        if self.fatal is not None:
+            return exit_status(self.fatal), fatal_message(self.fatal)
+        return 0, None
 
     async def leave(self, forced: bool) -> None:
         """End the session and wait for it; cancel the services, then the task, if it
