@@ -324,7 +324,7 @@ class ServiceDeckApp(App[StopReport | None]):
         """Why the binding `spec` cannot act on service `name` (default: highlighted) now."""
         name = name or self.table.cursor_name
         snap = self.table.snapshot(name) if name else None
-        return keys.refusal(spec, self.controller, snap, quitting=self._quitting)
+        return keys.key_refusal(spec, self.controller, snap, quitting=self._quitting)
 
     def _refresh_allowed(self) -> None:
         allowed = tuple(self._reason(spec) is None for spec in _SERVICE_KEYS)

@@ -29,8 +29,8 @@ __all__ = [
     "by_action",
     "display_key",
     "key_display",
+    "key_refusal",
     "keys_markdown",
-    "refusal",
     "spec",
 ]
 
@@ -204,7 +204,7 @@ def by_action(action: str) -> KeySpec | None:
     return _BY_ACTION.get(action)
 
 
-def refusal(
+def key_refusal(
     key_spec: KeySpec,
     control: ServiceControl,
     snapshot: ServiceSnapshot | None,
