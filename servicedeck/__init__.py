@@ -8,13 +8,9 @@ on anyio and pydantic-settings. The console (`servicedeck.tui`) and the command 
 from typing import TYPE_CHECKING, Any
 
 from ._core import (
-    Coordinator,
+    _LAZY,
     DuplicateServiceError,
     ErrorInfo,
-    Health,
-    Lease,
-    LeaseRole,
-    LeaseStatus,
     LoopService,
     RunInAllServers,
     SafeRepr,
@@ -23,23 +19,25 @@ from ._core import (
     ServiceStatus,
     add_fatal_note,
     check_unique_names,
-    health,
     message_of,
     report_fatal,
     run_multiple_services,
-    run_with_lease,
     service_name,
 )
 
 if TYPE_CHECKING:
+    from ._core._health import Health, HealthVerdict, health, health_verdict
+    from ._core._leading import run_with_lease
+    from ._core._lease import Coordinator, Lease, LeaseRole, LeaseStatus
     from ._core._settings import ServicesBaseSetting, ServiceSettingsError
+    from ._core._stack import AwaitStack, StackFrame
 
 
 def __getattr__(name: str) -> Any:
-    # ServicesBaseSetting and ServiceSettingsError load pydantic-settings (most of the
-    # import time) on first use, so `import servicedeck` and `servicedeck --help` stay
-    # fast; `servicedeck._core` owns that lazy loading.
-    if name in ("ServiceSettingsError", "ServicesBaseSetting"):
+    # Some names load on first use (ServicesBaseSetting and ServiceSettingsError load
+    # pydantic-settings, most of the import time), so `import servicedeck` and
+    # `servicedeck --help` stay fast; `servicedeck._core` owns that lazy loading.
+    if name in _LAZY:
         from . import _core
 
         value = getattr(_core, name)
@@ -53,10 +51,12 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AwaitStack",
     "Coordinator",
     "DuplicateServiceError",
     "ErrorInfo",
     "Health",
+    "HealthVerdict",
     "Lease",
     "LeaseRole",
     "LeaseStatus",
@@ -68,9 +68,11 @@ __all__ = [
     "ServiceState",
     "ServiceStatus",
     "ServicesBaseSetting",
+    "StackFrame",
     "add_fatal_note",
     "check_unique_names",
     "health",
+    "health_verdict",
     "message_of",
     "report_fatal",
     "run_multiple_services",

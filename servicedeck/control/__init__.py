@@ -3,9 +3,10 @@
     ServiceControl      the interface: snapshots, commands, a change stream, logs, and
                         why a command is refused now (`check`)
     records             ServiceSnapshot, SettingInfo, LogLine, Stall, StopReport,
-                        ProcessInfo, and the framework's ServiceStatus, ErrorInfo,
-                        ServiceState, Health, Lease, LeaseRole and LeaseStatus: plain
-                        data that survives a JSON round trip
+                        RestartReport, ProcessInfo, and the framework's ServiceStatus,
+                        ErrorInfo, ServiceState, Health, HealthVerdict, AwaitStack,
+                        StackFrame, Lease, LeaseRole and LeaseStatus: plain data that
+                        survives a JSON round trip
     Command, refusal    the commands, and the pure rule that refuses one in a given state
     wait_until          wait, event-driven, until a condition on the services holds
 
@@ -20,19 +21,23 @@ Textual or the controller.
 """
 
 from servicedeck import (
+    AwaitStack,
     ErrorInfo,
     Health,
+    HealthVerdict,
     Lease,
     LeaseRole,
     LeaseStatus,
     ServiceState,
     ServiceStatus,
+    StackFrame,
 )
 from servicedeck.control._commands import Command, CommandError, refusal
 from servicedeck.control._protocol import ServiceControl, wait_until
 from servicedeck.control._records import (
     LogLine,
     ProcessInfo,
+    RestartReport,
     ServiceSnapshot,
     SettingInfo,
     Stall,
@@ -40,20 +45,24 @@ from servicedeck.control._records import (
 )
 
 __all__ = [
+    "AwaitStack",
     "Command",
     "CommandError",
     "ErrorInfo",
     "Health",
+    "HealthVerdict",
     "Lease",
     "LeaseRole",
     "LeaseStatus",
     "LogLine",
     "ProcessInfo",
+    "RestartReport",
     "ServiceControl",
     "ServiceSnapshot",
     "ServiceState",
     "ServiceStatus",
     "SettingInfo",
+    "StackFrame",
     "Stall",
     "StopReport",
     "refusal",

@@ -29,6 +29,7 @@ def snap(
     stuck: bool = False,
     settings_error: str | None = None,
     lease: LeaseStatus | None = None,
+    queued_steps: int = 0,
 ) -> ServiceSnapshot:
     return ServiceSnapshot(
         name="Reaper",
@@ -42,7 +43,12 @@ def snap(
         settings=(),
         settings_error=settings_error,
         status=ServiceStatus(
-            name="Reaper", state=state, paused=paused, stop_requested=stop_requested, lease=lease
+            name="Reaper",
+            state=state,
+            paused=paused,
+            stop_requested=stop_requested,
+            queued_steps=queued_steps,
+            lease=lease,
         ),
         health=Health.HEALTHY,
         stuck=stuck,
@@ -72,6 +78,18 @@ OFF = {"lease": LeaseStatus(LeaseRole.OFF, ELSEWHERE, 2)}
         (snap(**RUNNING, stop_requested=True), Command.STOP, "Reaper is already stopping"),
         (snap(**RUNNING, stop_requested=True, stuck=True), Command.STOP, None),
         (snap(**RUNNING, paused=True), Command.RESUME, None),
+        (snap(**RUNNING, paused=True), Command.START, None),  # start resumes it
+        (
+            snap(**RUNNING, paused=True, stop_requested=True),
+            Command.START,
+            "Reaper is already running",
+        ),
+        (snap(kind="service", **RUNNING, paused=True), Command.START, "Reaper is already running"),
+        (snap(), Command.CANCEL_STEPS, "Reaper has no queued steps"),
+        (snap(**RUNNING), Command.CANCEL_STEPS, "Reaper has no queued steps"),
+        (snap(**RUNNING, queued_steps=2), Command.CANCEL_STEPS, None),
+        (snap(kind="service"), Command.CANCEL_STEPS, "Reaper is not a loop service"),
+        (snap(), Command.SET_LOG_LEVEL, None),
         (snap(kind="service"), Command.STEP, "Reaper is not a loop service"),
         (snap(kind="service"), Command.PAUSE_ON_ERROR, "Reaper is not a loop service"),
         (snap(kind="service"), Command.START, None),
