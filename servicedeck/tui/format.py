@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 
-from servicedeck.control import Health, ServiceSnapshot, ServiceState, Stall
+from servicedeck.control import Health, LeaseRole, ServiceSnapshot, ServiceState, Stall
 
 __all__ = [
     "ERROR_TEXT_LIMIT",
@@ -151,6 +151,11 @@ def state_cell(snap: ServiceSnapshot, blocking: bool = False) -> tuple[str, str]
             return "‖ break", "crashed"
         return "‖ paused", "paused"
     if state is ServiceState.STOPPED:
+        lease = status.lease
+        if snap.has_task and lease is not None and lease.role is LeaseRole.STANDBY:
+            return "◌ standby", "stopped"  # another replica runs it
+        if snap.has_task and lease is not None and lease.role is LeaseRole.LOST:
+            return "◌ lost", "paused"
         return "○ stopped", "stopped"
     failing = snap.health is Health.FAILING
     if state is ServiceState.STARTING:
@@ -160,6 +165,33 @@ def state_cell(snap: ServiceSnapshot, blocking: bool = False) -> tuple[str, str]
     if state is ServiceState.RUNNING:
         return "▶ running", "failing" if failing else "running"
     return "● sleeping", "failing" if failing else "sleeping"
+
+
+def lease_line(snap: ServiceSnapshot) -> str | None:
+    """The service's lease with several replicas, for people; None without a coordinator.
+
+    `leader here · epoch 7 · 3 transitions`, `standby · running on host-b:4242, epoch 7`,
+    `lost (epoch 7) · standing by`, `off (stopped here)`.
+    """
+    status = snap.status.lease
+    if status is None:
+        return None
+    lease = status.lease
+    transitions = f"{status.transitions} transition{'' if status.transitions == 1 else 's'}"
+    if status.role is LeaseRole.LEADER:
+        epoch = f" · epoch {lease.epoch}" if lease is not None else ""
+        return f"leader here{epoch} · {transitions}"
+    if status.role is LeaseRole.STANDBY:
+        where = (
+            "nobody holds it"
+            if lease is None
+            else (f"running on {lease.holder}, epoch {lease.epoch}")
+        )
+        return f"standby · {where} · {transitions}"
+    if status.role is LeaseRole.LOST:
+        epoch = f" (epoch {lease.epoch})" if lease is not None else ""
+        return f"lost{epoch} · standing by · {transitions}"
+    return f"off (stopped here) · {transitions}"
 
 
 def stall_line(stall: Stall, cwd: str | None = None) -> str:

@@ -213,6 +213,9 @@ class DetailPanel(Vertical):
                 "dim",
             )
             grid.add_row("Durations", spark)
+        lease = fmt.lease_line(snap)
+        if lease is not None:
+            grid.add_row("Lease", Text(lease))
         enabled, _ = fmt.enabled_cell(snap)
         grid.add_row("Enabled", Text(f"{enabled}  {snap.env_var}"))
         if snap.is_loop:
