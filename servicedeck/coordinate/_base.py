@@ -392,7 +392,7 @@ class LeaseCoordinator(ABC):
                     continue  # let go meanwhile
                 lease = renewed.get(h.lease.name)
                 if lease is None:
-                    h.why = "another process holds it now"
+                    h.why = "it expired or another process took it over"
                     h.scope.cancel()
                     continue
                 h.lease = lease
