@@ -16,7 +16,16 @@ if TYPE_CHECKING:
     from servicedeck.controller import ServiceController
     from servicedeck.discovery import Discovered
 
-__all__ = ["build_controller", "discover", "load_settings"]
+__all__ = ["build_controller", "discover", "load_settings", "one_line"]
+
+# Control characters (newlines, tabs, escape sequences) would break a line or drive
+# the terminal: each is shown as a space.
+_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], " ")
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: every control character (a newline too) becomes a space."""
+    return text.translate(_CONTROLS)
 
 
 def discover(targets: Sequence[str], debug: bool) -> Discovered:

@@ -111,6 +111,9 @@ class SettingInfo:
     source: str
     """`default`, `env` or `.env`."""
     description: str = ""
+    error: str | None = None
+    """Why its value is invalid (then `value` is the value that was rejected), or None.
+    The service's `settings_error` says the same of every invalid field."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
@@ -120,6 +123,7 @@ class SettingInfo:
             "env_var": self.env_var,
             "source": self.source,
             "description": self.description,
+            "error": self.error,
         }
 
     @classmethod
@@ -131,6 +135,7 @@ class SettingInfo:
             env_var=str(data["env_var"]),
             source=str(data["source"]),
             description=str(data.get("description", "")),
+            error=data.get("error"),
         )
 
 
@@ -147,11 +152,14 @@ class ServiceSnapshot:
     """e.g. `("all-servers",)` for `RunInAllServers` services."""
     description: str
     enabled: bool | None
-    """None when the settings do not load (see `settings_error`)."""
+    """None when it is not known: its own setting is invalid, or the settings do not
+    load at all (see `settings_error`). Known despite another field's error."""
     enabled_source: str
     """`default`, `env`, `.env` or `override` (set for this session through the protocol)."""
     env_var: str
     settings: tuple[SettingInfo, ...]
+    """Every field, also when the settings do not load: an invalid field carries its
+    `error`; empty when nothing could be read."""
     settings_error: str | None
     status: ServiceStatus
     health: Health

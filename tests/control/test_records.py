@@ -95,6 +95,7 @@ EXAMPLES: list[Any] = [
     ServiceStatus(name="Idle", state=ServiceState.STOPPED),
     snapshot(),
     SettingInfo("loop_seconds", "2.0", "SHOP_LOOP_SECONDS", "default"),
+    SettingInfo("batch_size", "'lots'", "SHOP_BATCH_SIZE", "env", error="not an integer"),
     STALL,
     Stall(seconds=0.6, service=None, where=None, at=1.7e9),
     LogLine(1.7e9, logging.ERROR, "ERROR", "loop 3 failed\nTraceback ...", at=1012.5),
