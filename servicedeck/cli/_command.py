@@ -75,11 +75,19 @@ class Subcommand:
 
 
 def positive_seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds > 0."""
+    """An argparse type: a finite number of seconds > 0.
+
+    It is `CliSettings`' validation of the same values (`_settings.Seconds`), so an
+    option and its variable accept exactly the same.
+    """
+    from pydantic import ValidationError
+
+    from servicedeck.cli._settings import SECONDS
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds > 0")
-    return value
+        return SECONDS.validate_python(text)
+    except ValidationError as exc:
+        reason = exc.errors(include_url=False)[0]["msg"]
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {reason} (expected a number of seconds > 0)"
+        ) from None

@@ -1,7 +1,7 @@
 """The headless run behind `servicedeck run`: a `ServiceControl` until a signal.
 
-SIGINT or SIGTERM stops every service gracefully (`stop_all()`, teardown runs); a second
-one during that stop calls `force()`, which ends the process at once. If every service
+SIGINT, SIGTERM or SIGHUP stops every service gracefully (`stop_all()`, teardown runs); a
+second one during that stop calls `force()`, which ends the process at once. If every service
 ends by itself (crashed, or a non-loop service returned), the run ends too.
 """
 
@@ -20,7 +20,10 @@ __all__ = ["serve"]
 
 log = logging.getLogger("servicedeck.cli")
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Each stops every service gracefully. SIGHUP too: for a process in the foreground it
+means its terminal went away, and its default action would end the process at once,
+without teardown, leaving the pid file behind."""
 
 
 def _names(names: Sequence[str]) -> str:
@@ -56,7 +59,8 @@ async def serve(
     ready: Callable[[], None],
     force: Callable[[], NoReturn],
 ) -> int:
-    """Run the enabled services of `control` until SIGINT/SIGTERM; return the exit status.
+    """Run the enabled services of `control` until SIGINT/SIGTERM/SIGHUP; return the exit
+    status.
 
     Args:
         control: the services (not yet entered).

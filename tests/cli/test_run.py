@@ -13,7 +13,9 @@ GRACEFUL_BOUND = 5.0
 """A graceful stop of services that stop promptly must end the process within this."""
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"]
+)
 def test_run_stops_gracefully_on_a_signal(sd: ServiceDeck, signum: int) -> None:
     run = sd.start("run", "services.py:Ticker")
     run.wait_for(r"Started 1 service\(s\): Ticker")
