@@ -11,6 +11,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
 from typing import Any
 
 import anyio
@@ -140,14 +141,25 @@ class ServiceController:
             await self._tg.start(self._watchdog.run, name="servicedeck:watchdog")
         return self
 
-    async def __aexit__(self, *exc_info: object) -> bool | None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
         tg = self._tg
         assert tg is not None, "controller was not entered"
         try:
             with anyio.CancelScope(shield=True):
                 await self.stop_all()
             tg.cancel_scope.cancel()
-            swallowed = await tg.__aexit__(*exc_info)  # type: ignore[arg-type]
+            if exc is None or isinstance(exc, anyio.get_cancelled_exc_class()):
+                swallowed = await tg.__aexit__(exc_type, exc, tb)
+            else:
+                # The block's own exception goes on as itself: handed to the task group,
+                # it would come out wrapped in an exception group.
+                await tg.__aexit__(None, None, None)
+                swallowed = False
         finally:
             self._tg = None
             if self._capture is not None:
@@ -252,7 +264,15 @@ class ServiceController:
 
         Stopped: setup, exactly `loops` loops, teardown. Sleeping or paused: the loops
         run at once and the service goes back to its schedule (or stays paused).
+
+        Raises:
+            ValueError: `loops` is not a whole number >= 1 (whatever the service's state).
+            CommandError: its state refuses a step now.
         """
+        if isinstance(loops, bool) or not isinstance(loops, int) or loops < 1:
+            # Checked here: a stopped service's step runs in a task of its own, where the
+            # framework's own ValueError would only end that task.
+            raise ValueError(f"loops must be a whole number >= 1, got {loops!r}")
         entry = self._allow(name, Command.STEP)
         service = self._require_instance(entry)
         assert isinstance(service, LoopService)
@@ -449,7 +469,9 @@ class ServiceController:
     def _instantiate(self, entry: Entry) -> None:
         try:
             service = entry.cls()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
+            # SystemExit too (a `sys.exit("no DATABASE_URL")` in `__init__`): it would end
+            # the command silently, without a word of which service did it.
             entry.init_error = ErrorInfo(exc, when=self.now(), phase="init")
             log = logging.getLogger(f"servicedeck.services.{entry.name}")
             if isinstance(exc, ServiceSettingsError) and entry.settings_error is not None:
@@ -481,6 +503,7 @@ class ServiceController:
     async def _run_task(
         self, entry: Entry, work: Callable[[], Any], scope: anyio.CancelScope, done: anyio.Event
     ) -> None:
+        task = anyio.get_current_task().id
         try:
             with scope:
                 await work()
@@ -497,11 +520,13 @@ class ServiceController:
                     "%s crashed: %r", entry.name, exc, exc_info=exc
                 )
         except BaseException as exc:
-            if isinstance(exc, GeneratorExit):
-                raise
-            # KeyboardInterrupt, SystemExit, ... from the service: it must end the process,
-            # but not by tearing through the task group (on asyncio it would leave the
-            # event loop with every other service half-run). Stop them, then raise it.
+            if isinstance(exc, GeneratorExit) and not _running_in(task):
+                raise  # this coroutine itself is being closed (collected): let it close
+            # KeyboardInterrupt, SystemExit, GeneratorExit, ... from the service: it must
+            # end the process, but not by tearing through the task group (on asyncio it
+            # would leave the event loop with every other service half-run, and the
+            # process would end in an exception group naming no service). Stop them all,
+            # then raise it, as itself, with a note naming the service.
             self._on_fatal(entry, exc)
         finally:
             entry.scope = None
@@ -554,3 +579,11 @@ class ServiceController:
                 callback(name)
             except Exception:
                 logger.exception("controller subscriber %r raised", callback)
+
+
+def _running_in(task: int) -> bool:
+    """True when the code calling this runs in task `task` (an `anyio` task id)."""
+    try:
+        return anyio.get_current_task().id == task
+    except Exception:  # no event loop runs here: a coroutine closed by the collector
+        return False

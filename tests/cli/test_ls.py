@@ -359,3 +359,40 @@ def test_ls_with_an_invalid_interval_marks_the_interval_unknown(sd: ServiceDeck)
     assert table.stdout.splitlines()[2].split()[:5] == [
         "ShopSync", "loop", "yes", "SHOP_ENABLED", "?",
     ]  # fmt: skip
+
+
+def test_ls_a_target_that_exits_at_import_is_named_exit_2(sd: ServiceDeck) -> None:
+    sd.write("exits.py", "import sys\n\nsys.exit(3)\n")
+
+    result = sd("ls", "exits.py")
+
+    assert result.status == 2  # not 3, silently
+    assert result.stderr == (
+        "servicedeck: error: could not import target 'exits.py': SystemExit(3) was raised at "
+        f"import, in {sd.cwd / 'exits.py'}:3; remove the sys.exit() from the module's import "
+        "(run with --debug to see the traceback).\n"
+    )
+
+
+def test_ls_a_system_exit_in_init_is_that_services_error(sd: ServiceDeck) -> None:
+    sd.write(
+        "needs_db.py",
+        """
+        import sys
+
+        from servicedeck import LoopService
+
+        class NeedsDb(LoopService):
+            def __init__(self) -> None:
+                sys.exit("no DATABASE_URL")
+
+            async def run_once(self) -> None: ...
+        """,
+    )
+
+    result = sd("ls", "needs_db.py", "services.py:Ticker", "-o", "json")
+
+    assert result.status == 1  # listed, not ended silently
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["NeedsDb"]["error"] == "__init__ failed: SystemExit: no DATABASE_URL"
+    assert rows["Ticker"]["error"] is None

@@ -102,3 +102,30 @@ def test_run_refuses_to_start_while_another_run_holds_the_pid_file(sd: ServiceDe
     assert str(first.proc.pid) in second.stderr
     first.signal(signal.SIGTERM)
     assert first.finish() == 0
+
+
+def test_run_a_generator_exit_from_a_service_stops_all_and_names_it(sd: ServiceDeck) -> None:
+    sd.write(
+        "closing.py",
+        """
+        from servicedeck import LoopService
+
+        class Closing(LoopService):
+            loop_seconds = 0.05
+
+            async def run_once(self) -> None:
+                if self.status.loop_count >= 1:
+                    raise GeneratorExit
+        """,
+    )
+
+    result = sd("run", "closing.py", "services.py:Ticker")
+
+    assert result.status == 1
+    assert (
+        "servicedeck: Closing raised GeneratorExit in run_once; every other service was "
+        "stopped. Exiting." in result.stderr
+    )
+    assert "ExceptionGroup" not in result.stderr
+    assert (sd.marks / "Ticker.teardown").read_text() == "done"
+    assert not (sd.state_dir / "servicedeck.pid").exists()
