@@ -2,9 +2,10 @@
 
     ServiceControl      the interface: snapshots, commands, a change stream, logs, and
                         why a command is refused now (`check`)
-    records             ServiceSnapshot, SettingInfo, LogLine, Stall, StopReport,
-                        ProcessInfo, and the framework's ServiceStatus, ErrorInfo,
-                        ServiceState and Health: plain data that survives a JSON round trip
+    records             ServiceSnapshot, SettingInfo, LogLine, Stall, StopReport (a
+                        ServiceStop for each service), ProcessInfo, and the framework's
+                        ServiceStatus, ErrorInfo, ServiceState and Health: plain data
+                        that survives a JSON round trip
     Command, refusal    the commands, and the pure rule that refuses one in a given state
     wait_until          wait, event-driven, until a condition on the services holds
 
@@ -25,6 +26,7 @@ from servicedeck.control._records import (
     LogLine,
     ProcessInfo,
     ServiceSnapshot,
+    ServiceStop,
     SettingInfo,
     Stall,
     StopReport,
@@ -41,6 +43,7 @@ __all__ = [
     "ServiceSnapshot",
     "ServiceState",
     "ServiceStatus",
+    "ServiceStop",
     "SettingInfo",
     "Stall",
     "StopReport",

@@ -5,6 +5,7 @@ It owns one instance of each service class and the tasks that run them.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -32,6 +33,7 @@ from servicedeck.control import (
     LogLine,
     ProcessInfo,
     ServiceSnapshot,
+    ServiceStop,
     Stall,
     StopReport,
     refusal,
@@ -39,7 +41,7 @@ from servicedeck.control import (
 )
 from servicedeck.controller._entry import Entry
 from servicedeck.controller._fatal import Fatal
-from servicedeck.controller._logs import LogCapture
+from servicedeck.controller._logs import LOGGER_PREFIX, LogCapture
 from servicedeck.controller._settings import load_settings
 from servicedeck.controller._watchdog import LoopWatchdog
 
@@ -397,32 +399,51 @@ class ServiceController:
         self,
         timeout: float = DEFAULT_STOP_TIMEOUT,
     ) -> StopReport:
-        """Stop every running service together; cancel those not stopped after `timeout`."""
+        """Stop every running service together; cancel those not stopped after `timeout`.
+
+        One still running `timeout` after its cancellation ignores it: it is marked
+        stuck, and this returns without waiting for it (its task still runs). The report
+        has each service's own outcome (`stopped`, `cancelled`, `stuck`) and time.
+        """
         began = time.perf_counter()
         running = [e for e in self._entries.values() if e.scope is not None]
-        cancelled: list[str] = []
+        outcomes: dict[str, ServiceStop] = {}
 
         async def stop_one(entry: Entry) -> None:
-            if entry.scope is None:
+            done = entry.done
+            if entry.scope is None or done is None:
                 return
-            try:
-                await self.stop(entry.name, block=True, timeout=timeout)
-            except CommandError:
-                done = entry.done
-                if done is not None:
-                    with anyio.move_on_after(timeout):
-                        await done.wait()
-            if entry.scope is not None:
-                cancelled.append(entry.name)
-                entry.scope.cancel()
-                if entry.done is not None:
-                    await entry.done.wait()
+            with contextlib.suppress(CommandError):  # stopping already: wait all the same
+                await self.stop(entry.name, block=False)
+            outcome = "stopped"
+            with anyio.move_on_after(timeout):
+                await done.wait()
+            scope = entry.scope
+            if scope is not None and not done.is_set():
+                outcome = "cancelled"
+                logging.getLogger(f"{LOGGER_PREFIX}.{entry.name}").warning(
+                    "%s: did not stop within %.3g s; cancelling it", entry.name, timeout
+                )
+                scope.cancel()
+                with anyio.move_on_after(timeout):
+                    await done.wait()
+                if not done.is_set():
+                    outcome = "stuck"
+                    entry.stuck = True
+                    logging.getLogger(f"{LOGGER_PREFIX}.{entry.name}").warning(
+                        "%s: did not end within %.3g s of its cancellation either: it is "
+                        "stuck (it ignores cancellation), and still running",
+                        entry.name,
+                        timeout,
+                    )
+                    self._changed(entry.name)
+            outcomes[entry.name] = ServiceStop(entry.name, outcome, time.perf_counter() - began)
 
         async with anyio.create_task_group() as tg:
             for entry in running:
                 tg.start_soon(stop_one, entry)
-        stopped = tuple(e.name for e in running if e.name not in cancelled)
-        return StopReport(stopped, tuple(cancelled), time.perf_counter() - began)
+        services = tuple(outcomes[e.name] for e in running if e.name in outcomes)
+        return StopReport(services, time.perf_counter() - began)
 
     async def wait_stopped(self, names: Iterable[str] | None = None) -> None:
         """Return once none of `names` (default: every service) has a task."""
