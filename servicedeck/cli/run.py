@@ -84,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from servicedeck.cli._logging import configure_logging
 
-    configure_logging(level)
+    logs = configure_logging(level)
     found = discover(args.targets, args.debug)
     try:
         pid_file.claim()
@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
             "Forced exit: services were not stopped gracefully (exit status %d).", EXIT_FORCED
         )
         pid_file.release()
-        logging.shutdown()
+        logs.close(timeout=1.0)  # bounded: the output may be a pipe nobody reads
         os._exit(EXIT_FORCED)
 
     def ready() -> None:
