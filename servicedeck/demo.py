@@ -7,6 +7,7 @@ your own. Together they show every feature of the console within a few seconds.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -57,9 +58,9 @@ class FlakyReaper(LoopService):
             self._expiry_of(order)
         self.logger.info("reaped %d expired orders", self.runs % 3 + 1)
 
-    def _expiry_of(self, order: dict[str, object]) -> float:
+    def _expiry_of(self, order: Mapping[str, int | None]) -> float:
         expires = order["expires"]
-        return math.floor(expires)  # type: ignore[call-overload]  # the bug to find
+        return float(math.floor(expires))  # type: ignore[arg-type]  # the bug to find
 
 
 class SlowReport(LoopService):

@@ -15,8 +15,9 @@ from typing import Any, ClassVar, NoReturn, overload
 import anyio
 
 from ._runtime import release
+from ._schedule import schedule_next_loop
 from ._service import Service
-from ._state import ServiceState
+from ._state import SafeRepr, ServiceState
 
 __all__ = ["LoopService"]
 
@@ -25,6 +26,12 @@ MIN_STOP_TIMEOUT = 1.0
 
 TEARDOWN_TIMEOUT = 30.0
 """How long a shielded `teardown()` may run after the service was cancelled."""
+
+# The states the loop sets on every pass: a module global is read faster than an enum
+# member (an attribute lookup through the enum class), 70 ns a loop on Python 3.11.
+_RUNNING = ServiceState.RUNNING
+_SLEEPING = ServiceState.SLEEPING
+_PAUSED = ServiceState.PAUSED
 
 
 def _check_loop_seconds(value: object, where: str) -> float:
@@ -49,6 +56,10 @@ def _running_asyncio() -> ModuleType | None:
 
 async def _no_run() -> None:
     """What `LoopService._start()` returns when the run was refused (a stop came first)."""
+
+
+_IDLE = (ServiceState.SLEEPING, ServiceState.PAUSED)
+"""States in which a service's task waits for nobody's code: no child task can block it."""
 
 
 def _check_loops(loops: object, what: str = "loops") -> int:
@@ -265,8 +276,13 @@ class LoopService(Service, ABC):
         Sleeping or paused: the loops run at once, and the service goes back to its
         schedule (or stays paused). Running a loop: they run right after it. Stopped:
         the same as `start(loops=loops)`, with setup and teardown (a `stop()` asked while
-        it was stopped does not cancel this explicit request). Called from inside
-        the service's own loop, it queues the loops and returns without waiting.
+        it was stopped does not cancel this explicit request).
+
+        Called from the service's own task (`run_once()`, `setup()`), or from a task
+        started there (a child in a task group of `run_once()`: one started through
+        anyio on asyncio, any on trio), it queues the loops and returns without
+        waiting: the run waits for that code, so waiting for the loops would deadlock.
+        They run once the current loop (or setup) is over.
 
         Raises:
             ValueError: `loops` is not a whole number >= 1.
@@ -284,8 +300,8 @@ class LoopService(Service, ABC):
         ticket = rt.steps_done + rt.steps
         rt.wake()
         rt.notify()
-        if rt.in_own_task():
-            return
+        if rt.in_own_task() or (rt.state not in _IDLE and rt.in_own_run()):
+            return  # the run waits for the caller: waiting for the loop would deadlock
         while rt.active and rt.steps_done < ticket:
             if rt.step_event is None:
                 rt.step_event = anyio.Event()
@@ -313,7 +329,7 @@ class LoopService(Service, ABC):
                 raise
             except BaseException as exc:
                 rt.record_error(exc, "setup", crash=True)
-                self.logger.error("%s: setup() failed: %r", self.name, exc, exc_info=exc)
+                self.logger.error("%s: setup() failed: %r", self.name, SafeRepr(exc), exc_info=exc)
                 raise
             setup_done = True
             await self._loop(loops, interval)
@@ -349,38 +365,23 @@ class LoopService(Service, ABC):
                 await self.teardown()
             except BaseException as exc:
                 rt.record_error(exc, "teardown", crash=True)
-                self.logger.error("%s: teardown() failed: %r", self.name, exc, exc_info=exc)
+                self.logger.error(
+                    "%s: teardown() failed: %r", self.name, SafeRepr(exc), exc_info=exc
+                )
                 raise
         if scope.cancelled_caught:
             self.logger.warning(
                 "%s: teardown() did not finish within %s s", self.name, TEARDOWN_TIMEOUT
             )
 
-    async def _sleep_until(
-        self, deadline: float | None, now: Callable[[], float], loop: Any = None
-    ) -> None:
+    async def _sleep_until(self, deadline: float | None, now: Callable[[], float]) -> None:
         """Sleep until `deadline` (forever for None), unless woken by `Runtime.wake()`.
 
+        The generic anyio sleep (trio): on asyncio, `_loop()` sleeps on a future itself.
         `now` is the runtime's clock (tests may replace it): the sleep lasts `deadline -
-        now()`, never negative (the deadline may have passed while listeners ran). `loop`
-        is the running asyncio event loop, if any.
+        now()`, never negative (the deadline may have passed while listeners ran).
         """
         rt = self._servicedeck
-        if loop is not None:
-            # What asyncio.sleep() does (a future and a timer), wakeable: a cancel scope
-            # per sleep cost as much again, in CPU per wake-up and memory per service.
-            waiter = loop.create_future()
-            timer = None
-            if deadline is not None:
-                timer = loop.call_later(max(deadline - now(), 0.0), release, waiter)
-            rt.sleeper = waiter
-            try:
-                await waiter
-            finally:
-                rt.sleeper = None
-                if timer is not None:
-                    timer.cancel()
-            return
         with anyio.CancelScope() as scope:
             rt.sleeper = scope
             try:
@@ -392,101 +393,71 @@ class LoopService(Service, ABC):
                 rt.sleeper = None
 
     async def _loop(self, loops: int | None, interval: float) -> None:
+        """Run `loops` scheduled loops (None: for ever) and every step asked, until a stop.
+
+        Each pass looks at the flags and does one thing: return, sleep (paused, or until
+        the next loop is due), or run one loop (a step, or the scheduled loop). When the
+        next loop is due is `schedule_next_loop()`'s rule; steps do not move it.
+        """
         rt = self._servicedeck
-        now = rt.clock
-        # `await yield_now(0)`: a checkpoint (anyio.sleep(0) is one on every backend).
-        yield_now: Callable[[float], Awaitable[None]] = anyio.sleep
-        loop = None
-        asyncio = _running_asyncio()
-        if asyncio is not None:
-            # What anyio does on asyncio, without its backend lookup on every call.
-            loop = asyncio.get_running_loop()
-            yield_now = asyncio.sleep
-            if now is anyio.current_time:
-                # asyncio's own loop.time() is time.monotonic(): skip the bound method.
-                stock = getattr(loop.time, "__func__", None) is asyncio.BaseEventLoop.time
-                now = time.monotonic if stock else loop.time
+        now, yield_now, loop = self._loop_primitives()
         run_once = self.run_once
-        done = 0
-        due = now()
-        slept = False
-        while True:
-            if rt.stop_requested:
-                return
-            if rt.steps == 0:
+        done = 0  # scheduled loops run (steps are not counted)
+        due = now()  # when the next scheduled loop is due
+        slept = False  # since the last loop: a sleep is also the yield a loop owes
+        while not rt.stop_requested:
+            # Pause and step handling: sleep, or pick the loop to run.
+            step = rt.steps > 0  # run_now() asked for a loop: now, paused or not
+            if not step:
                 if loops is not None and done >= loops:
                     return
-                if rt.paused:
-                    rt.next_loop_at = None
-                    rt.set_state(ServiceState.PAUSED)
-                    if rt.stop_requested or not rt.paused or rt.steps:
+                paused = rt.paused
+                if paused or due > now():
+                    deadline = None if paused else due
+                    if self._announce_sleep(deadline):
                         continue  # a listener asked for more; wake() had no sleep to cut
-                    await self._sleep_until(None, now, loop)
-                    slept = True
-                    continue
-                if due > now():
-                    rt.next_loop_at = due
-                    # rt.set_state() inlined here and below: a call per state change counts.
-                    rt.state = ServiceState.SLEEPING
-                    if rt.listeners:
-                        rt.notify()
-                        if rt.stop_requested or rt.paused or rt.steps:
-                            continue  # as above: look again before sleeping
                     if loop is None:
-                        await self._sleep_until(due, now)
+                        await self._sleep_until(deadline, now)
                     else:
-                        # _sleep_until()'s asyncio branch, inlined: a coroutine frame per
-                        # idle service is a fifth of its memory, and a call per wake-up.
+                        # What asyncio.sleep() does (a future and a timer), wakeable: an
+                        # anyio cancel scope per sleep cost as much again, in CPU per
+                        # wake-up and memory per service. Not in a helper coroutine: its
+                        # frame, held by every idle service, cost 0.27 KB a service (2.80
+                        # -> 3.07 KB, 1.93x -> 2.12x the bare loop; `python -m
+                        # tests.benchmarks --only idle`).
                         waiter = rt.sleeper = loop.create_future()
-                        timer = loop.call_later(max(due - now(), 0.0), release, waiter)
+                        timer = None
+                        if deadline is not None:
+                            timer = loop.call_later(max(deadline - now(), 0.0), release, waiter)
                         try:
                             await waiter
                         finally:
                             rt.sleeper = None
-                            timer.cancel()
+                            if timer is not None:
+                                timer.cancel()
                     slept = True
                     continue
-                # Due now: still yield, so a busy service never starves its neighbours;
-                # a sleep since the last loop was such a yield (and its flags are checked).
-                if not slept:
-                    await yield_now(0)
-                    if rt.stop_requested or rt.paused or rt.steps:
-                        continue
-                step = False
-            else:
-                # A step yields too (unless it just slept), or run_now(1000) on a loop
-                # that never awaits would starve every other task until it is done.
-                if not slept:
-                    await yield_now(0)
-                    if rt.stop_requested or not rt.steps:
-                        continue
-                # Counted in `steps` until it has run: run_now() tickets rely on it.
-                step = True
-
+            if not slept:
+                # Yield before every loop, a step too, or a service that never awaits
+                # (loop_seconds=0, run_now(1000)) would starve every other task.
+                await yield_now(0)
+                if rt.stop_requested or (rt.steps > 0) != step or (rt.paused and not step):
+                    continue  # something changed meanwhile: decide again
             slept = False
+
+            # Run one loop and record it.
             rt.next_loop_at = None
-            if rt.state is not ServiceState.RUNNING:
-                rt.state = ServiceState.RUNNING
+            if rt.state is not _RUNNING:
+                rt.state = _RUNNING
                 if rt.listeners:
                     rt.notify()
             number = rt.loop_count + 1
             started = now()
-            if not step and started - due > interval > 0:
-                due = started  # missed whole slots (paused, or the event loop stalled): skip them
             try:
                 await run_once()
             except Exception as exc:
                 ended = now()
-                rt.error_count += 1
-                rt.consecutive_errors += 1
-                tb = exc.__traceback__
-                if tb is not None and tb.tb_next is not None:
-                    # Start the traceback at run_once(): this frame's line tells the user
-                    # nothing, and locating it in this long function made capturing and
-                    # formatting the traceback cost more than the rest of a failing loop.
-                    exc.__traceback__ = tb.tb_next
-                rt.record_error(exc, "run_once", number)
-                self.logger.error("%s: loop %d failed: %r", self.name, number, exc, exc_info=exc)
+                self._record_failure(exc, number)
             else:
                 ended = now()
                 rt.consecutive_errors = 0
@@ -496,33 +467,87 @@ class LoopService(Service, ABC):
             rt.record_duration(duration)
             rt.last_loop_at = ended
 
+            # The schedule: a scheduled loop sets when the next is due; a step moves nothing.
             if step:
-                rt.steps -= 1
-                rt.steps_done += 1
-                rt.release_steppers()
+                self._record_step()
             else:
                 done += 1
-                if interval > 0:
-                    if duration > interval:
-                        rt.overrun_count += 1
-                        self.logger.warning(
-                            "%s: loop %d took %.3f s, longer than its interval of %.3g s",
-                            self.name,
-                            number,
-                            duration,
-                            interval,
-                        )
-                    due += interval
-                    if due < ended:
-                        due = ended  # fell behind: start at once and re-anchor
-                else:
-                    due = ended
-                backoff = self.max_backoff_seconds
-                if backoff and rt.consecutive_errors:
-                    wait = min(max(interval, 1e-3) * 2 ** min(rt.consecutive_errors, 60), backoff)
-                    due = max(due, ended + wait)
+                due, overrun, _ = schedule_next_loop(
+                    due, started, ended, interval, rt.consecutive_errors, self.max_backoff_seconds
+                )
+                if overrun:
+                    self._record_overrun(number, duration, interval)
             if rt.listeners:
                 rt.notify()
+
+    def _announce_sleep(self, deadline: float | None) -> bool:
+        """Show the service asleep until `deadline` (None: paused) and tell the listeners.
+
+        Returns:
+            True when a listener changed the flags meanwhile (stopped, paused, resumed or
+            stepped the service): the loop must look again instead of sleeping.
+        """
+        rt = self._servicedeck
+        paused = deadline is None
+        rt.next_loop_at = deadline
+        # rt.set_state() inlined (here and in _loop()): a call per state change counts.
+        rt.state = _PAUSED if paused else _SLEEPING
+        if not rt.listeners:
+            return False
+        rt.notify()
+        return rt.stop_requested or rt.paused != paused or rt.steps > 0
+
+    def _loop_primitives(
+        self,
+    ) -> tuple[Callable[[], float], Callable[[float], Awaitable[None]], Any]:
+        """The clock, the checkpoint and the asyncio event loop (None on trio) for `_loop()`.
+
+        On asyncio, asyncio's own clock and checkpoint: anyio looks its backend up on
+        every call. The checkpoint is awaited as `yield_now(0)`.
+        """
+        now = self._servicedeck.clock
+        asyncio = _running_asyncio()
+        if asyncio is None:
+            return now, anyio.sleep, None  # anyio.sleep(0) is a checkpoint on every backend
+        loop = asyncio.get_running_loop()
+        if now is anyio.current_time:
+            # asyncio's own loop.time() is time.monotonic(): skip the bound method.
+            stock = getattr(loop.time, "__func__", None) is asyncio.BaseEventLoop.time
+            now = time.monotonic if stock else loop.time
+        return now, asyncio.sleep, loop
+
+    def _record_failure(self, exc: Exception, number: int) -> None:
+        """Count, record and log the error loop `number` raised; the loop goes on."""
+        rt = self._servicedeck
+        rt.error_count += 1
+        rt.consecutive_errors += 1
+        tb = exc.__traceback__
+        if tb is not None and tb.tb_next is not None:
+            # Start the traceback at run_once(): `_loop()`'s line tells the user nothing,
+            # and locating it in that long function made capturing and formatting the
+            # traceback cost more than the rest of a failing loop.
+            exc.__traceback__ = tb.tb_next
+        rt.record_error(exc, "run_once", number)
+        self.logger.error("%s: loop %d failed: %r", self.name, number, SafeRepr(exc), exc_info=exc)
+
+    def _record_step(self) -> None:
+        """A step has run: release the `run_now()` callers waiting for it."""
+        rt = self._servicedeck
+        # Counted in `steps` until it has run: run_now() tickets rely on it.
+        rt.steps -= 1
+        rt.steps_done += 1
+        rt.release_steppers()
+
+    def _record_overrun(self, number: int, duration: float, interval: float) -> None:
+        """Count and warn about loop `number`, which took longer than its interval."""
+        self._servicedeck.overrun_count += 1
+        self.logger.warning(
+            "%s: loop %d took %.3f s, longer than its interval of %.3g s",
+            self.name,
+            number,
+            duration,
+            interval,
+        )
 
     async def _watch_signals(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

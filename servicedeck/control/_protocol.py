@@ -187,7 +187,11 @@ async def wait_until(
     with anyio.fail_after(timeout):
         while not condition():
             changed = anyio.Event()
-            unsubscribe = control.subscribe(lambda name, changed=changed: changed.set())
+
+            def on_change(name: str, changed: anyio.Event = changed) -> None:
+                changed.set()
+
+            unsubscribe = control.subscribe(on_change)
             try:
                 if not condition():
                     await changed.wait()
