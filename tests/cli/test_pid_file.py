@@ -23,20 +23,33 @@ import os, sys, time
 from pathlib import Path
 from servicedeck.cli._daemon import AlreadyRunningError, PidFile
 
-pid_file = PidFile(Path(sys.argv[1]))
-start_at = float(sys.stdin.readline())  # the start line, on the system's monotonic clock
-while time.monotonic() < start_at:  # all at once: a sleep would wake each one apart
-    pass
-try:
-    pid_file.claim()
-except AlreadyRunningError:
-    print("lost", flush=True)
-else:
-    print("won", flush=True)
-sys.stdin.buffer.read()  # hold it until the test has heard from everyone
-if sys.argv[2] == "die":
-    os._exit(0)  # as a killed run: the file stays, stale, for the next trial
-pid_file.release()
+
+def line() -> str:  # unbuffered: a forked child reads from the same pipe
+    data = b""
+    while not data.endswith(b"\\n"):
+        data += os.read(0, 1)
+    return data.decode().strip()
+
+
+while True:
+    start_at, how = line().split()  # a trial: when to claim (on the system's monotonic
+    child = os.fork()                # clock), and how its winner lets go
+    if child:
+        os.waitpid(child, 0)
+        continue
+    pid_file = PidFile(Path(sys.argv[1]))
+    while time.monotonic() < float(start_at):  # all at once: a sleep would wake each apart
+        pass
+    try:
+        pid_file.claim()
+    except AlreadyRunningError:
+        print("lost", flush=True)
+    else:
+        print("won", flush=True)
+    line()  # hold it until the test has heard from everyone
+    if how == "release":
+        pid_file.release()
+    os._exit(0)  # without release: as a killed run, the file stays, stale
 """
 
 
@@ -45,43 +58,45 @@ def pid_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "servicedeck.pid"
 
 
-def claim_at_once(pid_path: Path, processes: int, exit_how: str) -> list[str]:
+def test_pid_file_claimed_by_six_processes_at_once_has_exactly_one_holder(
+    pid_path: Path,
+) -> None:
     # Each claimer's command line reads like a `servicedeck run`'s, so that nothing but
-    # the claim itself can tell them from real runs.
+    # the claim itself can tell them from real runs. Each trial is claimed by children
+    # they fork, so that the interpreter starts only once.
     claimers = [
         subprocess.Popen(
-            [sys.executable, "-c", CLAIMER, str(pid_path), exit_how, "servicedeck", "run"],
+            [sys.executable, "-c", CLAIMER, str(pid_path), "servicedeck", "run"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
-        for _ in range(processes)
+        for _ in range(6)
     ]
-    try:
-        start_at = time.monotonic() + 0.3  # once every claimer has started up
+
+    def tell(text: str) -> None:
         for claimer in claimers:
             assert claimer.stdin is not None
-            claimer.stdin.write(f"{start_at!r}\n")
+            claimer.stdin.write(text)
             claimer.stdin.flush()
-        outcomes = []
-        for claimer in claimers:
-            assert claimer.stdout is not None
-            outcomes.append(claimer.stdout.readline().strip())
+
+    try:
+        # Odd trials start from the stale file the last winner left (it died holding
+        # it): the takeover of a stale file is where two claimers used to both succeed.
+        for trial in range(20):
+            how = "die" if trial % 2 == 0 else "release"
+            tell(f"{time.monotonic() + (1.0 if trial == 0 else 0.05)!r} {how}\n")
+            outcomes = []
+            for claimer in claimers:
+                assert claimer.stdout is not None
+                outcomes.append(claimer.stdout.readline().strip())
+            tell("done\n")
+
+            assert sorted(outcomes) == ["lost"] * 5 + ["won"], f"trial {trial}: {outcomes}"
     finally:
         for claimer in claimers:
-            claimer.communicate("", timeout=DEADLINE)
-    return outcomes
-
-
-def test_pid_file_claimed_by_six_processes_at_once_has_exactly_one_holder(
-    pid_path: Path,
-) -> None:
-    # Odd trials start from the stale file the last winner left (it died holding it):
-    # the takeover of a stale file is where two claimers used to both succeed.
-    for trial in range(20):
-        outcomes = claim_at_once(pid_path, 6, "die" if trial % 2 == 0 else "release")
-
-        assert sorted(outcomes) == ["lost"] * 5 + ["won"], f"trial {trial}: {outcomes}"
+            claimer.kill()
+            claimer.communicate(timeout=DEADLINE)
 
 
 def test_pid_file_of_a_dead_run_is_stale_whatever_it_holds(pid_path: Path) -> None:
