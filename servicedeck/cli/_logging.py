@@ -30,7 +30,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import IO, Any, cast
 
 __all__ = [
     "LINE_CAP",
@@ -209,7 +209,8 @@ class LogQueue(logging.handlers.QueueHandler):
     """
 
     def __init__(self, capacity: int = QUEUE_CAPACITY) -> None:
-        super().__init__(queue.Queue(capacity))
+        self.records: queue.Queue[Any] = queue.Queue(capacity)
+        super().__init__(self.records)
         self.dropped = 0
         """Records dropped since the last warning about it."""
         self.repeats = RepeatedErrors()
@@ -251,7 +252,8 @@ class LogQueue(logging.handlers.QueueHandler):
             (self.dropped,),
             None,
         )
-        return self.prepare(notice)
+        prepared: logging.LogRecord = self.prepare(notice)
+        return prepared
 
 
 class _Listener(logging.handlers.QueueListener):
@@ -260,6 +262,7 @@ class _Listener(logging.handlers.QueueListener):
 
     def __init__(self, records: queue.Queue[Any], sink: Any) -> None:
         super().__init__(records, sink)
+        self.records = records
         self.finished = threading.Event()
 
     def dequeue(self, block: bool) -> Any:
@@ -272,7 +275,7 @@ class _Listener(logging.handlers.QueueListener):
         """Write what is queued, waiting at most `timeout`; True if all was written."""
         deadline = time.monotonic() + timeout
         try:
-            self.queue.put(None, timeout=timeout)
+            self.records.put(None, timeout=timeout)
         except queue.Full:
             return False
         return self.finished.wait(max(deadline - time.monotonic(), 0.0))
@@ -321,7 +324,7 @@ class _RichSink:
         from rich.logging import RichHandler
 
         self.rich = RichHandler(
-            console=Console(file=stream, stderr=True),
+            console=Console(file=cast("IO[str]", stream), stderr=True),
             show_path=False,
             markup=False,
             log_time_format="[%X]",
@@ -358,7 +361,7 @@ class LogPipeline:
             self.handler.setFormatter(
                 CappedFormatter("%(asctime)s %(levelname)-8s %(who)s%(message)s")
             )
-        self._listener = _Listener(self.handler.queue, sink)  # type: ignore[arg-type]
+        self._listener = _Listener(self.handler.records, sink)
         self._listener.start()
         root = logging.getLogger()
         root.addHandler(self.handler)
