@@ -15,8 +15,9 @@ Exit statuses (docs/reference/cli.md):
          service whose settings (or __init__) fail, every service of `run` crashed,
          `stop` could not end the process
     2    usage error: bad option, a target that does not import, an invalid
-         [tool.servicedeck] table or SERVICEDECK_* variable, two services with one name
-    130  `run` forced to exit by a second SIGINT/SIGTERM during its graceful stop, or a
+         [tool.servicedeck] table or SERVICEDECK_* variable, a .env that cannot be read,
+         a state directory that is a file, two services with one name
+    130  `run` forced to exit by a second signal during its graceful stop, or a
          service raised KeyboardInterrupt (after every service was stopped); a service's
          SystemExit(n) exits with n, another BaseException with 1
     141  the reader of the output left early (`servicedeck ls | head -1`): what a
