@@ -82,7 +82,8 @@ def timed_process(argv: list[str], cwd: Path) -> float:
 
 
 def services_module(count: int) -> str:
-    """A module defining `count` loop services, each with a docstring, as users write them."""
+    """A module defining `count` loop services, each with a docstring, as users write them
+    (`tests/support/generated.py` makes the same for the tests, which can import it)."""
     classes = "".join(
         f'\n\nclass Svc{i:04d}(LoopService):\n    """Service number {i}."""\n\n'
         "    async def run_once(self) -> None: ...\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.generated import services_module
 
 from .conftest import DEADLINE, ServiceDeck
 
@@ -199,19 +200,6 @@ class Red(LoopService):
 '''
 
 
-def many_services_py(count: int, doc: str = "Service number {i}.") -> str:
-    lines = ["from servicedeck import LoopService", ""]
-    for i in range(count):
-        lines += [
-            "",
-            f"class Svc{i:04d}(LoopService):",
-            f'    """{doc.format(i=i)}"""',
-            "",
-            "    async def run_once(self) -> None: ...",
-        ]
-    return "\n".join(lines) + "\n"
-
-
 def in_a_terminal(sd: ServiceDeck, *args: str, columns: int, **env: str) -> tuple[int, str]:
     """Run `servicedeck ARGS` with stdout a terminal `columns` wide; its status and output
     (colours removed)."""
@@ -254,7 +242,7 @@ def in_a_terminal(sd: ServiceDeck, *args: str, columns: int, **env: str) -> tupl
 def test_ls_into_a_reader_that_leaves_early_exits_quietly(sd: ServiceDeck) -> None:
     import subprocess
 
-    sd.write("many.py", many_services_py(1500))  # ~140 kB: more than a pipe holds
+    sd.write("many.py", services_module(1500))  # ~140 kB: more than a pipe holds
     proc = subprocess.Popen(
         sd.argv("ls", "many.py"),
         cwd=sd.cwd,
@@ -291,7 +279,7 @@ def test_ls_shows_names_and_docstrings_literally_never_as_markup(sd: ServiceDeck
 
 
 def test_ls_in_a_pipe_is_one_line_per_service_however_long(sd: ServiceDeck) -> None:
-    sd.write("long.py", many_services_py(3, doc="{i} " + "very long words " * 200))
+    sd.write("long.py", services_module(3, doc="{i} " + "very long words " * 200))
 
     result = sd("ls", "long.py")
 
