@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any, cast
 
+from servicedeck import message_of
+
 __all__ = [
     "LINE_CAP",
     "MESSAGE_CAP",
@@ -56,22 +58,18 @@ QUEUE_CAPACITY = 1_000
 REPEAT_PREVIEW = 200
 """Characters of a repeated error's message shown on its one line."""
 
-ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-
 
 def cut(text: str, cap: int) -> str:
-    """`text`, or its first characters and a note of its length when it is longer than `cap`."""
+    """`text`, or, when it is longer than `cap`, as much of it as fits in `cap` with a
+    note of its length: `… [cut: 1,003,918 characters, the first 1,950 shown]`."""
     if len(text) <= cap:
         return text
-    note = f"… [cut: {len(text):,} characters, the first {cap:,} shown]"
-    return text[: max(cap - len(note), 0)] + note
-
-
-def _message_of(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:
-        return f"<{type(exc).__name__}: message could not be rendered>"
+    kept = cap
+    for _ in range(2):  # the note's length depends on the count it states: settle it
+        note = f"… [cut: {len(text):,} characters, the first {kept:,} shown]"
+        kept = max(cap - len(note), 0)
+    note = f"… [cut: {len(text):,} characters, the first {kept:,} shown]"
+    return text[:kept] + note
 
 
 def _where(tb: TracebackType | None) -> tuple[str, int]:
@@ -122,7 +120,7 @@ class RepeatedErrors:
         if not exc_info or exc_info[1] is None:
             return record
         exc = exc_info[1]
-        message = _message_of(exc)
+        message = message_of(exc)
         path, line = _where(exc_info[2])
         key = (type(exc).__qualname__, hash(message), len(message), path, line)
         with self._lock:

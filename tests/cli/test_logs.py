@@ -95,7 +95,7 @@ def test_a_huge_multi_line_error_is_cut_with_its_length_stated() -> None:
     assert len(text) < 2 * MESSAGE_CAP + 1_000  # the message, the traceback's frames, its text
     assert max(len(line) for line in text.splitlines()) <= LINE_CAP
     message = f"A: loop failed: {ValueError(HUGE)!r}"
-    assert f"[cut: {len(message):,} characters, the first 2,000 shown]" in text
+    assert f"[cut: {len(message):,} characters, the first 1,948 shown]" in text
     assert f"[cut: {len('ValueError: ' + HUGE) + 1:,} characters" in text  # the traceback's
     assert "in raise_here\n    raise exc\n" in text  # the frames are whole
     assert record.exc_text is None  # the record is left for other handlers whole
@@ -157,7 +157,7 @@ def test_run_logs_a_flood_of_huge_errors_in_full_once_then_a_line_each(sd: Servi
     assert log.count("[the same error again: repeat ") >= 14
     assert "Flood: loop 15 failed: ValueError('record 0: xxx" in log
     first = f"Flood: loop 1 failed: {ValueError(HUGE)!r}"
-    assert f"[cut: {len(first):,} characters, the first 2,000 shown]" in log
+    assert f"[cut: {len(first):,} characters, the first 1,948 shown]" in log
     assert f"[cut: {len('ValueError: ' + HUGE) + 1:,} characters" in log  # the traceback's
 
 
