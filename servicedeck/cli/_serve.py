@@ -1,7 +1,8 @@
 """The headless run behind `servicedeck run`: a `ServiceControl` until a signal.
 
-SIGINT, SIGTERM or SIGHUP stops every service gracefully (`stop_all()`, teardown runs); a
-second one during that stop calls `force()`, which ends the process at once. If every service
+SIGINT, SIGTERM or SIGHUP stops every service gracefully (`stop_all()`, teardown runs),
+naming those still stopping meanwhile, then reports each one's outcome and time; a second
+signal during that stop calls `force()`, which ends the process at once. If every service
 ends by itself (crashed, or a non-loop service returned), the run ends too.
 """
 

@@ -266,9 +266,9 @@ class ServiceStop:
     name: str
     outcome: str
     """`stopped`: it stopped within the timeout. `cancelled`: it did not, was cancelled,
-    and its task then ended (its teardown ran). `stuck`: it did not end within the
-    timeout after its cancellation either (it ignores cancellation); its task still
-    runs."""
+    and its task then ended (a loop service's teardown ran). `stuck`: it did not end
+    within the timeout after its cancellation either (it ignores cancellation); its task
+    still runs."""
     seconds: float
     """From the stop request until its task ended; for `stuck`, until the stop gave up
     waiting for it."""
