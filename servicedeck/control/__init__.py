@@ -3,9 +3,10 @@
     ServiceControl      the interface: snapshots, commands, a change stream, logs, and
                         why a command is refused now (`check`)
     records             ServiceSnapshot, SettingInfo, LogLine, Stall, StopReport (a
-                        ServiceStop for each service), ProcessInfo, and the framework's
-                        ServiceStatus, ErrorInfo, ServiceState and Health: plain data
-                        that survives a JSON round trip
+                        ServiceStop for each service), RestartReport, ProcessInfo, and
+                        the framework's ServiceStatus, ErrorInfo, ServiceState, Health,
+                        HealthVerdict, AwaitStack and StackFrame: plain data that
+                        survives a JSON round trip
     Command, refusal    the commands, and the pure rule that refuses one in a given state
     wait_until          wait, event-driven, until a condition on the services holds
 
@@ -19,12 +20,21 @@ implements it in process. It imports the framework's public value types, never
 Textual or the controller.
 """
 
-from servicedeck import ErrorInfo, Health, ServiceState, ServiceStatus
+from servicedeck import (
+    AwaitStack,
+    ErrorInfo,
+    Health,
+    HealthVerdict,
+    ServiceState,
+    ServiceStatus,
+    StackFrame,
+)
 from servicedeck.control._commands import Command, CommandError, refusal
 from servicedeck.control._protocol import ServiceControl, wait_until
 from servicedeck.control._records import (
     LogLine,
     ProcessInfo,
+    RestartReport,
     ServiceSnapshot,
     ServiceStop,
     SettingInfo,
@@ -33,18 +43,22 @@ from servicedeck.control._records import (
 )
 
 __all__ = [
+    "AwaitStack",
     "Command",
     "CommandError",
     "ErrorInfo",
     "Health",
+    "HealthVerdict",
     "LogLine",
     "ProcessInfo",
+    "RestartReport",
     "ServiceControl",
     "ServiceSnapshot",
     "ServiceState",
     "ServiceStatus",
     "ServiceStop",
     "SettingInfo",
+    "StackFrame",
     "Stall",
     "StopReport",
     "refusal",

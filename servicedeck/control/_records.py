@@ -3,10 +3,10 @@
 Every record that crosses the protocol survives a JSON round trip:
 `Record.from_json(json.loads(json.dumps(record.to_json()))) == record`, so the same
 records can be served over a socket. The framework's own value types (`ServiceStatus`,
-`ErrorInfo`, `ServiceState`, `Health`) are records too, re-exported by
-`servicedeck.control`. Times are on the serving process's monotonic clock (see
-`ServiceControl.now()`), except the wall-clock fields named `created`, `at` or
-`wall_time`.
+`ErrorInfo`, `ServiceState`, `Health`, `HealthVerdict`, `AwaitStack`, `StackFrame`) are
+records too, re-exported by `servicedeck.control`. Times are on the serving process's
+monotonic clock (see `ServiceControl.now()`), except the wall-clock fields named
+`created`, `at` or `wall_time`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ __all__ = [
     "STOP_OUTCOMES",
     "LogLine",
     "ProcessInfo",
+    "RestartReport",
     "ServiceSnapshot",
     "ServiceStop",
     "SettingInfo",
@@ -183,6 +184,16 @@ class ServiceSnapshot:
     """Log lines captured for it so far (it only grows: new lines arrived when it changed)."""
     stall: Stall | None = None
     """The last time its synchronous code blocked the event loop."""
+    health_reason: str = ""
+    """Why `health` is what it is, in a few words (`3 of the last 10 loops failed`,
+    `never started`, `killed (its task was cancelled)`): never just the state's name,
+    so a view can show the state and this side by side."""
+    kill_requested_at: float | None = None
+    """When `kill` was asked (the controller's clock), while its task has not ended yet:
+    a task that shields itself from cancellation, or blocks, runs on after a kill."""
+    log_level: int | None = None
+    """The least level captured in its log, set for this session with `set_log_level`
+    (e.g. `logging.DEBUG`); None: the default (`logging.INFO`)."""
 
     @property
     def is_loop(self) -> bool:
@@ -191,11 +202,14 @@ class ServiceSnapshot:
 
     @property
     def is_failing(self) -> bool:
-        """Its last loop failed (even if it has stopped since), it crashed, it is stuck,
-        or its settings do not load."""
+        """Its health is FAILING (loops of the window raised, even if it has stopped
+        since) or CRASHED, it is stuck, or its settings do not load.
+
+        Judged over a window of loops (see `servicedeck.health_verdict`), so a service
+        that fails now and then does not flicker in and out of a failing view.
+        """
         return (
             self.health in (Health.FAILING, Health.CRASHED)
-            or self.status.consecutive_errors > 0
             or self.settings_error is not None
             or self.stuck
         )
@@ -221,6 +235,9 @@ class ServiceSnapshot:
             "has_task": self.has_task,
             "log_count": self.log_count,
             "stall": None if self.stall is None else self.stall.to_json(),
+            "health_reason": self.health_reason,
+            "kill_requested_at": self.kill_requested_at,
+            "log_level": self.log_level,
         }
 
     @classmethod
@@ -233,6 +250,7 @@ class ServiceSnapshot:
         """
         stall = data.get("stall")
         enabled = data.get("enabled")
+        log_level = data.get("log_level")
         return cls(
             name=str(data["name"]),
             qualname=str(data["qualname"]),
@@ -252,6 +270,9 @@ class ServiceSnapshot:
             has_task=bool(data.get("has_task", False)),
             log_count=int(data.get("log_count", 0)),
             stall=None if stall is None else Stall.from_json(stall),
+            health_reason=str(data.get("health_reason", "")),
+            kill_requested_at=_float_or_none(data.get("kill_requested_at")),
+            log_level=None if log_level is None else int(log_level),
         )
 
 
@@ -330,6 +351,45 @@ class StopReport:
         return cls(
             services=tuple(ServiceStop.from_json(stop) for stop in data["services"]),
             seconds=float(data["seconds"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RestartReport:
+    """What `ServiceControl.restart()` did: for a notification, and its log line."""
+
+    name: str
+    """The service."""
+    was_running: bool
+    """It had a task, and was stopped before it started again."""
+    stop_seconds: float
+    """How long stopping it took (0 when it was not running)."""
+
+    @property
+    def summary(self) -> str:
+        """One sentence: `Reaper restarted: stopped in 0.20 s, started again (same code
+        and settings: code is loaded once per process)`."""
+        if not self.was_running:
+            done = "started (it was not running)"
+        else:
+            done = f"restarted: stopped in {self.stop_seconds:.2f} s, started again"
+        return f"{self.name} {done} (same code and settings: code is loaded once per process)"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return {
+            "name": self.name,
+            "was_running": self.was_running,
+            "stop_seconds": self.stop_seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RestartReport:
+        """The `RestartReport` that `to_json()` described."""
+        return cls(
+            name=str(data["name"]),
+            was_running=bool(data["was_running"]),
+            stop_seconds=float(data["stop_seconds"]),
         )
 
 
