@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, TypeAdapter, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicedeck.coordinate import CoordinationError, LeaseTimings, check_url
 
-__all__ = ["CliSettings", "default_state_dir"]
+__all__ = ["SECONDS", "CliSettings", "Seconds", "default_state_dir"]
+
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+"""A finite number of seconds > 0: `SERVICEDECK_STOP_TIMEOUT`, and the options that take
+seconds (`--stop-timeout`, `--timeout`), validate through this one type."""
+
+SECONDS: TypeAdapter[float] = TypeAdapter(Seconds)
+"""`Seconds`, for a value that is not a field (an option's)."""
 
 
 def default_state_dir() -> Path:
@@ -31,20 +38,20 @@ class CliSettings(BaseSettings):
     """Where `run` keeps its pid file and a background run its log (SERVICEDECK_STATE_DIR)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """The least level `run` logs (SERVICEDECK_LOG_LEVEL); `--log-level` wins."""
-    stop_timeout: float = Field(default=5.0, gt=0)
+    stop_timeout: Seconds = 5.0
     """Seconds `run` waits for each service to stop before cancelling it."""
 
     coordinate: str | None = None
     """Where `run` keeps its leases, to run each service on one replica at a time
     (SERVICEDECK_COORDINATE); `--coordinate` wins. None: no coordination."""
-    lease_seconds: float = 15.0
+    lease_seconds: Seconds = 15.0
     """How long a lease lasts after each renewal (SERVICEDECK_LEASE_SECONDS)."""
-    renew_seconds: float = 5.0
+    renew_seconds: Seconds = 5.0
     """How often a leader renews its leases (SERVICEDECK_RENEW_SECONDS)."""
-    renew_deadline_seconds: float = 10.0
+    renew_deadline_seconds: Seconds = 10.0
     """How long after its last renewal a leader steps down
     (SERVICEDECK_RENEW_DEADLINE_SECONDS)."""
-    poll_seconds: float = 1.0
+    poll_seconds: Seconds = 1.0
     """How often a standby tries to take a lease, ± 20 % (SERVICEDECK_POLL_SECONDS)."""
 
     @field_validator("log_level", mode="before")

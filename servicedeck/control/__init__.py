@@ -2,10 +2,11 @@
 
     ServiceControl      the interface: snapshots, commands, a change stream, logs, and
                         why a command is refused now (`check`)
-    records             ServiceSnapshot, SettingInfo, LogLine, Stall, StopReport,
-                        RestartReport, ProcessInfo, and the framework's ServiceStatus,
-                        ErrorInfo, ServiceState, Health, HealthVerdict, AwaitStack,
-                        StackFrame, Lease, LeaseRole and LeaseStatus: plain data that
+    records             ServiceSnapshot, SettingInfo, LogLine, Stall, StopReport (a
+                        ServiceStop for each service), RestartReport, ProcessInfo, and
+                        the framework's ServiceStatus, ErrorInfo, ServiceState, Health,
+                        HealthVerdict, AwaitStack, StackFrame, Lease, LeaseRole and
+                        LeaseStatus: plain data that
                         survives a JSON round trip
     Command, refusal    the commands, and the pure rule that refuses one in a given state
     wait_until          wait, event-driven, until a condition on the services holds
@@ -39,6 +40,7 @@ from servicedeck.control._records import (
     ProcessInfo,
     RestartReport,
     ServiceSnapshot,
+    ServiceStop,
     SettingInfo,
     Stall,
     StopReport,
@@ -61,6 +63,7 @@ __all__ = [
     "ServiceSnapshot",
     "ServiceState",
     "ServiceStatus",
+    "ServiceStop",
     "SettingInfo",
     "StackFrame",
     "Stall",
