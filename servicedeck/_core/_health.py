@@ -123,6 +123,10 @@ def health_verdict(
             reason = f"killed; {reason}"
         return HealthVerdict(Health.FAILING, reason)
     if stopped:
+        if status.lease is not None:
+            standby = _standby(status)
+            if standby is not None:
+                return standby
         if status.cancelled:
             return HealthVerdict(Health.STOPPED, "killed (its task was cancelled)")
         if status.started_at is None:
@@ -167,6 +171,27 @@ def health(
     return health_verdict(
         status, now, window=window, failing_after=failing_after, stale_after=stale_after
     ).health
+
+
+def _standby(status: ServiceStatus) -> HealthVerdict | None:
+    """A service that waits for its lease (several replicas): healthy while another
+    process runs it, so a readiness probe keeps a standby replica in service."""
+    from ._lease import LeaseRole
+
+    assert status.lease is not None
+    role, lease = status.lease.role, status.lease.lease
+    if role is LeaseRole.STANDBY:
+        if lease is None:
+            return HealthVerdict(Health.HEALTHY, "standing by for its lease")
+        return HealthVerdict(
+            Health.HEALTHY, f"standing by: running on {lease.holder}, epoch {lease.epoch}"
+        )
+    if role is LeaseRole.LOST:
+        epoch = "" if lease is None else f" (epoch {lease.epoch})"
+        return HealthVerdict(
+            Health.STOPPED, f"lost its lease{epoch}; stands by once the engine answers"
+        )
+    return None
 
 
 def _check_count(value: object, what: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from servicedeck import LeaseRole, LoopService, RunInAllServers
+from servicedeck import Health, LeaseRole, LoopService, RunInAllServers
 from servicedeck.control import Command, CommandError, ServiceSnapshot
 from servicedeck.controller import ServiceController
 from servicedeck.coordinate import LeaseTimings, connect
@@ -72,6 +72,7 @@ async def test_controller_runs_a_leased_service_in_one_replica(
         assert standby.has_task
         assert standby.status.loop_count == 0
         assert role(b) is LeaseRole.STANDBY
+        assert standby.health is Health.HEALTHY  # another replica runs it: b is ready
         assert role(a) is LeaseRole.LEADER
         assert a.snapshot("Cache").status.lease is None  # RunInAllServers: no lease
         reason = "Reaper stands by: running on a:1, epoch 1"

@@ -11,6 +11,9 @@ from servicedeck import (
     ErrorInfo,
     Health,
     HealthVerdict,
+    Lease,
+    LeaseRole,
+    LeaseStatus,
     LoopService,
     ServiceState,
     ServiceStatus,
@@ -243,3 +246,30 @@ async def test_health_of_a_service_that_recovers_is_healthy_after_the_window() -
     failing = [n for n, verdict in seen.items() if verdict is Health.FAILING]
     assert failing == list(range(1, 13)), "failing until 10 loops in a row have passed"
     assert all(seen[n] is Health.HEALTHY for n in range(13, 20))
+
+
+ELSEWHERE = Lease("Reaper", "host-b:4242", 7, 1.7e9)
+
+
+@pytest.mark.parametrize(
+    ("lease", "verdict"),
+    [
+        (
+            LeaseStatus(LeaseRole.STANDBY, ELSEWHERE, 0),
+            (Health.HEALTHY, "standing by: running on host-b:4242, epoch 7"),
+        ),
+        (LeaseStatus(LeaseRole.STANDBY, None, 0), (Health.HEALTHY, "standing by for its lease")),
+        (
+            LeaseStatus(LeaseRole.LOST, ELSEWHERE, 2),
+            (Health.STOPPED, "lost its lease (epoch 7); stands by once the engine answers"),
+        ),
+        (LeaseStatus(LeaseRole.OFF, ELSEWHERE, 2), (Health.STOPPED, "its last run ended cleanly")),
+    ],
+)
+def test_health_verdict_of_a_replica_standing_by(
+    lease: LeaseStatus, verdict: tuple[Health, str]
+) -> None:
+    # Another process runs it: a readiness probe must keep this replica in service.
+    status = status_of((False,) * 3, state=ServiceState.STOPPED, started_at=0.0, lease=lease)
+
+    assert health_verdict(status, 5.0) == HealthVerdict(*verdict)
