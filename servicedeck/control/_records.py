@@ -166,6 +166,14 @@ class ServiceSnapshot:
     """Log lines captured for it so far (it only grows: new lines arrived when it changed)."""
     stall: Stall | None = None
     """The last time its synchronous code blocked the event loop."""
+    stall_count: int = 0
+    """How many times its synchronous code blocked the event loop (it only grows)."""
+    process: ProcessInfo | None = None
+    """The process that runs it, set by a control that shows the services of several
+    processes together; None: the control's own `process`."""
+    unreachable: str | None = None
+    """Set by a client of another process while that process cannot be reached: why (one
+    sentence). The rest of the record is then the last state it was seen in."""
 
     @property
     def is_loop(self) -> bool:
@@ -204,6 +212,9 @@ class ServiceSnapshot:
             "has_task": self.has_task,
             "log_count": self.log_count,
             "stall": None if self.stall is None else self.stall.to_json(),
+            "stall_count": self.stall_count,
+            "process": None if self.process is None else self.process.to_json(),
+            "unreachable": self.unreachable,
         }
 
     @classmethod
@@ -216,6 +227,8 @@ class ServiceSnapshot:
         """
         stall = data.get("stall")
         enabled = data.get("enabled")
+        process = data.get("process")
+        unreachable = data.get("unreachable")
         return cls(
             name=str(data["name"]),
             qualname=str(data["qualname"]),
@@ -235,6 +248,9 @@ class ServiceSnapshot:
             has_task=bool(data.get("has_task", False)),
             log_count=int(data.get("log_count", 0)),
             stall=None if stall is None else Stall.from_json(stall),
+            stall_count=int(data.get("stall_count", 0)),
+            process=None if process is None else ProcessInfo.from_json(process),
+            unreachable=None if unreachable is None else str(unreachable),
         )
 
 

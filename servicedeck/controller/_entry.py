@@ -38,6 +38,7 @@ class Entry:
     stuck: bool = False
     unsubscribe: Callable[[], None] | None = field(default=None, repr=False)
     stall: Stall | None = None
+    stall_count: int = 0
 
     def snapshot(self, now: float, log_count: int) -> ServiceSnapshot:
         """A consistent snapshot, its health judged at time `now`."""
@@ -69,4 +70,5 @@ class Entry:
             has_task=self.scope is not None,
             log_count=log_count,
             stall=self.stall,
+            stall_count=self.stall_count,
         )

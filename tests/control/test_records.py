@@ -3,6 +3,7 @@ socket: `Record.from_json(json.loads(json.dumps(record.to_json()))) == record`."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -86,7 +87,13 @@ def snapshot() -> ServiceSnapshot:
         has_task=True,
         log_count=42,
         stall=STALL,
+        stall_count=3,
     )
+
+
+PROCESS = ProcessInfo(
+    pid=4242, host="web-1", root="/srv/app", framework_path="/x/_core", version="1"
+)
 
 
 EXAMPLES: list[Any] = [
@@ -100,7 +107,11 @@ EXAMPLES: list[Any] = [
     LogLine(1.7e9, logging.ERROR, "ERROR", "loop 3 failed\nTraceback ...", at=1012.5),
     LogLine(1.7e9, logging.INFO, "INFO", "from a thread", at=None),
     StopReport(stopped=("Reaper",), cancelled=("Hanging",), seconds=5.01),
-    ProcessInfo(pid=4242, host="web-1", root="/srv/app", framework_path="/x/_core", version="1"),
+    PROCESS,
+    # As a client of several processes shows it: whose it is, and that it is out of reach.
+    dataclasses.replace(
+        snapshot(), process=PROCESS, unreachable="unix:/srv/app/servicedeck.sock cannot be reached"
+    ),
 ]
 
 
