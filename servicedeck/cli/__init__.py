@@ -3,7 +3,8 @@
     CliSettings -> discovery -> ServiceController -> the console, `ls`, or a headless `run`
 
 Only this package knows every layer. Each subcommand is one module that declares its
-grammar and its handler together (`console`, `ls`, `run`, `stop`; see `_command.Subcommand`),
+grammar and its handler together (`console`, `ls`, `run`, `stop`, `status`; see
+`_command.Subcommand`),
 listed once in `SUBCOMMANDS`. Handlers import what they need when they run, so
 `servicedeck --help` loads neither pydantic nor Rich, and no command but the console
 imports Textual.
@@ -13,9 +14,11 @@ Exit statuses (docs/reference/cli.md):
     0    success
     1    the command ran and failed: already running, no service enabled, `ls` found a
          service whose settings (or __init__) fail, every service of `run` crashed,
-         `stop` could not end the process
+         `stop` could not end the process, `status` found a service unhealthy or an
+         address unreachable
     2    usage error: bad option, a target that does not import, an invalid
-         [tool.servicedeck] table or SERVICEDECK_* variable, two services with one name
+         [tool.servicedeck] table or SERVICEDECK_* variable, two services with one name;
+         `status`: no address could be reached
     130  `run` forced to exit by a second SIGINT/SIGTERM during its graceful stop, or a
          service raised KeyboardInterrupt (after every service was stopped); a service's
          SystemExit(n) exits with n, another BaseException with 1
@@ -27,7 +30,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from servicedeck.cli import console, ls, run, stop
+from servicedeck.cli import console, ls, run, status, stop
 from servicedeck.cli._command import (
     EXIT_FAILURE,
     EXIT_FORCED,
@@ -48,7 +51,13 @@ __all__ = [
     "parse_args",
 ]
 
-SUBCOMMANDS: tuple[Subcommand, ...] = (console.COMMAND, ls.COMMAND, run.COMMAND, stop.COMMAND)
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    console.COMMAND,
+    ls.COMMAND,
+    run.COMMAND,
+    stop.COMMAND,
+    status.COMMAND,
+)
 """Every subcommand, the console (the default, named `""`) first."""
 
 

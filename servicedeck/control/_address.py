@@ -14,9 +14,7 @@ start-up pays nothing for it.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
-import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +106,8 @@ class ControlAddress:
             return True
         if self.host == "localhost":
             return True
+        import ipaddress  # here: what is imported at start-up, every command pays for
+
         try:
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
@@ -164,6 +164,8 @@ def create_token(state_dir: Path) -> tuple[str, bool]:
     Raises:
         OSError: the file cannot be read or written.
     """
+    import secrets
+
     make_private_dir(state_dir)
     path = state_dir / TOKEN_FILE_NAME
     token = secrets.token_urlsafe(32)
