@@ -8,10 +8,12 @@ from ._service import (
     DuplicateServiceError,
     RunInAllServers,
     Service,
+    add_fatal_note,
     check_unique_names,
+    report_fatal,
     service_name,
 )
-from ._state import ErrorInfo, Health, ServiceState, ServiceStatus, health
+from ._state import ErrorInfo, Health, SafeRepr, ServiceState, ServiceStatus, health, message_of
 
 if TYPE_CHECKING:
     from ._settings import ServicesBaseSetting, ServiceSettingsError, expected_type
@@ -36,14 +38,18 @@ __all__ = [
     "Health",
     "LoopService",
     "RunInAllServers",
+    "SafeRepr",
     "Service",
     "ServiceSettingsError",
     "ServiceState",
     "ServiceStatus",
     "ServicesBaseSetting",
+    "add_fatal_note",
     "check_unique_names",
     "expected_type",
     "health",
+    "message_of",
+    "report_fatal",
     "run_multiple_services",
     "service_name",
 ]

@@ -17,7 +17,7 @@ import anyio
 from ._runtime import release
 from ._schedule import schedule_next_loop
 from ._service import Service
-from ._state import ServiceState
+from ._state import SafeRepr, ServiceState
 
 __all__ = ["LoopService"]
 
@@ -56,6 +56,10 @@ def _running_asyncio() -> ModuleType | None:
 
 async def _no_run() -> None:
     """What `LoopService._start()` returns when the run was refused (a stop came first)."""
+
+
+_IDLE = (ServiceState.SLEEPING, ServiceState.PAUSED)
+"""States in which a service's task waits for nobody's code: no child task can block it."""
 
 
 def _check_loops(loops: object, what: str = "loops") -> int:
@@ -272,8 +276,13 @@ class LoopService(Service, ABC):
         Sleeping or paused: the loops run at once, and the service goes back to its
         schedule (or stays paused). Running a loop: they run right after it. Stopped:
         the same as `start(loops=loops)`, with setup and teardown (a `stop()` asked while
-        it was stopped does not cancel this explicit request). Called from inside
-        the service's own loop, it queues the loops and returns without waiting.
+        it was stopped does not cancel this explicit request).
+
+        Called from the service's own task (`run_once()`, `setup()`), or from a task
+        started there (a child in a task group of `run_once()`: one started through
+        anyio on asyncio, any on trio), it queues the loops and returns without
+        waiting: the run waits for that code, so waiting for the loops would deadlock.
+        They run once the current loop (or setup) is over.
 
         Raises:
             ValueError: `loops` is not a whole number >= 1.
@@ -291,8 +300,8 @@ class LoopService(Service, ABC):
         ticket = rt.steps_done + rt.steps
         rt.wake()
         rt.notify()
-        if rt.in_own_task():
-            return
+        if rt.in_own_task() or (rt.state not in _IDLE and rt.in_own_run()):
+            return  # the run waits for the caller: waiting for the loop would deadlock
         while rt.active and rt.steps_done < ticket:
             if rt.step_event is None:
                 rt.step_event = anyio.Event()
@@ -320,7 +329,7 @@ class LoopService(Service, ABC):
                 raise
             except BaseException as exc:
                 rt.record_error(exc, "setup", crash=True)
-                self.logger.error("%s: setup() failed: %r", self.name, exc, exc_info=exc)
+                self.logger.error("%s: setup() failed: %r", self.name, SafeRepr(exc), exc_info=exc)
                 raise
             setup_done = True
             await self._loop(loops, interval)
@@ -356,7 +365,9 @@ class LoopService(Service, ABC):
                 await self.teardown()
             except BaseException as exc:
                 rt.record_error(exc, "teardown", crash=True)
-                self.logger.error("%s: teardown() failed: %r", self.name, exc, exc_info=exc)
+                self.logger.error(
+                    "%s: teardown() failed: %r", self.name, SafeRepr(exc), exc_info=exc
+                )
                 raise
         if scope.cancelled_caught:
             self.logger.warning(
@@ -517,7 +528,7 @@ class LoopService(Service, ABC):
             # traceback cost more than the rest of a failing loop.
             exc.__traceback__ = tb.tb_next
         rt.record_error(exc, "run_once", number)
-        self.logger.error("%s: loop %d failed: %r", self.name, number, exc, exc_info=exc)
+        self.logger.error("%s: loop %d failed: %r", self.name, number, SafeRepr(exc), exc_info=exc)
 
     def _record_step(self) -> None:
         """A step has run: release the `run_now()` callers waiting for it."""

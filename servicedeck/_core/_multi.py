@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import anyio
 
 from ._loop import LoopService
-from ._service import check_unique_names, fatal_handler, raise_fatal
+from ._service import Caught, check_unique_names, fatal_handler, raise_fatal
 
 __all__ = ["run_multiple_services"]
 
@@ -27,7 +27,7 @@ async def run_multiple_services(loop_services: Sequence[LoopService]) -> None:
 
     A service that raises KeyboardInterrupt, SystemExit or another BaseException ends
     the run: the others are stopped gracefully (their teardown runs), then that exception
-    is raised from here, as itself.
+    is raised from here, as itself, with a note (PEP 678) naming the service.
 
     Raises:
         DuplicateServiceError: two of the services share a name.
@@ -52,7 +52,7 @@ async def run_multiple_services(loop_services: Sequence[LoopService]) -> None:
     # One handler per signal: a service's own (handle_signals=True) would take the
     # signal from this one and from the others, so theirs are off while this runs.
     own_handlers = [(s, s._servicedeck.handle_signals) for s in loop_services]
-    fatal: list[BaseException] = []
+    fatal: Caught = []
     try:
         if in_main:
             for service, _ in own_handlers:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._state import ErrorInfo, ServiceState, ServiceStatus
+from ._state import ErrorInfo, SafeRepr, ServiceState, ServiceStatus
 
 if TYPE_CHECKING:
     import asyncio
@@ -111,7 +111,9 @@ class Runtime:
                     listener(self.service)
                 except Exception:
                     # A broken listener must not break the service it watches.
-                    _log.exception("state listener %r of %s raised", listener, self.service.name)
+                    _log.exception(
+                        "state listener %r of %s raised", SafeRepr(listener), self.service.name
+                    )
 
     def set_state(self, state: ServiceState) -> None:
         self.state = state
@@ -184,6 +186,35 @@ class Runtime:
             return anyio.get_current_task().id == self.task_id
         except Exception:  # pragma: no cover - outside a task
             return False
+
+    def in_own_run(self) -> bool:
+        """True when called from this service's task, or from a task started from it
+        (or from one of those, and so on): code its run may be waiting for.
+
+        Follows anyio's record of which task started which: every task on trio; on
+        asyncio, the tasks started through anyio (task groups), not bare
+        `asyncio.create_task()`. Walks every running task, so it is for rare calls only
+        (a context variable set in each run would cost every idle service memory).
+        """
+        if self.task_id is None:
+            return False
+        try:
+            current = anyio.get_current_task()
+        except Exception:  # pragma: no cover - outside a task
+            return False
+        if current.id == self.task_id:
+            return True
+        if current.parent_id is None:
+            return False
+        parent_of = {task.id: task.parent_id for task in anyio.get_running_tasks()}
+        seen: set[int] = set()
+        parent: int | None = current.parent_id
+        while parent is not None and parent not in seen:
+            if parent == self.task_id:
+                return True
+            seen.add(parent)
+            parent = parent_of.get(parent)
+        return False
 
     # -- records --------------------------------------------------------------------
 

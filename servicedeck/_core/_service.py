@@ -6,16 +6,18 @@ import functools
 import inspect
 import itertools
 import logging
+import signal
+import threading
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 import anyio
 
 from ._runtime import Listener, Runtime, describe
-from ._state import ServiceState, ServiceStatus
+from ._state import ErrorInfo, ServiceState, ServiceStatus
 
 if TYPE_CHECKING:
     # Imported where used: pydantic-settings is most of `import servicedeck`'s time, and
@@ -23,13 +25,16 @@ if TYPE_CHECKING:
     from ._settings import ServicesBaseSetting
 
 __all__ = [
+    "Caught",
     "DuplicateServiceError",
     "FatalHandler",
     "RunInAllServers",
     "Service",
+    "add_fatal_note",
     "check_unique_names",
     "fatal_handler",
     "raise_fatal",
+    "report_fatal",
     "service_name",
 ]
 
@@ -175,14 +180,17 @@ class Service(ABC):
         By default a model with `enabled: bool = True` and the env prefix
         `SERVICEDECK_SERVICES_<NAME>_`, `<NAME>` being the class name in upper snake case
         (`OrderReaper` -> `SERVICEDECK_SERVICES_ORDER_REAPER_`), even when the class sets `name`.
+        The default model is read again only when its variables or the `.env` file
+        changed (compared by value on each call), so constructing many services is
+        cheap; the values are always those of a fresh read.
         Override it to return your own `ServicesBaseSetting` subclass.
 
         Raises:
             ServiceSettingsError: a value does not validate; names the variable and value.
         """
-        from ._settings import default_settings_class
+        from ._settings import read_default_settings
 
-        return default_settings_class(cls.__name__)()
+        return read_default_settings(cls.__name__)
 
     @classmethod
     def environment_variable_name(cls) -> str:
@@ -250,9 +258,12 @@ class Service(ABC):
         A service that fails to construct, set up or run is logged and recorded as
         crashed; the others go on. Yields the service instances.
 
+        An exception raised in the block (KeyboardInterrupt from Ctrl+C included) stops
+        every service gracefully, then comes out of here as itself, on every backend.
         A service that raises KeyboardInterrupt, SystemExit or another BaseException
         ends the block: the others are stopped gracefully (their teardown runs), the
-        block is cancelled, and that exception is raised from here, as itself.
+        block is cancelled, and that exception is raised from here, as itself, with a
+        note (PEP 678) naming the service.
 
         Raises:
             DuplicateServiceError: two enabled services share a name.
@@ -265,17 +276,20 @@ class Service(ABC):
                 services.append(service_class())
             except Exception:
                 logger.exception("service %s failed to initialise", service_name(service_class))
-        error: Exception | None = None
-        fatal: list[BaseException] = []
+        error: BaseException | None = None
+        fatal: Caught = []
         async with anyio.create_task_group() as tg:
             on_fatal = fatal_handler(services, tg, fatal)
             for service in services:
                 tg.start_soon(service._supervise, on_fatal, name=f"servicedeck:{service.name}")
             try:
                 yield services
-            except Exception as exc:
+            except (anyio.get_cancelled_exc_class(), GeneratorExit):
+                raise
+            except BaseException as exc:
                 # Re-raised below as it is: out of the task group it would come wrapped
-                # in an ExceptionGroup.
+                # in an exception group. A KeyboardInterrupt lands here too: on trio,
+                # Ctrl+C raises it in this task (asyncio cancels the task instead).
                 error = exc
             finally:
                 with anyio.CancelScope(shield=True):
@@ -291,13 +305,29 @@ class Service(ABC):
 
     @classmethod
     async def run_services(cls) -> NoReturn:
-        """Run enabled services until cancelled."""
-        async with cls.running():
-            try:
-                await anyio.sleep_forever()
-            except anyio.get_cancelled_exc_class():
-                logger.info("received cancellation, stopping services...")
-                raise
+        """Run enabled services until cancelled, or until Ctrl+C.
+
+        In the main thread, Ctrl+C (SIGINT) stops every service gracefully and then
+        raises KeyboardInterrupt from here, on asyncio and trio alike. Another Ctrl+C
+        meanwhile does not interrupt the stop (it is bounded: see `running()`); the
+        previous SIGINT handler is restored on return. An ignored SIGINT (`SIG_IGN`, as
+        for a job started in the background) stays ignored.
+        """
+        take_sigint = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        )
+        with _sigint_received() if take_sigint else nullcontext() as received:
+            async with cls.running():
+                try:
+                    if received is not None:
+                        async for _ in received:
+                            logger.info("received SIGINT, stopping services...")
+                            raise KeyboardInterrupt
+                    await anyio.sleep_forever()
+                except anyio.get_cancelled_exc_class():
+                    logger.info("received cancellation, stopping services...")
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _request_stop(self) -> None:
@@ -401,6 +431,24 @@ class RunInAllServers(Service, ABC):
 _markers.add(RunInAllServers)
 
 
+@contextmanager
+def _sigint_received() -> Iterator[AsyncIterator[int]]:
+    """SIGINT, received as messages while the block runs; the previous handler after it.
+
+    Left to the backends, asyncio turns Ctrl+C into a cancellation, and trio raises
+    KeyboardInterrupt in whatever code runs when it comes: a service's loop, which then
+    looks like that service's own, or the graceful stop, which it breaks. Received here,
+    it is the same on both.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with anyio.open_signal_receiver(signal.SIGINT) as received:
+            yield received
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
 def _enabled_or_log(cls: type[Service]) -> bool:
     from ._settings import ServiceSettingsError
 
@@ -419,8 +467,37 @@ FatalHandler = Callable[[Service, BaseException], None]
 """Called in a service's task with the BaseException it raised (see `fatal_handler()`)."""
 
 
+Caught = list[tuple[BaseException, str]]
+"""The BaseException a `fatal_handler()` holds, with the reason from `report_fatal()`."""
+
+
+def report_fatal(name: str, exc: BaseException, last_error: ErrorInfo | None) -> str:
+    """Log that service `name` raised `exc` (a BaseException) and every service stops.
+
+    Every runner (`running()`, `run_multiple_services()`, the controller) says it in
+    these words. `last_error` is the service's last recorded error: the framework records
+    such an exception (with its phase) before it reaches a runner.
+
+    Returns:
+        The reason, e.g. `Relay raised SystemExit in run_once`, for `add_fatal_note()`.
+    """
+    phase = last_error.phase if last_error is not None else "start"
+    reason = f"{name} raised {type(exc).__name__} in {phase}"
+    logging.getLogger(f"servicedeck.services.{name}").error(
+        "%s: stopping every service", reason, exc_info=exc
+    )
+    return reason
+
+
+def add_fatal_note(exc: BaseException, reason: str) -> None:
+    """Add the note (PEP 678) naming the service to `exc`, as a runner raises it."""
+    note = f"servicedeck: {reason}; every other service was stopped."
+    if note not in getattr(exc, "__notes__", ()):
+        exc.add_note(note)
+
+
 def fatal_handler(
-    services: Sequence[Service], tg: anyio.abc.TaskGroup, caught: list[BaseException]
+    services: Sequence[Service], tg: anyio.abc.TaskGroup, caught: Caught
 ) -> FatalHandler:
     """What runners do when a service raises KeyboardInterrupt, SystemExit or another
     BaseException that is not a cancellation.
@@ -433,14 +510,10 @@ def fatal_handler(
     """
 
     def on_fatal(service: Service, exc: BaseException) -> None:
-        phase = service.status.last_error.phase if service.status.last_error else "start"
-        service.logger.error(
-            "%s raised %s in %s: stopping every service",
-            service.name, type(exc).__name__, phase, exc_info=exc,
-        )  # fmt: skip
+        reason = report_fatal(service.name, exc, service.status.last_error)
         if caught:
             return  # the others are being stopped already
-        caught.append(exc)
+        caught.append((exc, reason))
         others = [s for s in services if s is not service]
         tg.start_soon(_stop_then_cancel, others, tg.cancel_scope)
 
@@ -453,10 +526,12 @@ async def _stop_then_cancel(services: Sequence[Service], scope: anyio.CancelScop
     scope.cancel()
 
 
-def raise_fatal(caught: list[BaseException]) -> NoReturn:
-    """Raise the BaseException a `fatal_handler()` caught, as itself (not in a group)."""
-    exc = caught[0]
+def raise_fatal(caught: Caught) -> NoReturn:
+    """Raise the BaseException a `fatal_handler()` caught, as itself (not in a group),
+    with the note naming the service that raised it."""
+    exc, reason = caught[0]
     caught.clear()  # no reference cycle through its traceback
+    add_fatal_note(exc, reason)
     raise exc
 
 

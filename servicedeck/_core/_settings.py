@@ -8,7 +8,9 @@ its own subclass with its own `env_prefix` and fields.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import stat
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,6 +29,7 @@ __all__ = [
     "default_settings_class",
     "env_prefix_of",
     "expected_type",
+    "read_default_settings",
     "upper_snake",
 ]
 
@@ -161,6 +164,10 @@ def expected_type(settings_class: type[BaseSettings], field: str) -> str:
 
 
 _default_classes: dict[str, type[ServicesBaseSetting]] = {}
+# The last read of each default model: what it was read from, and what came of it.
+_last_reads: dict[type[ServicesBaseSetting], tuple[tuple[object, ...], object]] = {}
+# Each default model's variables, lower-cased: pydantic-settings matches them in any case.
+_variable_names: dict[type[ServicesBaseSetting], frozenset[str]] = {}
 
 
 def default_settings_class(service_name: str) -> type[ServicesBaseSetting]:
@@ -184,3 +191,73 @@ def default_settings_class(service_name: str) -> type[ServicesBaseSetting]:
     )
     _default_classes[service_name] = model
     return model
+
+
+def read_default_settings(service_name: str) -> ServicesBaseSetting:
+    """`default_settings_class(service_name)()`, without reading it again while nothing
+    it is read from has changed.
+
+    A default model's values come only from its own variables (`<PREFIX>ENABLED`, in
+    any case) and its `.env` file (from the working directory, as pydantic-settings
+    finds it). Those inputs are compared with the last read's, by value: any change
+    (a variable set, unset or changed, a `.env` file written, created or deleted, even
+    within the file system's timestamp resolution, another working directory, a `.env`
+    value that refers to `${ANOTHER}` variable) reads the model again, so the result is
+    always what a fresh read gives. A hit returns a copy, so it may be changed freely.
+
+    Raises:
+        ServiceSettingsError: as the fresh read would.
+    """
+    model = default_settings_class(service_name)
+    inputs = _inputs_of(model)
+    last = _last_reads.get(model)
+    if inputs is None or last is None or last[0] != inputs:
+        try:
+            result: object = model()
+        except ServiceSettingsError as exc:
+            result = exc
+        # Kept only if nothing changed during the read (another thread, say).
+        if inputs is not None and _inputs_of(model) == inputs:
+            _last_reads[model] = (inputs, result)
+    else:
+        result = last[1]
+    if isinstance(result, ServiceSettingsError):
+        raise ServiceSettingsError(result.settings_class, result.problems)
+    assert isinstance(result, ServicesBaseSetting)
+    return result.model_copy()
+
+
+def _inputs_of(model: type[ServicesBaseSetting]) -> tuple[object, ...] | None:
+    """What `model()` reads its values from, or None when that cannot be told cheaply
+    (a `.env` that is a FIFO or cannot be read: then the model is read every time)."""
+    names = _variable_names.get(model)
+    if names is None:
+        names = frozenset((env_prefix_of(model) + field).lower() for field in model.model_fields)
+        _variable_names[model] = names
+    environ = os.environ
+    # Case-insensitive, as pydantic-settings reads them: every spelling, in its order.
+    variables = tuple((key, environ[key]) for key in environ if key.lower() in names)
+    env_file = model.model_config.get("env_file")
+    if env_file is None:
+        return (variables,)
+    if not isinstance(env_file, str | os.PathLike):
+        return None  # several files: not a default model's
+    path = os.path.expanduser(env_file)
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return (variables, None)
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode):
+        return (variables, None)  # not a file: pydantic-settings skips it too
+    if not stat.S_ISREG(mode):
+        return None  # a FIFO: reading it here would take what the model should read
+    try:
+        with open(path, "rb") as file:
+            content = file.read()
+    except OSError:
+        return None
+    # python-dotenv expands ${NAME} from the environment: then any variable counts.
+    expanded = tuple(environ.items()) if b"$" in content else ()
+    return (variables, content, expanded)

@@ -41,6 +41,40 @@ class ServiceState(enum.Enum):
         return self not in (ServiceState.STOPPED, ServiceState.CRASHED)
 
 
+def message_of(exc: BaseException) -> str:
+    """`str(exc)`, or a placeholder saying it could not be rendered when its `__str__` raises.
+
+    Recording an error must never fail: the error being recorded is what matters.
+    """
+    try:
+        return str(exc)
+    except Exception as failure:
+        return f"<message could not be rendered: {type(failure).__name__} in __str__>"
+
+
+class SafeRepr:
+    """A `%r` log argument that never breaks the log line: `repr(obj)`, computed only if
+    the record is formatted, or a placeholder when `obj.__repr__` raises.
+
+    Given a raising `__repr__`, `logging` drops the whole record and prints `--- Logging
+    error ---` instead, so a service's error would go unlogged.
+    """
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __repr__(self) -> str:
+        try:
+            return repr(self.obj)
+        except Exception as failure:
+            return (
+                f"<{type(self.obj).__qualname__}: repr could not be rendered: "
+                f"{type(failure).__name__} in __repr__>"
+            )
+
+
 class ErrorInfo:
     """An exception raised by a service, kept without holding its frames alive.
 
@@ -55,8 +89,9 @@ class ErrorInfo:
     ) -> None:
         self.type_name: str = type(exc).__qualname__
         """The exception's class name, e.g. `ValueError`."""
-        self.message: str = str(exc)
-        """`str(exc)`; may be long or span lines."""
+        self.message: str = message_of(exc)
+        """`str(exc)`; may be long or span lines. If `__str__` raises, a placeholder that
+        says so: `<message could not be rendered: ValueError in __str__>`."""
         self.when: float = when
         """Monotonic time (`anyio.current_time()`) it was recorded."""
         self.wall_time: float = time.time()
@@ -66,10 +101,17 @@ class ErrorInfo:
         `settings`."""
         self.loop: int | None = loop
         """Which loop (1-based) raised it, for `run_once` errors."""
-        self._tb: traceback.TracebackException | None = traceback.TracebackException(
-            type(exc), exc, exc.__traceback__, lookup_lines=False
-        )
         self._formatted: str | None = None
+        self._tb: traceback.TracebackException | None = None
+        try:
+            self._tb = traceback.TracebackException(
+                type(exc), exc, exc.__traceback__, lookup_lines=False
+            )
+        except Exception as failure:  # e.g. a `__notes__` property that raises
+            self._formatted = (
+                f"{self.summary}\n<traceback could not be captured: "
+                f"{type(failure).__name__}: {message_of(failure)}>\n"
+            )
 
     @property
     def traceback(self) -> str:

@@ -8,8 +8,9 @@ The controller holds the first one while it stops every service, then raises it 
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
+
+from servicedeck import add_fatal_note, report_fatal
 
 if TYPE_CHECKING:
     from servicedeck.controller._entry import Entry
@@ -32,11 +33,7 @@ class Fatal:
             True when it was kept: the caller now stops every service.
         """
         error = entry.instance.status.last_error if entry.instance else None
-        phase = error.phase if error is not None else "start"
-        what = f"{entry.name} raised {type(exc).__name__} in {phase}"
-        logging.getLogger(f"servicedeck.services.{entry.name}").error(
-            "%s: stopping every service", what, exc_info=exc
-        )
+        what = report_fatal(entry.name, exc, error)
         if self.exc is not None or not can_stop:
             return False  # the first one is being handled
         self.exc, self.what = exc, what
@@ -46,5 +43,5 @@ class Fatal:
         """Raise the held exception (once), with a note (PEP 678) saying which service raised it."""
         fatal, self.exc = self.exc, None
         if fatal is not None:
-            fatal.add_note(f"servicedeck: {self.what}; every other service was stopped.")
+            add_fatal_note(fatal, self.what or "")
             raise fatal

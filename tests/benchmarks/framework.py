@@ -132,7 +132,9 @@ async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def counting_services(counter: Counter, count: int, loop_seconds: float) -> list[CountingService]:
+def counting_services(
+    counter: Counter, count: int, loop_seconds: float | None
+) -> list[CountingService]:
     services = [CountingService(loop_seconds=loop_seconds) for _ in range(count)]
     for service in services:
         service.counter = counter
@@ -365,7 +367,7 @@ def measure_many(scale: Scale) -> list[Row]:
 # -- idle services: memory and CPU per wake-up ------------------------------------------
 
 Stop = Callable[[], Awaitable[object]]
-Launch = Callable[[Counter, int, float], Awaitable[Stop]]
+Launch = Callable[[Counter, int, float | None], Awaitable[Stop]]
 
 LOOPS_BEFORE_MEASURING_MEMORY = 36
 """Loops each service runs before its memory is measured: past every bounded history
@@ -376,19 +378,22 @@ MEMORY_LOOP_SECONDS = 0.02
 garbage-collector pause under tracemalloc (or the services would log overruns)."""
 
 
-async def launch_bare(counter: Counter, count: int, loop_seconds: float) -> Stop:
-    tasks = [asyncio.create_task(bare_loop(counter.run_once, loop_seconds)) for _ in range(count)]
+async def launch_bare(counter: Counter, count: int, loop_seconds: float | None) -> Stop:
+    seconds = 60 if loop_seconds is None else loop_seconds
+    tasks = [asyncio.create_task(bare_loop(counter.run_once, seconds)) for _ in range(count)]
     return lambda: cancel_all(tasks)
 
 
-async def launch_servicedeck(counter: Counter, count: int, loop_seconds: float) -> Stop:
+async def launch_servicedeck(counter: Counter, count: int, loop_seconds: float | None) -> Stop:
     """Services started like the baseline's loops (`asyncio.create_task`): the framework's cost."""
     services = counting_services(counter, count, loop_seconds)
     tasks = [asyncio.create_task(service.start()) for service in services]
     return lambda: cancel_all(tasks)
 
 
-async def launch_servicedeck_task_group(counter: Counter, count: int, loop_seconds: float) -> Stop:
+async def launch_servicedeck_task_group(
+    counter: Counter, count: int, loop_seconds: float | None
+) -> Stop:
     """Services started in an anyio task group, as `running()` and the controller do."""
     stack = contextlib.AsyncExitStack()
     tg = await stack.enter_async_context(anyio.create_task_group())
@@ -587,6 +592,134 @@ def measure_failing(scale: Scale) -> list[Row]:
     ]
 
 
+# -- constructing services ---------------------------------------------------------------
+
+FROM_SETTINGS = None
+"""`loop_seconds` for the launchers: none given, so each service reads its settings (env,
+`.env`) as `running()` builds them, and keeps its class's interval (60 s)."""
+
+
+class BareService:
+    """The baseline's service: a hand-written class holding its interval and its loop."""
+
+    def __init__(self, counter: Counter, loop_seconds: float | None = None) -> None:
+        self.counter = counter
+        self.loop_seconds = 60 if loop_seconds is None else loop_seconds
+
+    async def loop(self) -> None:
+        await bare_loop(self.counter.run_once, self.loop_seconds)
+
+
+async def launch_bare_services(counter: Counter, count: int, loop_seconds: float | None) -> Stop:
+    services = [BareService(counter, loop_seconds) for _ in range(count)]
+    tasks = [asyncio.create_task(service.loop()) for service in services]
+    return lambda: cancel_all(tasks)
+
+
+async def construct_bare(count: int) -> float:
+    counter = Counter()
+    started = perf()
+    services = [BareService(counter) for _ in range(count)]
+    elapsed = perf() - started
+    del services
+    return elapsed
+
+
+async def construct_servicedeck(count: int) -> float:
+    started = perf()
+    services = counting_services(Counter(), count, FROM_SETTINGS)
+    elapsed = perf() - started
+    del services
+    return elapsed
+
+
+async def until_each_ran_once(launch: Launch, count: int) -> float:
+    """Seconds to build `count` services, start them and see each run its first loop."""
+    counter = Counter(goal=count)
+    started = perf()
+    stop = await launch(counter, count, FROM_SETTINGS)
+    await counter.reached.wait()
+    elapsed = perf() - started
+    await stop()
+    return elapsed
+
+
+async def peak_memory_per_service(launch: Launch, count: int) -> float:
+    """Peak traced memory per service while building, starting and running them once."""
+    counter = Counter(goal=count)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    stop = await launch(counter, count, FROM_SETTINGS)
+    await counter.reached.wait()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    await stop()
+    return (peak - before) / count
+
+
+def warm_up_construction() -> None:
+    """Pay the one-off costs (pydantic-settings' import, the settings model) up front."""
+    asyncio.run(construct_servicedeck(1))
+
+
+def measure_construct(scale: Scale) -> list[Row]:
+    count = scale.pick(1000, 20)
+    warm_up_construction()
+    bare, servicedeck = asyncio.run(
+        interleaved(
+            scale.pick(9, 1), lambda: construct_bare(count), lambda: construct_servicedeck(count)
+        )
+    )
+    return [
+        compared(
+            f"constructing {count:,} services (settings read from the environment)",
+            Unit.SECONDS,
+            Target(0.05),
+            bare,
+            servicedeck,
+        )
+    ]
+
+
+def measure_construct_start(scale: Scale) -> list[Row]:
+    count = scale.pick(1000, 20)
+    warm_up_construction()
+    bare, servicedeck = asyncio.run(
+        interleaved(
+            scale.pick(7, 1),
+            lambda: until_each_ran_once(launch_bare_services, count),
+            # Started in a task group, as running() and the controller start them.
+            lambda: until_each_ran_once(launch_servicedeck_task_group, count),
+        )
+    )
+    bare_peak, peak, peak_in_task_group = asyncio.run(
+        interleaved(
+            scale.pick(2, 1),  # the same to a few bytes every time
+            lambda: peak_memory_per_service(launch_bare_services, count),
+            lambda: peak_memory_per_service(launch_servicedeck, count),
+            lambda: peak_memory_per_service(launch_servicedeck_task_group, count),
+        )
+    )
+    title = f"{count:,} services constructed, started and run once"
+    return [
+        compared(f"{title} (in an anyio task group)", Unit.SECONDS, Target(0.1), bare, servicedeck),
+        compared(
+            f"{title}: peak memory growth per service (tracemalloc)",
+            Unit.BYTES,
+            Target(2, ratio=True),
+            bare_peak,
+            peak,
+        ),
+        compared(
+            f"{title}: peak memory growth per service, in an anyio task group",
+            Unit.BYTES,
+            None,
+            bare_peak,
+            peak_in_task_group,
+        ),
+    ]
+
+
 WORKLOADS = [
     Workload("stop", measure_stop),
     Workload("per-loop", measure_per_loop),
@@ -594,4 +727,6 @@ WORKLOADS = [
     Workload("many", measure_many),
     Workload("idle", measure_idle),
     Workload("failing", measure_failing),
+    Workload("construct", measure_construct),
+    Workload("construct-start", measure_construct_start),
 ]

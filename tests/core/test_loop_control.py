@@ -293,6 +293,67 @@ async def test_run_now_from_inside_run_once_queues_without_waiting() -> None:
     assert svc.events == ["setup", "run", "run", "teardown"]
 
 
+@pytest.mark.parametrize("depth", [1, 2], ids=["child", "grandchild"])
+@pytest.mark.parametrize("hook", ["setup", "run_once"])
+async def test_run_now_from_a_child_task_of_the_run_queues_without_waiting(
+    hook: str, depth: int
+) -> None:
+    class StepsFromAChild(Recorder):
+        """Calls run_now() from a task that its setup() / first loop waits for."""
+
+        async def from_a_child(self, depth: int = depth) -> None:
+            async with anyio.create_task_group() as tg:
+                if depth == 1:
+                    tg.start_soon(self.run_now)  # must not wait: this hook waits for it
+                else:
+                    tg.start_soon(self.from_a_child, depth - 1)
+
+        async def setup(self) -> None:
+            await super().setup()
+            if hook == "setup":
+                await self.from_a_child()
+
+        async def run_once(self) -> None:
+            await super().run_once()
+            if hook == "run_once" and self.status.loop_count == 0:
+                await self.from_a_child()
+
+    svc = StepsFromAChild()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        await svc.start(loops=1)
+
+    # The queued loop and the scheduled one, then the end: no 60 s sleep in between.
+    assert svc.events == ["setup", "run", "run", "teardown"]
+    assert svc.status.loop_count == 2
+
+
+async def test_run_now_of_another_service_from_inside_a_loop_still_waits(
+    wait_for: WaitFor,
+) -> None:
+    other = Recorder()
+
+    class StepsAnother(Recorder):
+        other_loops = -1
+
+        async def run_once(self) -> None:
+            await super().run_once()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(other.run_now)
+            self.other_loops = other.status.loop_count
+
+    svc = StepsAnother()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(other.start)
+            await wait_for(other, lambda s: s.state is ServiceState.SLEEPING)
+            await svc.start(loops=1)
+            await other.stop()
+
+    assert svc.other_loops == 2, "it waited for the other service's loop"
+
+
 async def test_run_now_concurrent_callers_each_wait_for_their_own_loop(
     wait_for: WaitFor,
 ) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 import anyio
 import pytest
 
 from servicedeck import LoopService, RunInAllServers, Service, ServiceState
 
-from .conftest import WAIT_TIMEOUT, WaitFor, virtual_time
+from .conftest import WAIT_TIMEOUT, SentinelHandlers, WaitFor, virtual_time
 
 pytestmark = pytest.mark.anyio
 
@@ -429,3 +430,60 @@ async def test_run_services_runs_until_cancelled(
     assert svc.status.state is ServiceState.STOPPED
     assert svc.torn_down  # type: ignore[attr-defined]
     assert any("received cancellation" in r.getMessage() for r in caplog.records)
+
+
+async def test_run_services_stops_gracefully_on_sigint_then_raises_keyboard_interrupt(
+    sentinel_handlers: SentinelHandlers,
+) -> None:
+    # The process-level proof on both backends is tests/reliability/test_ctrl_c.py.
+    class Local(LoopBase):
+        """Abstract."""
+
+    class Interrupted(Local):
+        loop_seconds = 60
+        torn_down_gracefully: bool | None = None
+
+        async def run_once(self) -> None:
+            signal.raise_signal(signal.SIGINT)  # Ctrl+C, while the services run
+
+        async def teardown(self) -> None:
+            type(self).torn_down_gracefully = self.should_stop
+
+    with anyio.fail_after(WAIT_TIMEOUT), pytest.raises(KeyboardInterrupt):
+        await Local.run_services()
+
+    assert Interrupted.torn_down_gracefully is True
+    assert sentinel_handlers.received == [], "run_services() took the signal"
+    assert signal.getsignal(signal.SIGINT) is sentinel_handlers, "the handler is back"
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_run_services_leaves_an_ignored_sigint_ignored(
+    sentinel_handlers: SentinelHandlers, backend: str
+) -> None:
+    class Local(LoopBase):
+        """Abstract."""
+
+    class Ignoring(Local):
+        loop_seconds = 60
+        signalled = False
+
+        async def run_once(self) -> None:
+            signal.raise_signal(signal.SIGINT)  # ignored: nothing may come of it
+            type(self).signalled = True
+
+    async def scenario() -> None:
+        with anyio.fail_after(WAIT_TIMEOUT):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(Local.run_services)
+                await anyio.wait_all_tasks_blocked()  # a taken signal would have acted
+                assert Ignoring.signalled
+                tg.cancel_scope.cancel()  # still running: only this ends it
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        anyio.run(scenario, backend=backend)
+    except KeyboardInterrupt:
+        pytest.fail("run_services() took an ignored SIGINT")
+
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN

@@ -93,6 +93,14 @@ def check_outcome(interrupting: Interrupting, bystander: Bystander, fatal: type)
     assert bystander.stopped_gracefully is True, "stopped, not cancelled"
 
 
+def note(fatal: type) -> str:
+    """The note every runner adds to the exception: the same words everywhere."""
+    return (
+        f"servicedeck: Interrupting raised {fatal.__name__} in run_once; "
+        "every other service was stopped."
+    )
+
+
 @pytest.fixture(params=FATAL, ids=lambda t: t.__name__)
 def fatal(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> type:
     monkeypatch.setattr(Interrupting, "fatal", request.param)
@@ -121,10 +129,7 @@ def test_controller_stops_the_others_gracefully_then_reraises(fatal: type, backe
     with pytest.raises(fatal, match="from run_once") as raised:
         run(scenario, backend)
 
-    assert raised.value.__notes__ == [
-        f"servicedeck: Interrupting raised {fatal.__name__} in run_once; "
-        "every other service was stopped."
-    ]
+    assert raised.value.__notes__ == [note(fatal)]
     interrupting = Interrupting.latest()
     bystander = Bystander.latest()
     check_outcome(interrupting, bystander, fatal)
@@ -145,9 +150,10 @@ def test_running_stops_the_others_gracefully_then_reraises(fatal: type, backend:
             found.extend(services)
             await anyio.Event().wait()  # until running() cancels it
 
-    with pytest.raises(fatal, match="from run_once"):
+    with pytest.raises(fatal, match="from run_once") as raised:
         run(scenario, backend)
 
+    assert raised.value.__notes__ == [note(fatal)]
     [interrupting] = [s for s in found if isinstance(s, Interrupting)]
     [bystander] = [s for s in found if isinstance(s, Bystander)]
     check_outcome(interrupting, bystander, fatal)
@@ -159,7 +165,51 @@ def test_run_multiple_services_stops_the_others_gracefully_then_reraises(
 ) -> None:
     interrupting, bystander = Interrupting(), Bystander()
 
-    with pytest.raises(fatal, match="from run_once"):
+    with pytest.raises(fatal, match="from run_once") as raised:
         run(lambda: run_multiple_services([interrupting, bystander]), backend)
 
+    assert raised.value.__notes__ == [note(fatal)]
     check_outcome(interrupting, bystander, fatal)
+
+
+class Alone(LoopService, ABC):
+    """Abstract: `Alone.running()` runs only `Ticking`."""
+
+
+class Ticking(Alone):
+    """Loops on; notes its first loop, and whether its teardown came after a stop request."""
+
+    loop_seconds = 0.01
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looped = anyio.Event()
+        self.stopped_gracefully: bool | None = None
+
+    async def run_once(self) -> None:
+        self.looped.set()
+
+    async def teardown(self) -> None:
+        self.stopped_gracefully = self.should_stop
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_running_stops_gracefully_then_reraises_a_base_exception_of_its_block_as_itself(
+    fatal: type, backend: str
+) -> None:
+    # On trio, Ctrl+C raises KeyboardInterrupt right here, in the block's task.
+    found: list[Any] = []
+
+    async def scenario() -> None:
+        async with Alone.running() as services:
+            found.extend(services)
+            await services[0].looped.wait()
+            raise fatal("from the block")
+
+    with pytest.raises(fatal, match="from the block") as raised:
+        run(scenario, backend)
+
+    assert not getattr(raised.value, "__notes__", None), "no service raised it"
+    [ticking] = found
+    assert not ticking.is_running
+    assert ticking.stopped_gracefully is True, "stopped, not cancelled"
