@@ -27,6 +27,7 @@ import dataclasses
 import json
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -105,6 +106,9 @@ class RemoteControl:
         self._fetching: set[str] = set()
         self._client: httpx.AsyncClient | None = None
         self._tg: anyio.abc.TaskGroup | None = None
+        self._stream: httpx.Response | None = None
+        self._followed: anyio.Event | None = None
+        self._leaving = False
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -125,6 +129,8 @@ class RemoteControl:
             await self.refresh()
             return self
         answered = anyio.Event()
+        self._leaving = False
+        self._followed = anyio.Event()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self._follow, answered, name=f"servicedeck:remote {self.address}")
@@ -141,6 +147,7 @@ class RemoteControl:
         tg, self._tg = self._tg, None
         try:
             if tg is not None:
+                await self._stop_following()
                 tg.cancel_scope.cancel()
                 await tg.__aexit__(exc_type, exc, tb)
         finally:
@@ -304,11 +311,35 @@ class RemoteControl:
             return
         self._replace(body)
 
+    async def _stop_following(self) -> None:
+        """End the event stream by shutting its connection down, then let the follower
+        return: cancelling a read on a Unix socket while data arrives makes anyio's
+        asyncio backend (4.16) report an InvalidStateError in the loop's callback."""
+        self._leaving = True
+        stream = self._stream
+        if stream is not None:
+            network = stream.extensions.get("network_stream")
+            sock = network.get_extra_info("socket") if network is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        if self._followed is not None:
+            with anyio.move_on_after(1.0):
+                await self._followed.wait()
+
     async def _follow(self, answered: anyio.Event) -> None:
-        """Follow the event stream for ever, reconnecting with a growing delay."""
+        """Follow the event stream until leaving, reconnecting with a growing delay."""
+        try:
+            await self._follow_until_left(answered)
+        finally:
+            self._stream = None
+            if self._followed is not None:
+                self._followed.set()
+
+    async def _follow_until_left(self, answered: anyio.Event) -> None:
         client = self._require_client()
         delay = RETRY_FIRST
-        while True:
+        while not self._leaving:
             try:
                 async with aconnect_sse(
                     client,
@@ -316,6 +347,7 @@ class RemoteControl:
                     "/v1/events",
                     timeout=httpx.Timeout(READ_TIMEOUT, connect=self.connect_timeout),
                 ) as source:
+                    self._stream = source.response
                     if source.response.status_code != 200:
                         await source.response.aread()
                         _answer(source.response)  # raises with the server's message
@@ -329,6 +361,9 @@ class RemoteControl:
                 reason = "the process closed the connection"
             except (httpx.HTTPError, OSError, SSEError, CommandError, ValueError) as exc:
                 reason = _describe(exc)
+            self._stream = None
+            if self._leaving:
+                return
             self._lost(reason)
             answered.set()
             await anyio.sleep(delay)
