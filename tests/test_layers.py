@@ -56,7 +56,14 @@ LAYERS: tuple[Layer, ...] = (
         "control endpoint",
         ("servicedeck.control.endpoint",),
         own=("servicedeck", "servicedeck.control"),
-        third_party=("anyio", "prometheus_client", "pydantic", "sse_starlette", "starlette"),
+        third_party=(
+            "anyio",
+            "orjson",
+            "prometheus_client",
+            "pydantic",
+            "sse_starlette",
+            "starlette",
+        ),
     ),
     Layer(
         "control server",
@@ -74,7 +81,7 @@ LAYERS: tuple[Layer, ...] = (
         "control client",
         ("servicedeck.control.remote",),
         own=("servicedeck", "servicedeck.control"),
-        third_party=("anyio", "httpx", "httpx_sse"),
+        third_party=("anyio", "httpx", "httpx_sse", "orjson"),
     ),
     Layer(
         "control protocol",

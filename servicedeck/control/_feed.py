@@ -6,10 +6,11 @@ at most once per `interval` (250 ms): the first change of a quiet service at onc
 rest at the end of its interval, so a burst becomes one update. A publication reads one
 snapshot per service and encodes it to JSON once, for every listener.
 
-Each listener (an event-stream client) keeps at most one pending update per service, the
-latest: a client that reads slowly is coalesced, never buffered without bound, and never
-makes the services wait. Observers (the metrics' duration histograms) see each published
-snapshot.
+Each publication is encoded once (`encode`, the endpoint's event framing), for every
+listener. Each listener (an event-stream client) keeps at most one pending update per
+service, the latest: a client that reads slowly is coalesced, never buffered without
+bound, and never makes the services wait. Observers (the metrics' duration histograms)
+see each published snapshot.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import anyio
 import anyio.from_thread
@@ -28,7 +28,7 @@ import anyio.lowlevel
 from servicedeck.control._protocol import ServiceControl
 from servicedeck.control._records import ServiceSnapshot
 
-__all__ = ["ChangeFeed", "FeedListener", "dumps"]
+__all__ = ["ChangeFeed", "Encode", "FeedListener"]
 
 INTERVAL = 0.25
 """At most one update per service per this many seconds."""
@@ -36,9 +36,14 @@ BATCH = 0.02
 """Updates due within this many seconds of each other go out together (fewer wake-ups)."""
 
 
-def dumps(data: Any) -> str:
-    """Compact JSON, as the endpoint sends it."""
-    return json.dumps(data, separators=(",", ":"), check_circular=False, allow_nan=False)
+Encode = Callable[[float, ServiceSnapshot], bytes]
+"""How a publication is put on the wire: `encode(now, snapshot)`."""
+
+
+def encode_json(now: float, snapshot: ServiceSnapshot) -> bytes:
+    """`{"now": ..., "service": ...}` as compact JSON (the default encoding)."""
+    data = {"now": now, "service": snapshot.to_json()}
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 class FeedListener:
@@ -48,13 +53,13 @@ class FeedListener:
     """
 
     def __init__(self) -> None:
-        self._pending: dict[str, str] = {}
+        self._pending: dict[str, bytes] = {}
         self._ready = anyio.Event()
         self.closed = False
         """True once the feed closed it (the endpoint is shutting down)."""
 
-    def deliver(self, updates: dict[str, str]) -> None:
-        """Queue `updates` (name -> encoded event), replacing older ones of a service."""
+    def deliver(self, updates: dict[str, bytes]) -> None:
+        """Queue `updates` (name -> encoded update), replacing older ones of a service."""
         self._pending.update(updates)
         self._ready.set()
 
@@ -68,7 +73,7 @@ class FeedListener:
         """How many services have an update waiting (never more than there are services)."""
         return len(self._pending)
 
-    async def next(self) -> list[str]:
+    async def next(self) -> list[bytes]:
         """Wait for updates and take them all; an empty list once closed."""
         while not self._pending and not self.closed:
             await self._ready.wait()
@@ -85,6 +90,7 @@ class ChangeFeed:
     Args:
         control: whose changes to publish.
         interval: at most one update per service per this many seconds.
+        encode: how each update is encoded, once for every listener.
         clock: monotonic seconds (injectable for tests).
     """
 
@@ -93,9 +99,11 @@ class ChangeFeed:
         control: ServiceControl,
         *,
         interval: float = INTERVAL,
+        encode: Encode = encode_json,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.control = control
+        self.encode = encode
         self.interval = interval
         self.clock = clock
         self._listeners: set[FeedListener] = set()
@@ -110,6 +118,11 @@ class ChangeFeed:
     def running(self) -> bool:
         """True while `run()` runs."""
         return self._wake is not None
+
+    @property
+    def listeners(self) -> int:
+        """How many listeners (open event streams) there are now."""
+        return len(self._listeners)
 
     @contextlib.contextmanager
     def listen(self) -> Iterator[FeedListener]:
@@ -190,8 +203,6 @@ class ChangeFeed:
             observer(snapshots)
         if self._listeners and snapshots:
             stamp = control.now()
-            updates = {
-                snap.name: dumps({"now": stamp, "service": snap.to_json()}) for snap in snapshots
-            }
+            updates = {snap.name: self.encode(stamp, snap) for snap in snapshots}
             for listener in self._listeners:
                 listener.deliver(updates)

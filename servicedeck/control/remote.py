@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import socket
@@ -36,6 +35,7 @@ from urllib.parse import quote
 
 import anyio
 import httpx
+import orjson
 from httpx_sse import SSEError, aconnect_sse
 
 from servicedeck.control import (
@@ -353,11 +353,11 @@ class RemoteControl:
                         _answer(source.response)  # raises with the server's message
                     async for event in source.aiter_sse():
                         if event.event == "services":
-                            self._replace(json.loads(event.data))
+                            self._replace(orjson.loads(event.data))
                             answered.set()
                             delay = RETRY_FIRST
                         elif event.event == "service":
-                            self._update(json.loads(event.data))
+                            self._update(orjson.loads(event.data))
                 reason = "the process closed the connection"
             except (httpx.HTTPError, OSError, SSEError, CommandError, ValueError) as exc:
                 reason = _describe(exc)
@@ -491,7 +491,7 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
         ValueError: the answer is not a JSON object.
     """
     try:
-        body = response.json()
+        body = orjson.loads(response.content)
     except ValueError:
         body = None
     message = body.get("message") if isinstance(body, dict) else None

@@ -8,10 +8,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import console, framework, startup
+from . import console, endpoint, framework, startup
 from ._harness import Scale, Workload, format_table, summary, write_report
 
-WORKLOADS: list[Workload] = [*framework.WORKLOADS, *startup.WORKLOADS, *console.WORKLOADS]
+WORKLOADS: list[Workload] = [
+    *framework.WORKLOADS,
+    *startup.WORKLOADS,
+    *console.WORKLOADS,
+    *endpoint.WORKLOADS,
+]
 REPORT = Path(__file__).resolve().parents[2] / "docs" / "performance.md"
 COMMAND = ".venv/bin/python -m tests.benchmarks"
 

@@ -40,6 +40,11 @@ MEASURED = (
     "key `n`",
     "time to open",
     "`/` filter",
+    "one client following",
+    "memory held for a client that never reads",
+    "event-loop lag p95 with a client that never reads",
+    "`GET /v1/services` over the Unix socket, median",
+    "`GET /v1/services` over the Unix socket, p95",
 )
 
 

@@ -73,28 +73,28 @@ async def test_remote_commands_apply_there_and_show_at_once(short_dir: Path) -> 
 
 
 async def test_remote_errors_are_the_protocols(short_dir: Path) -> None:
-    async with serving([Quiet], short_dir) as served:
-        async with RemoteControl(f"unix:{served.socket}") as remote:
-            with pytest.raises(CommandError, match="Quiet is not paused"):
-                await remote.resume("Quiet")
-            with pytest.raises(KeyError, match="no service named 'Nobody'"):
-                await remote.pause("Nobody")
-            with pytest.raises(KeyError, match="known: Quiet"):
-                remote.snapshot("Nobody")
+    async with (
+        serving([Quiet], short_dir) as served,
+        RemoteControl(f"unix:{served.socket}") as remote,
+    ):
+        with pytest.raises(CommandError, match="Quiet is not paused"):
+            await remote.resume("Quiet")
+        with pytest.raises(KeyError, match="no service named 'Nobody'"):
+            await remote.pause("Nobody")
+        with pytest.raises(KeyError, match="known: Quiet"):
+            remote.snapshot("Nobody")
 
 
 async def test_remote_fetches_logs_when_new_lines_arrived(short_dir: Path) -> None:
-    async with serving([Quiet], short_dir) as served:
-        async with RemoteControl(f"unix:{served.socket}") as remote:
-            await remote.step("Quiet", 2)
+    async with (
+        serving([Quiet], short_dir) as served,
+        RemoteControl(f"unix:{served.socket}") as remote,
+    ):
+        await remote.step("Quiet", 2)
 
-            await wait_until(remote, lambda: len(remote.logs("Quiet")) == 3)
+        await wait_until(remote, lambda: len(remote.logs("Quiet")) == 3)
 
-            assert [line.message for line in remote.logs("Quiet")] == [
-                "loop 1",
-                "loop 2",
-                "loop 3",
-            ]
+        assert [line.message for line in remote.logs("Quiet")] == ["loop 1", "loop 2", "loop 3"]
 
 
 async def test_leaving_a_remote_control_leaves_the_services_running(short_dir: Path) -> None:
