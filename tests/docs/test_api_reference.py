@@ -12,11 +12,24 @@ import pytest
 
 import servicedeck
 import servicedeck.control
+import servicedeck.control.endpoint
+import servicedeck.control.metrics
+import servicedeck.control.remote
+import servicedeck.control.server
 import servicedeck.controller
 import servicedeck.discovery
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "reference" / "api.md"
-MODULES = [servicedeck, servicedeck.control, servicedeck.controller, servicedeck.discovery]
+MODULES = [
+    servicedeck,
+    servicedeck.control,
+    servicedeck.control.endpoint,
+    servicedeck.control.server,
+    servicedeck.control.remote,
+    servicedeck.control.metrics,
+    servicedeck.controller,
+    servicedeck.discovery,
+]
 
 # `### `Name(params)`` or `#### `Class.method(params)``, then optional *notes*.
 HEADING = re.compile(r"^#{3,4} `([A-Za-z_][\w.]*)(?:\((.*)\))?`", re.M)
