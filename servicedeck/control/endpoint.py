@@ -222,6 +222,8 @@ class ControlEndpoint:
             exception_handlers={HTTPException: _http_error, Exception: _server_error},
             lifespan=self._lifespan,
         )
+        # A trailing slash is a 404 like any unknown path, not a redirect without a body.
+        self.app.router.redirect_slashes = False
 
     # -- life cycle -----------------------------------------------------------------------
 

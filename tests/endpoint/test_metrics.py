@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import wait_until
+from support.served import Busy, Failing, Quiet, serving
 
 from servicedeck.control import Health, ServiceSnapshot, ServiceState, ServiceStatus
 from servicedeck.control.metrics import BUCKETS, DurationHistograms
-
-from .conftest import serving
-from .services import Busy, Failing, Quiet
 
 pytestmark = pytest.mark.anyio
 

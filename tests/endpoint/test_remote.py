@@ -9,6 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 from support import wait_until
+from support.served import Failing, Quiet, serving
 
 from servicedeck.control import (
     CombinedControl,
@@ -20,9 +21,6 @@ from servicedeck.control import (
 from servicedeck.control.remote import RemoteControl
 from servicedeck.control.server import serve_control
 from servicedeck.controller import ServiceController
-
-from .conftest import serving
-from .services import Failing, Quiet
 
 pytestmark = pytest.mark.anyio
 

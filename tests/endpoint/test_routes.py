@@ -7,11 +7,9 @@ from typing import Any
 
 import pytest
 from support import wait_until
+from support.served import Failing, Hanging, Quiet, serving
 
 from servicedeck.control import Command, ServiceSnapshot, ServiceState
-
-from .conftest import serving
-from .services import Failing, Hanging, Quiet
 
 pytestmark = pytest.mark.anyio
 
@@ -138,6 +136,7 @@ async def test_refused_command_is_409_with_the_reason_the_console_shows(short_di
         ("GET", "/v1/services/Nobody", None, 404, "known: Quiet"),
         ("POST", "/v1/services/Quiet/explode", None, 404, "unknown command 'explode'"),
         ("GET", "/v1/nothing", None, 404, "no route '/v1/nothing'"),
+        ("POST", "/v1/services/Quiet/pause/", None, 404, "no route"),
         ("DELETE", "/v1/services/Quiet", None, 405, "DELETE is not allowed"),
         ("POST", "/v1/services/Quiet/step", b"{loops: 3", 422, "invalid body for step"),
         ("POST", "/v1/services/Quiet/step", b"[1, 2]", 422, "invalid body for step"),

@@ -10,14 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.served import Quiet, client_for, serving
 
 from servicedeck.control import ControlAddress
 from servicedeck.control._address import TOKEN_FILE_NAME, create_token, read_token
 from servicedeck.control.server import AddressInUseError, serve_control
 from servicedeck.controller import ServiceController
-
-from .conftest import client_for, serving
-from .services import Quiet
 
 pytestmark = pytest.mark.anyio
 
