@@ -15,11 +15,11 @@ import argparse
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from servicedeck.cli._command import EXIT_FAILURE, EXIT_USAGE, fail
 
@@ -32,6 +32,7 @@ __all__ = [
     "add_control_arguments",
     "control_args",
     "plan_control",
+    "serve_with_control",
     "serving",
 ]
 
@@ -44,6 +45,8 @@ class ControlPlan:
 
     address: ControlAddress | None
     token: str | None = None
+    chosen: bool = False
+    """The address was asked for (`--control`): failing to serve it fails the run."""
 
 
 def add_control_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,10 +77,23 @@ def plan_control(args: argparse.Namespace, state_dir: Path) -> ControlPlan:
             SERVICEDECK_CONTROL_TOKEN, or a token file that cannot be made (1).
     """
     from servicedeck.control import ControlAddress
-    from servicedeck.control._address import SOCKET_NAME, TOKEN_VARIABLE, create_token
+    from servicedeck.control._address import (
+        SOCKET_NAME,
+        TOKEN_VARIABLE,
+        create_token,
+        make_private_dir,
+    )
 
     if args.no_control:
         return ControlPlan(None)
+    try:
+        make_private_dir(state_dir)  # the socket and the token file live there
+    except OSError as exc:
+        raise fail(
+            f"cannot make the state directory {str(state_dir)!r}: {exc}; set "
+            "SERVICEDECK_STATE_DIR to a writable folder.",
+            EXIT_FAILURE,
+        ) from None
     if args.control is None:
         return ControlPlan(ControlAddress("unix", path=str((state_dir / SOCKET_NAME).absolute())))
     try:
@@ -85,10 +101,10 @@ def plan_control(args: argparse.Namespace, state_dir: Path) -> ControlPlan:
     except ValueError as exc:
         raise fail(f"--control: {exc}", EXIT_USAGE) from None
     if address.scheme == "unix":
-        return ControlPlan(address)
+        return ControlPlan(address, chosen=True)
     token = os.environ.get(TOKEN_VARIABLE, "").strip()
     if token:
-        return ControlPlan(address, token)
+        return ControlPlan(address, token, chosen=True)
     if not address.is_loopback:
         raise fail(
             f"--control {args.control!r} can be reached from other machines, and "
@@ -112,7 +128,19 @@ def plan_control(args: argparse.Namespace, state_dir: Path) -> ControlPlan:
             token,
             TOKEN_VARIABLE,
         )
-    return ControlPlan(address, token)
+    return ControlPlan(address, token, chosen=True)
+
+
+async def serve_with_control(
+    plan: ControlPlan,
+    serve: Callable[..., Awaitable[int]],
+    control: ServiceControl,
+    *args: Any,
+) -> int:
+    """`serve(control, *args)` with the endpoint of `control` served around it: up before
+    the services start, down after they stopped (an attached console sees them stop)."""
+    async with serving(control, plan):
+        return await serve(control, *args)
 
 
 class ControlError(Exception):
@@ -140,11 +168,17 @@ async def serving(control: ServiceControl, plan: ControlPlan) -> AsyncIterator[N
         except AddressInUseError as exc:
             raise ControlError(str(exc.strerror or exc)) from None
         except OSError as exc:
-            raise ControlError(
-                f"cannot serve the control endpoint on {plan.address}: "
-                f"{exc.strerror or exc}; choose another address with --control, or turn "
-                "it off with --no-control"
-            ) from None
+            problem = f"cannot serve the control endpoint on {plan.address}: {exc.strerror or exc}"
+            if plan.chosen:
+                raise ControlError(
+                    f"{problem}; choose another address with --control, or turn it off "
+                    "with --no-control"
+                ) from None
+            # The default place (a state directory with a long path, say) must not stop
+            # the services from running.
+            log.warning("%s; running without it (choose one with --control).", problem)
+            yield
+            return
         log.info(
             "Control endpoint on %s (servicedeck attach / servicedeck status%s).",
             server.address,

@@ -18,6 +18,13 @@ from servicedeck.cli._command import (
     positive_seconds,
 )
 from servicedeck.cli._common import discover, load_settings
+from servicedeck.cli._control import (
+    ControlError,
+    add_control_arguments,
+    control_args,
+    plan_control,
+    serve_with_control,
+)
 
 if TYPE_CHECKING:
     from servicedeck.cli._settings import CliSettings
@@ -31,9 +38,14 @@ SIGINT (Ctrl+C) or SIGTERM stops every service gracefully (teardown runs) and ex
 a second one during that stop forces exit with status 130. The pid file lives in the
 state directory (SERVICEDECK_STATE_DIR); one `run` per state directory.
 
+It serves a control endpoint (servicedeck attach, servicedeck status, /livez, /readyz,
+/metrics) on STATE_DIR/servicedeck.sock, or on --control ADDRESS; TCP needs a token
+(SERVICEDECK_CONTROL_TOKEN). docs/how-to/operate.md says more.
+
 examples:
   servicedeck run myapp.services
-  servicedeck run --background && servicedeck stop"""
+  servicedeck run --background && servicedeck stop
+  servicedeck run --control tcp://127.0.0.1:8484"""
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +68,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="how long each service may take to stop before it is cancelled "
         "(default: SERVICEDECK_STOP_TIMEOUT, else 5)",
     )
+    add_control_arguments(parser)
     # Internal: the pipe a background run reports readiness on.
     parser.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
 
@@ -66,6 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_settings()
     level = args.log_level or settings.log_level
     stop_timeout = args.stop_timeout or settings.stop_timeout
+    plan = plan_control(args, settings.state_dir)
     pid_file = _daemon.PidFile(settings.state_dir / _daemon.PID_FILE_NAME)
     if args.background:
         discover(args.targets, args.debug)  # fail fast, before forking
@@ -117,7 +131,9 @@ def _run(args: argparse.Namespace) -> int:
 
     controller = build_controller(found.classes, capture_logs=False)
     try:
-        return anyio.run(serve, controller, stop_timeout, ready, force)
+        return anyio.run(serve_with_control, plan, serve, controller, stop_timeout, ready, force)
+    except ControlError as exc:
+        raise fail(str(exc), EXIT_FAILURE) from None
     except Exception:
         raise
     except BaseException as exc:
@@ -144,7 +160,14 @@ def _start_background(
 
     state_dir = settings.state_dir.resolve()
     log_path = state_dir / _daemon.LOG_FILE_NAME
-    child_args = [*args.targets, "--log-level", level, "--stop-timeout", repr(stop_timeout)]
+    child_args = [
+        *args.targets,
+        "--log-level",
+        level,
+        "--stop-timeout",
+        repr(stop_timeout),
+        *control_args(args),
+    ]
     env = dict(os.environ, SERVICEDECK_STATE_DIR=str(state_dir))
     try:
         pid, ready, returncode, output = _daemon.spawn_background(

@@ -245,7 +245,8 @@ class ControlEndpoint:
         tg, self._tg = self._tg, None
         if tg is not None:
             tg.cancel_scope.cancel()
-            await tg.__aexit__(exc_type, exc, tb)
+            # The block's own exception is not the task group's: it leaves as itself.
+            await tg.__aexit__(None, None, None)
 
     @asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:

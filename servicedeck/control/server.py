@@ -117,12 +117,16 @@ async def serve_control(
     shutdown, served = anyio.Event(), anyio.Event()
     inode = _inode(bound)
     try:
-        async with endpoint, anyio.create_task_group() as tg:
-            sock.detach()  # Hypercorn owns the socket (and closes it) from here on
-            tg.start_soon(
-                _serve, endpoint, config, shutdown, served, name="servicedeck:control-server"
-            )
+        async with endpoint:
+            # Not `async with tg:` around the block: the block's own exception must leave
+            # as itself, not wrapped in the task group's ExceptionGroup.
+            tg = anyio.create_task_group()
+            await tg.__aenter__()
             try:
+                sock.detach()  # Hypercorn owns the socket (and closes it) from here on
+                tg.start_soon(
+                    _serve, endpoint, config, shutdown, served, name="servicedeck:control-server"
+                )
                 yield ControlServer(bound, endpoint)
             finally:
                 endpoint.close_streams()
@@ -130,6 +134,7 @@ async def serve_control(
                 with anyio.move_on_after(GRACE + 1.0, shield=True):
                     await served.wait()
                 tg.cancel_scope.cancel()
+                await tg.__aexit__(None, None, None)
     finally:
         if sock.fileno() != -1:
             sock.close()

@@ -184,3 +184,12 @@ def test_address_round_trips_through_its_text(tmp_path: Path) -> None:
     assert ControlAddress.parse(tmp_path / "state").path == str(
         tmp_path / "state" / "servicedeck.sock"
     )
+
+
+async def test_an_error_in_the_served_block_leaves_as_itself(short_dir: Path) -> None:
+    async with ServiceController([Quiet]) as controller:
+        with pytest.raises(LookupError, match="from the block"):
+            async with serve_control(controller, f"unix:{short_dir}/s.sock"):
+                raise LookupError("from the block")
+
+        assert not (short_dir / "s.sock").exists()
