@@ -98,63 +98,31 @@ class _StopAll(_Body):
 Handler = Callable[[ServiceControl, str, Any], Awaitable[dict[str, Any]]]
 
 
-async def _start(control: ServiceControl, name: str, body: _Empty) -> dict[str, Any]:
-    await control.start(name)
-    return {}
-
-
-async def _step(control: ServiceControl, name: str, body: _Step) -> dict[str, Any]:
-    await control.step(name, body.loops)
-    return {}
-
-
-async def _pause(control: ServiceControl, name: str, body: _Empty) -> dict[str, Any]:
-    await control.pause(name)
-    return {}
-
-
-async def _resume(control: ServiceControl, name: str, body: _Empty) -> dict[str, Any]:
-    await control.resume(name)
+async def _done(call: Awaitable[object]) -> dict[str, Any]:
+    await call
     return {}
 
 
 async def _stop(control: ServiceControl, name: str, body: _Stop) -> dict[str, Any]:
-    stopped = await control.stop(name, block=body.block, timeout=body.timeout)
-    return {"stopped": stopped}
-
-
-async def _kill(control: ServiceControl, name: str, body: _Empty) -> dict[str, Any]:
-    await control.kill(name)
-    return {}
-
-
-async def _restart(control: ServiceControl, name: str, body: _Empty) -> dict[str, Any]:
-    await control.restart(name)
-    return {}
-
-
-async def _set_enabled(control: ServiceControl, name: str, body: _SetEnabled) -> dict[str, Any]:
-    await control.set_enabled(name, body.enabled)
-    return {}
-
-
-async def _pause_on_error(
-    control: ServiceControl, name: str, body: _PauseOnError
-) -> dict[str, Any]:
-    await control.set_pause_on_error(name, body.on)
-    return {}
+    return {"stopped": await control.stop(name, block=body.block, timeout=body.timeout)}
 
 
 COMMANDS: dict[str, tuple[type[_Body], Handler]] = {
-    "start": (_Empty, _start),
-    "step": (_Step, _step),
-    "pause": (_Empty, _pause),
-    "resume": (_Empty, _resume),
+    "start": (_Empty, lambda control, name, body: _done(control.start(name))),
+    "step": (_Step, lambda control, name, body: _done(control.step(name, body.loops))),
+    "pause": (_Empty, lambda control, name, body: _done(control.pause(name))),
+    "resume": (_Empty, lambda control, name, body: _done(control.resume(name))),
     "stop": (_Stop, _stop),
-    "kill": (_Empty, _kill),
-    "restart": (_Empty, _restart),
-    "set-enabled": (_SetEnabled, _set_enabled),
-    "pause-on-error": (_PauseOnError, _pause_on_error),
+    "kill": (_Empty, lambda control, name, body: _done(control.kill(name))),
+    "restart": (_Empty, lambda control, name, body: _done(control.restart(name))),
+    "set-enabled": (
+        _SetEnabled,
+        lambda control, name, body: _done(control.set_enabled(name, body.enabled)),
+    ),
+    "pause-on-error": (
+        _PauseOnError,
+        lambda control, name, body: _done(control.set_pause_on_error(name, body.on)),
+    ),
 }
 """The commands of `POST /v1/services/{name}/{command}`: the body's model, the call."""
 

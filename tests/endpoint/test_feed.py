@@ -14,8 +14,9 @@ from typing import Any
 import anyio
 import pytest
 import trio.testing
+from support.records import loop_snapshot
 
-from servicedeck.control import Health, ServiceSnapshot, ServiceState, ServiceStatus
+from servicedeck.control import ServiceSnapshot
 from servicedeck.control._feed import ChangeFeed
 
 pytestmark = pytest.mark.anyio
@@ -47,20 +48,7 @@ class Changing:
         return anyio.current_time()
 
     def snapshot(self, name: str) -> ServiceSnapshot:
-        return ServiceSnapshot(
-            name=name,
-            qualname=f"x.{name}",
-            kind="loop",
-            markers=(),
-            description="",
-            enabled=True,
-            enabled_source="default",
-            env_var="",
-            settings=(),
-            settings_error=None,
-            status=ServiceStatus(name, ServiceState.SLEEPING, loop_count=self.counts[name]),
-            health=Health.HEALTHY,
-        )
+        return loop_snapshot(name, loop_count=self.counts[name])
 
 
 async def test_feed_sends_a_quiet_service_at_once_and_a_busy_one_every_interval() -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import wait_until
+from support.records import loop_snapshot
 from support.served import Busy, Failing, Quiet, serving
 
-from servicedeck.control import Health, ServiceSnapshot, ServiceState, ServiceStatus
+from servicedeck.control import ServiceSnapshot, ServiceState
 from servicedeck.control.metrics import BUCKETS, DurationHistograms
 
 pytestmark = pytest.mark.anyio
@@ -74,24 +74,7 @@ async def test_metrics_histogram_keeps_up_with_a_fast_service_between_scrapes(
 
 
 def status(loop_count: int, durations: tuple[float, ...]) -> ServiceSnapshot:
-    snap = ServiceSnapshot(
-        name="Reaper",
-        qualname="x.Reaper",
-        kind="loop",
-        markers=(),
-        description="",
-        enabled=True,
-        enabled_source="default",
-        env_var="",
-        settings=(),
-        settings_error=None,
-        status=ServiceStatus(name="Reaper", state=ServiceState.SLEEPING),
-        health=Health.HEALTHY,
-    )
-    return dataclasses.replace(
-        snap,
-        status=dataclasses.replace(snap.status, loop_count=loop_count, recent_durations=durations),
-    )
+    return loop_snapshot(loop_count=loop_count, recent_durations=durations)
 
 
 def test_histograms_fold_each_loop_once() -> None:
