@@ -8,9 +8,9 @@ on anyio and pydantic-settings. The console (`servicedeck.tui`) and the command 
 from typing import TYPE_CHECKING, Any
 
 from ._core import (
+    _LAZY,
     DuplicateServiceError,
     ErrorInfo,
-    Health,
     LoopService,
     RunInAllServers,
     SafeRepr,
@@ -19,7 +19,6 @@ from ._core import (
     ServiceStatus,
     add_fatal_note,
     check_unique_names,
-    health,
     message_of,
     report_fatal,
     run_multiple_services,
@@ -27,14 +26,16 @@ from ._core import (
 )
 
 if TYPE_CHECKING:
+    from ._core._health import Health, HealthVerdict, health, health_verdict
     from ._core._settings import ServicesBaseSetting, ServiceSettingsError
+    from ._core._stack import AwaitStack, StackFrame
 
 
 def __getattr__(name: str) -> Any:
-    # ServicesBaseSetting and ServiceSettingsError load pydantic-settings (most of the
-    # import time) on first use, so `import servicedeck` and `servicedeck --help` stay
-    # fast; `servicedeck._core` owns that lazy loading.
-    if name in ("ServiceSettingsError", "ServicesBaseSetting"):
+    # Some names load on first use (ServicesBaseSetting and ServiceSettingsError load
+    # pydantic-settings, most of the import time), so `import servicedeck` and
+    # `servicedeck --help` stay fast; `servicedeck._core` owns that lazy loading.
+    if name in _LAZY:
         from . import _core
 
         value = getattr(_core, name)
@@ -48,9 +49,11 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AwaitStack",
     "DuplicateServiceError",
     "ErrorInfo",
     "Health",
+    "HealthVerdict",
     "LoopService",
     "RunInAllServers",
     "SafeRepr",
@@ -59,9 +62,11 @@ __all__ = [
     "ServiceState",
     "ServiceStatus",
     "ServicesBaseSetting",
+    "StackFrame",
     "add_fatal_note",
     "check_unique_names",
     "health",
+    "health_verdict",
     "message_of",
     "report_fatal",
     "run_multiple_services",

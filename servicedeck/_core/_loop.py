@@ -307,6 +307,30 @@ class LoopService(Service, ABC):
                 rt.step_event = anyio.Event()
             await rt.step_event.wait()
 
+    def cancel_steps(self) -> int:
+        """Drop the loops asked for by `run_now()` that have not started yet.
+
+        The loop running now, if any, is not interrupted. Every caller waiting in
+        `run_now()` returns: at once, or, when the loop running now is a step, once it
+        has ended. A stopped service's `run_now()` (a run of its own) then ends its run:
+        teardown, and it stops.
+
+        Returns:
+            How many loops were dropped.
+        """
+        rt = self._servicedeck
+        queued = rt.queued_steps()
+        if not queued:
+            return 0
+        # Counted as settled, so every run_now() ticket up to them is satisfied.
+        rt.steps -= queued
+        rt.steps_done += queued
+        if not rt.step_running:
+            rt.release_steppers()
+        self.logger.info("%s: cancelled the queued steps (%d)", self.name, queued)
+        rt.notify()
+        return queued
+
     # -- machinery --------------------------------------------------------------------
 
     async def _request_stop(self) -> None:
@@ -351,7 +375,7 @@ class LoopService(Service, ABC):
                         if not cancelled:
                             raise
             finally:
-                rt.end()
+                rt.end(cancelled=cancelled)
 
     async def _teardown(self) -> None:
         rt = self._servicedeck
@@ -445,26 +469,33 @@ class LoopService(Service, ABC):
                     continue  # something changed meanwhile: decide again
             slept = False
 
-            # Run one loop and record it.
+            # Run one loop and record it. Its start time is set before the listeners
+            # hear of the state change, so a hung loop shows how long it has run.
             rt.next_loop_at = None
+            number = rt.loop_count + 1
+            started = rt.loop_started_at = now()
+            if step:
+                rt.step_running = True
             if rt.state is not _RUNNING:
                 rt.state = _RUNNING
                 if rt.listeners:
                     rt.notify()
-            number = rt.loop_count + 1
-            started = now()
+                    started = now()  # the listeners' time is not the loop's
             try:
                 await run_once()
             except Exception as exc:
                 ended = now()
+                duration = ended - started
                 self._record_failure(exc, number)
+                rt.record_duration(-duration)  # the sign bit marks a failed loop
             else:
                 ended = now()
+                duration = ended - started
                 rt.consecutive_errors = 0
-            duration = ended - started
+                rt.record_duration(duration)
+            rt.loop_started_at = None
             rt.loop_count = number
             rt.last_duration = duration
-            rt.record_duration(duration)
             rt.last_loop_at = ended
 
             # The schedule: a scheduled loop sets when the next is due; a step moves nothing.
@@ -536,6 +567,7 @@ class LoopService(Service, ABC):
         # Counted in `steps` until it has run: run_now() tickets rely on it.
         rt.steps -= 1
         rt.steps_done += 1
+        rt.step_running = False
         rt.release_steppers()
 
     def _record_overrun(self, number: int, duration: float, interval: float) -> None:

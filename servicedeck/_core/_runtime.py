@@ -10,6 +10,7 @@ import logging
 from array import array
 from collections import deque
 from collections.abc import Callable
+from math import copysign
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -36,6 +37,7 @@ class Runtime:
 
     __slots__ = (
         "active",
+        "cancelled",
         "clock",
         "consecutive_errors",
         "crashed",
@@ -49,6 +51,7 @@ class Runtime:
         "listeners",
         "loop_count",
         "loop_seconds",
+        "loop_started_at",
         "next_loop_at",
         "overrun_count",
         "paused",
@@ -58,6 +61,7 @@ class Runtime:
         "started_at",
         "state",
         "step_event",
+        "step_running",
         "steps",
         "steps_done",
         "stop_requested",
@@ -72,6 +76,7 @@ class Runtime:
         self.state = ServiceState.STOPPED
         self.active = False
         self.crashed = False
+        self.cancelled = False
         self.depth = 0
         self.loop_count = 0
         self.error_count = 0
@@ -80,17 +85,23 @@ class Runtime:
         self.last_duration: float | None = None
         # Memory per idle service counts (issue 5): durations are packed doubles, not a
         # deque of float objects; errors and stopped_event are made when first needed.
+        # A loop that raised is kept with its sign bit set (-0.0 for an instant one):
+        # the window `health_verdict()` judges costs no memory of its own.
         self.durations: array[float] = array("d")
         self.errors: deque[ErrorInfo] | None = None
         self.loop_seconds: float | None = None
         self.next_loop_at: float | None = None
         self.started_at: float | None = None
         self.last_loop_at: float | None = None
+        self.loop_started_at: float | None = None
         self.paused = False
         self.stop_requested = False
         self.pending_stop = False
+        # Loops asked for by run_now() and not finished (the one running included), and
+        # those finished or dropped by cancel_steps(): a caller waits for its ticket.
         self.steps = 0
         self.steps_done = 0
+        self.step_running = False
         # What wake() ends: a cancel scope, or on asyncio the future the loop awaits.
         self.sleeper: anyio.CancelScope | asyncio.Future[None] | None = None
         self.stopped_event: anyio.Event | None = None
@@ -126,6 +137,7 @@ class Runtime:
         """Mark the start of a run (setup included)."""
         self.active = True
         self.crashed = False
+        self.cancelled = False
         self.stop_requested = False
         self.pending_stop = False
         self.steps = 0
@@ -138,11 +150,18 @@ class Runtime:
             self.task_id = None
         self.set_state(state)
 
-    def end(self) -> None:
-        """Mark the end of a run (teardown included); releases every waiter."""
+    def end(self, *, cancelled: bool = False) -> None:
+        """Mark the end of a run (teardown included); releases every waiter.
+
+        Args:
+            cancelled: the run ended because its task was cancelled (killed).
+        """
         self.active = False
+        self.cancelled = cancelled
         self.sleeper = None
         self.steps = 0
+        self.step_running = False
+        self.loop_started_at = None
         self.next_loop_at = None
         self.task_id = None
         self.release_steppers()
@@ -159,7 +178,8 @@ class Runtime:
         return self.stopped_event
 
     def record_duration(self, duration: float) -> None:
-        """Keep `duration` among the last RECENT_DURATIONS loop durations."""
+        """Keep `duration` among the last RECENT_DURATIONS loop durations; a failed
+        loop's with its sign bit set (`-duration`)."""
         durations = self.durations
         durations.append(duration)
         if len(durations) > RECENT_DURATIONS:
@@ -229,8 +249,18 @@ class Runtime:
             self.crashed = True
         return info
 
+    def queued_steps(self) -> int:
+        """Steps asked for that have not started (the one running is not queued)."""
+        return self.steps - 1 if self.step_running else self.steps
+
     def snapshot(self, name: str) -> ServiceStatus:
         errors = tuple(self.errors) if self.errors else ()
+        durations = tuple(self.durations)
+        if self.error_count:
+            failed = tuple(copysign(1.0, d) < 0 for d in durations)
+            durations = tuple(map(abs, durations))
+        else:
+            failed = (False,) * len(durations)
         return ServiceStatus(
             name=name,
             state=self.state,
@@ -239,7 +269,7 @@ class Runtime:
             consecutive_errors=self.consecutive_errors,
             overrun_count=self.overrun_count,
             last_duration=self.last_duration,
-            recent_durations=tuple(self.durations),
+            recent_durations=durations,
             loop_seconds=self.loop_seconds,
             next_loop_at=self.next_loop_at,
             started_at=self.started_at,
@@ -248,6 +278,10 @@ class Runtime:
             recent_errors=errors,
             paused=self.paused,
             stop_requested=self.stop_requested or self.pending_stop,
+            recent_failed=failed,
+            loop_started_at=self.loop_started_at,
+            queued_steps=self.queued_steps(),
+            cancelled=self.cancelled,
         )
 
     def __repr__(self) -> str:

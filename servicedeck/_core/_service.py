@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     # Imported where used: pydantic-settings is most of `import servicedeck`'s time, and
     # the command line's --help, like any code that only defines services, needs none of it.
     from ._settings import ServicesBaseSetting
+    from ._stack import AwaitStack
 
 __all__ = [
     "Caught",
@@ -96,16 +97,18 @@ def _tracked_start(start: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
             return None
         rt.begin(ServiceState.RUNNING)
         rt.depth += 1
+        cancelled = False
         try:
             return await start(self, *args, **kwargs)
         except anyio.get_cancelled_exc_class():
+            cancelled = True
             raise
         except BaseException as exc:
             rt.record_error(exc, "start", crash=True)
             raise
         finally:
             rt.depth -= 1
-            rt.end()
+            rt.end(cancelled=cancelled)
 
     return wrapper
 
@@ -381,6 +384,25 @@ class Service(ABC):
     def status(self) -> ServiceStatus:
         """A consistent, immutable snapshot of this service's state and counters."""
         return self._servicedeck.snapshot(self.name)
+
+    def await_stack(self) -> AwaitStack | None:
+        """Where this service's task waits now: its chain of awaits, from the task's
+        coroutine down to the innermost, the innermost frame of your own code marked.
+
+        For a loop that hangs, that frame is the line it is stuck at. Call it from the
+        event loop that runs the service (a runner, a console's timer). It reads the
+        suspended frames without disturbing them, in about a millisecond among 500
+        other tasks (most of it listing them).
+
+        Returns:
+            The stack, or None when the service is not running.
+        """
+        rt = self._servicedeck
+        if not rt.active or rt.task_id is None:
+            return None
+        from ._stack import capture_await_stack  # on first use: import servicedeck stays light
+
+        return capture_await_stack(self, rt.task_id, rt.clock())
 
     def set_clock(self, clock: Callable[[], float] | None) -> None:
         """Read time from `clock` instead of `anyio.current_time` (None: back to it).

@@ -1,4 +1,4 @@
-"""Observable state of a service: what it is doing, what it did, and how healthy it is.
+"""Observable state of a service: what it is doing and what it did (`_health` judges it).
 
 `ServiceStatus` is an immutable snapshot, built on demand from a service's private
 counters, so reading one is cheap and its fields always agree with each other.
@@ -14,7 +14,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ErrorInfo", "Health", "ServiceState", "ServiceStatus", "health"]
+__all__ = ["ErrorInfo", "ServiceState", "ServiceStatus"]
 
 
 class ServiceState(enum.Enum):
@@ -213,6 +213,18 @@ class ServiceStatus:
     """A pause is in effect (the state may still be RUNNING until the loop ends)."""
     stop_requested: bool = False
     """A stop was requested since the last start (or before the next one)."""
+    recent_failed: tuple[bool, ...] = ()
+    """For each of `recent_durations`, whether that loop raised (same length, same order)."""
+    loop_started_at: float | None = None
+    """When the loop running now started (monotonic); None when no loop is running.
+    It stays set while a stop waits for that loop (state STOPPING)."""
+    queued_steps: int = 0
+    """Loops asked for by `run_now()` that have not started yet (`cancel_steps()` drops
+    them)."""
+    cancelled: bool = False
+    """The last run ended because its task was cancelled (killed, or cancelled by a
+    runner whose stop timed out), not by a stop or an error. A cancellation that never
+    reached it (the run ended on its own first) does not count. Reset by the next start."""
 
     @property
     def is_active(self) -> bool:
@@ -238,6 +250,10 @@ class ServiceStatus:
             "recent_errors": [error.to_json() for error in self.recent_errors],
             "paused": self.paused,
             "stop_requested": self.stop_requested,
+            "recent_failed": list(self.recent_failed),
+            "loop_started_at": self.loop_started_at,
+            "queued_steps": self.queued_steps,
+            "cancelled": self.cancelled,
         }
 
     @classmethod
@@ -270,47 +286,12 @@ class ServiceStatus:
             recent_errors=recent,
             paused=bool(data.get("paused", False)),
             stop_requested=bool(data.get("stop_requested", False)),
+            recent_failed=tuple(bool(f) for f in data.get("recent_failed", ())),
+            loop_started_at=_float_or_none(data.get("loop_started_at")),
+            queued_steps=int(data.get("queued_steps", 0)),
+            cancelled=bool(data.get("cancelled", False)),
         )
 
 
 def _float_or_none(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
-
-
-class Health(enum.Enum):
-    """A verdict on a service, from `health()`."""
-
-    HEALTHY = "healthy"
-    FAILING = "failing"
-    STALE = "stale"
-    CRASHED = "crashed"
-    STOPPED = "stopped"
-
-
-def health(
-    status: ServiceStatus, now: float, *, failing_after: int = 1, stale_after: float = 3.0
-) -> Health:
-    """Judge a status at time `now` (monotonic). Pure: same input, same verdict.
-
-    Args:
-        status: the snapshot to judge.
-        now: the current monotonic time (`anyio.current_time()`).
-        failing_after: consecutive loop errors that make a service FAILING.
-        stale_after: how many intervals may pass without a finished loop before a
-            running, unpaused loop service is STALE (stuck, or starved).
-
-    Returns:
-        CRASHED, STOPPED, FAILING, STALE or HEALTHY, in that order of precedence.
-    """
-    if status.state is ServiceState.CRASHED:
-        return Health.CRASHED
-    if status.state is ServiceState.STOPPED:
-        return Health.STOPPED
-    if status.consecutive_errors >= failing_after:
-        return Health.FAILING
-    interval = status.loop_seconds
-    if interval and status.state in (ServiceState.RUNNING, ServiceState.SLEEPING):
-        since = status.last_loop_at if status.last_loop_at is not None else status.started_at
-        if since is not None and now - since > stale_after * interval:
-            return Health.STALE
-    return Health.HEALTHY

@@ -3,8 +3,9 @@
     ServiceControl      the interface: snapshots, commands, a change stream, logs, and
                         why a command is refused now (`check`)
     records             ServiceSnapshot, SettingInfo, LogLine, Stall, StopReport,
-                        ProcessInfo, and the framework's ServiceStatus, ErrorInfo,
-                        ServiceState and Health: plain data that survives a JSON round trip
+                        RestartReport, ProcessInfo, and the framework's ServiceStatus,
+                        ErrorInfo, ServiceState, Health, HealthVerdict, AwaitStack and
+                        StackFrame: plain data that survives a JSON round trip
     Command, refusal    the commands, and the pure rule that refuses one in a given state
     wait_until          wait, event-driven, until a condition on the services holds
     CombinedControl     several controls (processes) as one, names qualified NAME@N
@@ -28,7 +29,15 @@ implements it in process. It imports the framework's public value types, never
 Textual or the controller.
 """
 
-from servicedeck import ErrorInfo, Health, ServiceState, ServiceStatus
+from servicedeck import (
+    AwaitStack,
+    ErrorInfo,
+    Health,
+    HealthVerdict,
+    ServiceState,
+    ServiceStatus,
+    StackFrame,
+)
 from servicedeck.control._address import ControlAddress
 from servicedeck.control._combined import CombinedControl
 from servicedeck.control._commands import Command, CommandError, refusal
@@ -36,6 +45,7 @@ from servicedeck.control._protocol import ServiceControl, wait_until
 from servicedeck.control._records import (
     LogLine,
     ProcessInfo,
+    RestartReport,
     ServiceSnapshot,
     SettingInfo,
     Stall,
@@ -43,19 +53,23 @@ from servicedeck.control._records import (
 )
 
 __all__ = [
+    "AwaitStack",
     "CombinedControl",
     "Command",
     "CommandError",
     "ControlAddress",
     "ErrorInfo",
     "Health",
+    "HealthVerdict",
     "LogLine",
     "ProcessInfo",
+    "RestartReport",
     "ServiceControl",
     "ServiceSnapshot",
     "ServiceState",
     "ServiceStatus",
     "SettingInfo",
+    "StackFrame",
     "Stall",
     "StopReport",
     "refusal",

@@ -15,10 +15,16 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 
-from servicedeck import ErrorInfo, ServiceStatus
+from servicedeck import AwaitStack, ErrorInfo, ServiceStatus
 from servicedeck.control._commands import Command
 from servicedeck.control._protocol import ServiceControl
-from servicedeck.control._records import LogLine, ProcessInfo, ServiceSnapshot, StopReport
+from servicedeck.control._records import (
+    LogLine,
+    ProcessInfo,
+    RestartReport,
+    ServiceSnapshot,
+    StopReport,
+)
 
 __all__ = ["CombinedControl"]
 
@@ -199,15 +205,21 @@ class CombinedControl:
         control, inner = self.split(name)
         return await control.stop(inner, block=block, timeout=timeout)
 
+    async def cancel_steps(self, name: str) -> int:
+        """Drop the queued steps of the service of combined name `name`."""
+        control, inner = self.split(name)
+        return await control.cancel_steps(inner)
+
     async def kill(self, name: str) -> None:
         """Kill the service of combined name `name`."""
         control, inner = self.split(name)
         await control.kill(inner)
 
-    async def restart(self, name: str) -> None:
+    async def restart(self, name: str) -> RestartReport:
         """Restart the service of combined name `name`."""
         control, inner = self.split(name)
-        await control.restart(inner)
+        report = await control.restart(inner)
+        return dataclasses.replace(report, name=name)
 
     async def set_enabled(self, name: str, enabled: bool | None) -> None:
         """Override whether the service of combined name `name` is enabled."""
@@ -219,11 +231,22 @@ class CombinedControl:
         control, inner = self.split(name)
         await control.set_pause_on_error(inner, on)
 
-    async def start_enabled(self) -> list[str]:
+    async def set_log_level(self, name: str, level: int | None) -> None:
+        """Set the captured log level of the service of combined name `name`."""
+        control, inner = self.split(name)
+        await control.set_log_level(inner, level)
+
+    async def where(self, name: str) -> AwaitStack | None:
+        """Where the task of the service of combined name `name` waits now."""
+        control, inner = self.split(name)
+        return await control.where(inner)
+
+    async def start_enabled(self, *, paused: bool = False) -> list[str]:
         """Start the enabled services of every control; their combined names."""
         started: list[str] = []
         for position, control in enumerate(self.controls, 1):
-            started += [self.qualify(name, position) for name in await control.start_enabled()]
+            names = await control.start_enabled(paused=paused)
+            started += [self.qualify(name, position) for name in names]
         return started
 
     async def stop_all(self, timeout: float = 5.0) -> StopReport:
@@ -270,4 +293,6 @@ def _shifted(snap: ServiceSnapshot, shift: float) -> ServiceSnapshot:
     stall = snap.stall
     if stall is not None:
         stall = dataclasses.replace(stall, when=move(stall.when))
-    return dataclasses.replace(snap, status=status, stall=stall)
+    return dataclasses.replace(
+        snap, status=status, stall=stall, kill_requested_at=move(snap.kill_requested_at)
+    )

@@ -30,12 +30,16 @@ class Command(enum.Enum):
     RESTART = "restart"
     SET_ENABLED = "set_enabled"
     PAUSE_ON_ERROR = "pause_on_error"
+    CANCEL_STEPS = "cancel_steps"
+    SET_LOG_LEVEL = "set_log_level"
 
 
 STARTING = frozenset({Command.START, Command.STEP, Command.PAUSE, Command.RESTART})
 """Commands that start a run: refused while every service is being stopped."""
 
-_LOOP_ONLY = frozenset({Command.STEP, Command.PAUSE, Command.RESUME, Command.PAUSE_ON_ERROR})
+_LOOP_ONLY = frozenset(
+    {Command.STEP, Command.PAUSE, Command.RESUME, Command.PAUSE_ON_ERROR, Command.CANCEL_STEPS}
+)
 
 
 def refusal(snapshot: ServiceSnapshot, command: Command, stopping: str | None = None) -> str | None:
@@ -61,7 +65,7 @@ def refusal(snapshot: ServiceSnapshot, command: Command, stopping: str | None = 
     if command in STARTING and snapshot.settings_error is not None:
         return f"{name} has a settings error: {snapshot.settings_error}"
     running = snapshot.has_task
-    if command is Command.START and running:
+    if command is Command.START and running and not _resumable(snapshot):
         return f"{name} is already running"
     if command is Command.RESUME and not snapshot.status.paused:
         return f"{name} is not paused"
@@ -69,4 +73,12 @@ def refusal(snapshot: ServiceSnapshot, command: Command, stopping: str | None = 
         return f"{name} is not running"
     if command is Command.STOP and snapshot.status.stop_requested and not snapshot.stuck:
         return f"{name} is already stopping"
+    if command is Command.CANCEL_STEPS and not snapshot.status.queued_steps:
+        return f"{name} has no queued steps"
     return None
+
+
+def _resumable(snapshot: ServiceSnapshot) -> bool:
+    """A running loop service that is paused: START resumes it."""
+    status = snapshot.status
+    return snapshot.is_loop and status.paused and not status.stop_requested

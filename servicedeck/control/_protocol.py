@@ -20,8 +20,15 @@ from typing import Protocol, runtime_checkable
 
 import anyio
 
+from servicedeck import AwaitStack
 from servicedeck.control._commands import Command
-from servicedeck.control._records import LogLine, ProcessInfo, ServiceSnapshot, StopReport
+from servicedeck.control._records import (
+    LogLine,
+    ProcessInfo,
+    RestartReport,
+    ServiceSnapshot,
+    StopReport,
+)
 
 __all__ = ["ServiceControl", "wait_until"]
 
@@ -110,10 +117,22 @@ class ServiceControl(Protocol):
         """Why `command` is refused on service `name` now, or None if it is allowed."""
         ...
 
+    async def where(self, name: str) -> AwaitStack | None:
+        """Where the task of service `name` waits now: its await stack, the innermost
+        frame of the user's code marked (for a hung loop: the line it is stuck at).
+
+        A request, not a command: never refused. Cheap enough to ask once a second
+        while a loop runs.
+
+        Returns:
+            The stack, or None when the service has no running task.
+        """
+        ...
+
     # -- commands -----------------------------------------------------------------------
 
     async def start(self, name: str) -> None:
-        """Start service `name` (a paused one is resumed)."""
+        """Start service `name`; a paused one is resumed (running or not)."""
         ...
 
     async def step(self, name: str, loops: int = 1) -> None:
@@ -140,12 +159,23 @@ class ServiceControl(Protocol):
         """
         ...
 
-    async def kill(self, name: str) -> None:
-        """Cancel the task of service `name` (its teardown still runs, shielded)."""
+    async def cancel_steps(self, name: str) -> int:
+        """Drop the loops of service `name` that `step` queued and that have not started;
+        every `step` waiting for them returns. Returns how many were dropped."""
         ...
 
-    async def restart(self, name: str) -> None:
-        """Stop service `name` (waiting) if it runs, then start it again."""
+    async def kill(self, name: str) -> None:
+        """Cancel the task of service `name` (its teardown still runs, shielded).
+
+        Recorded: a log line in its log; `kill_requested_at` in its snapshot until its
+        task ends (a task that shields itself from cancellation runs on, and a warning
+        says so); then `status.cancelled` and the health reason say it was killed.
+        """
+        ...
+
+    async def restart(self, name: str) -> RestartReport:
+        """Stop service `name` (waiting) if it runs, then start it again; says what it did
+        (also in the service's log)."""
         ...
 
     async def set_enabled(self, name: str, enabled: bool | None) -> None:
@@ -156,11 +186,21 @@ class ServiceControl(Protocol):
         ...
 
     async def set_pause_on_error(self, name: str, on: bool) -> None:
-        """Break on exception: pause service `name` when one of its loops raises."""
+        """Break on exception: when a loop of service `name` raises, pause it and drop its
+        queued steps (a `step(name, 5)` stops at the first error)."""
         ...
 
-    async def start_enabled(self) -> list[str]:
-        """Start every enabled service that is not running; returns their names."""
+    async def set_log_level(self, name: str, level: int | None) -> None:
+        """Capture the log records of service `name` from `level` up (e.g.
+        `logging.DEBUG`), for this session; None: back to the default."""
+        ...
+
+    async def start_enabled(self, *, paused: bool = False) -> list[str]:
+        """Start every enabled service that is not running; returns their names.
+
+        With `paused`, each loop service starts paused (setup done, no loop run) and a
+        service that is not a loop is left stopped: it cannot be paused.
+        """
         ...
 
     async def stop_all(self, timeout: float = ...) -> StopReport:

@@ -3,10 +3,10 @@
 Every record that crosses the protocol survives a JSON round trip:
 `Record.from_json(json.loads(json.dumps(record.to_json()))) == record`, so the same
 records can be served over a socket. The framework's own value types (`ServiceStatus`,
-`ErrorInfo`, `ServiceState`, `Health`) are records too, re-exported by
-`servicedeck.control`. Times are on the serving process's monotonic clock (see
-`ServiceControl.now()`), except the wall-clock fields named `created`, `at` or
-`wall_time`.
+`ErrorInfo`, `ServiceState`, `Health`, `HealthVerdict`, `AwaitStack`, `StackFrame`) are
+records too, re-exported by `servicedeck.control`. Times are on the serving process's
+monotonic clock (see `ServiceControl.now()`), except the wall-clock fields named
+`created`, `at` or `wall_time`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ from typing import Any
 
 from servicedeck import Health, ServiceStatus
 
-__all__ = ["LogLine", "ProcessInfo", "ServiceSnapshot", "SettingInfo", "Stall", "StopReport"]
+__all__ = [
+    "LogLine",
+    "ProcessInfo",
+    "RestartReport",
+    "ServiceSnapshot",
+    "SettingInfo",
+    "Stall",
+    "StopReport",
+]
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -166,6 +174,16 @@ class ServiceSnapshot:
     """Log lines captured for it so far (it only grows: new lines arrived when it changed)."""
     stall: Stall | None = None
     """The last time its synchronous code blocked the event loop."""
+    health_reason: str = ""
+    """Why `health` is what it is, in a few words (`3 of the last 10 loops failed`,
+    `never started`, `killed (its task was cancelled)`): never just the state's name,
+    so a view can show the state and this side by side."""
+    kill_requested_at: float | None = None
+    """When `kill` was asked (the controller's clock), while its task has not ended yet:
+    a task that shields itself from cancellation, or blocks, runs on after a kill."""
+    log_level: int | None = None
+    """The least level captured in its log, set for this session with `set_log_level`
+    (e.g. `logging.DEBUG`); None: the default (`logging.INFO`)."""
     stall_count: int = 0
     """How many times its synchronous code blocked the event loop (it only grows)."""
     process: ProcessInfo | None = None
@@ -182,11 +200,14 @@ class ServiceSnapshot:
 
     @property
     def is_failing(self) -> bool:
-        """Its last loop failed (even if it has stopped since), it crashed, it is stuck,
-        or its settings do not load."""
+        """Its health is FAILING (loops of the window raised, even if it has stopped
+        since) or CRASHED, it is stuck, or its settings do not load.
+
+        Judged over a window of loops (see `servicedeck.health_verdict`), so a service
+        that fails now and then does not flicker in and out of a failing view.
+        """
         return (
             self.health in (Health.FAILING, Health.CRASHED)
-            or self.status.consecutive_errors > 0
             or self.settings_error is not None
             or self.stuck
         )
@@ -212,6 +233,9 @@ class ServiceSnapshot:
             "has_task": self.has_task,
             "log_count": self.log_count,
             "stall": None if self.stall is None else self.stall.to_json(),
+            "health_reason": self.health_reason,
+            "kill_requested_at": self.kill_requested_at,
+            "log_level": self.log_level,
             "stall_count": self.stall_count,
             "process": None if self.process is None else self.process.to_json(),
             "unreachable": self.unreachable,
@@ -227,6 +251,7 @@ class ServiceSnapshot:
         """
         stall = data.get("stall")
         enabled = data.get("enabled")
+        log_level = data.get("log_level")
         process = data.get("process")
         unreachable = data.get("unreachable")
         return cls(
@@ -248,6 +273,9 @@ class ServiceSnapshot:
             has_task=bool(data.get("has_task", False)),
             log_count=int(data.get("log_count", 0)),
             stall=None if stall is None else Stall.from_json(stall),
+            health_reason=str(data.get("health_reason", "")),
+            kill_requested_at=_float_or_none(data.get("kill_requested_at")),
+            log_level=None if log_level is None else int(log_level),
             stall_count=int(data.get("stall_count", 0)),
             process=None if process is None else ProcessInfo.from_json(process),
             unreachable=None if unreachable is None else str(unreachable),
@@ -278,6 +306,45 @@ class StopReport:
             stopped=tuple(str(name) for name in data["stopped"]),
             cancelled=tuple(str(name) for name in data["cancelled"]),
             seconds=float(data["seconds"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RestartReport:
+    """What `ServiceControl.restart()` did: for a notification, and its log line."""
+
+    name: str
+    """The service."""
+    was_running: bool
+    """It had a task, and was stopped before it started again."""
+    stop_seconds: float
+    """How long stopping it took (0 when it was not running)."""
+
+    @property
+    def summary(self) -> str:
+        """One sentence: `Reaper restarted: stopped in 0.20 s, started again (same code
+        and settings: code is loaded once per process)`."""
+        if not self.was_running:
+            done = "started (it was not running)"
+        else:
+            done = f"restarted: stopped in {self.stop_seconds:.2f} s, started again"
+        return f"{self.name} {done} (same code and settings: code is loaded once per process)"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return {
+            "name": self.name,
+            "was_running": self.was_running,
+            "stop_seconds": self.stop_seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RestartReport:
+        """The `RestartReport` that `to_json()` described."""
+        return cls(
+            name=str(data["name"]),
+            was_running=bool(data["was_running"]),
+            stop_seconds=float(data["stop_seconds"]),
         )
 
 

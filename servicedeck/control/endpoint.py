@@ -2,8 +2,10 @@
 
     GET  /v1/services                    every service's snapshot
     GET  /v1/services/{name}             one, with its recent log lines
-    POST /v1/services/{name}/{command}   start, step, pause, resume, stop, kill, restart,
-                                         set-enabled, pause-on-error
+    GET  /v1/services/{name}/where       where its task waits now (its await stack)
+    POST /v1/services/{name}/{command}   start, step, pause, resume, stop, cancel-steps,
+                                         kill, restart, set-enabled, pause-on-error,
+                                         set-log-level
     POST /v1/start-enabled, /v1/stop-all the whole set
     GET  /v1/events                      Server-Sent Events: the changes, coalesced
     GET  /livez, /readyz                 probes, in the shape Kubernetes expects
@@ -91,6 +93,14 @@ class _PauseOnError(_Body):
     on: bool
 
 
+class _LogLevel(_Body):
+    level: int | None = Field(ge=0)
+
+
+class _StartEnabled(_Body):
+    paused: bool = False
+
+
 class _StopAll(_Body):
     timeout: float | None = Field(None, gt=0, allow_inf_nan=False)
 
@@ -107,14 +117,23 @@ async def _stop(control: ServiceControl, name: str, body: _Stop) -> dict[str, An
     return {"stopped": await control.stop(name, block=body.block, timeout=body.timeout)}
 
 
+async def _restart(control: ServiceControl, name: str, body: _Empty) -> dict[str, Any]:
+    return {"report": (await control.restart(name)).to_json()}
+
+
+async def _cancel_steps(control: ServiceControl, name: str, body: _Empty) -> dict[str, Any]:
+    return {"dropped": await control.cancel_steps(name)}
+
+
 COMMANDS: dict[str, tuple[type[_Body], Handler]] = {
     "start": (_Empty, lambda control, name, body: _done(control.start(name))),
     "step": (_Step, lambda control, name, body: _done(control.step(name, body.loops))),
     "pause": (_Empty, lambda control, name, body: _done(control.pause(name))),
     "resume": (_Empty, lambda control, name, body: _done(control.resume(name))),
     "stop": (_Stop, _stop),
+    "cancel-steps": (_Empty, _cancel_steps),
     "kill": (_Empty, lambda control, name, body: _done(control.kill(name))),
-    "restart": (_Empty, lambda control, name, body: _done(control.restart(name))),
+    "restart": (_Empty, _restart),
     "set-enabled": (
         _SetEnabled,
         lambda control, name, body: _done(control.set_enabled(name, body.enabled)),
@@ -122,6 +141,10 @@ COMMANDS: dict[str, tuple[type[_Body], Handler]] = {
     "pause-on-error": (
         _PauseOnError,
         lambda control, name, body: _done(control.set_pause_on_error(name, body.on)),
+    ),
+    "set-log-level": (
+        _LogLevel,
+        lambda control, name, body: _done(control.set_log_level(name, body.level)),
     ),
 }
 """The commands of `POST /v1/services/{name}/{command}`: the body's model, the call."""
@@ -179,6 +202,7 @@ class ControlEndpoint:
             routes=[
                 Route("/v1/services", self._services, methods=["GET"]),
                 Route("/v1/services/{name}", self._service, methods=["GET"]),
+                Route("/v1/services/{name}/where", self._where, methods=["GET"]),
                 Route("/v1/services/{name}/{command}", self._command, methods=["POST"]),
                 Route("/v1/start-enabled", self._start_enabled, methods=["POST"]),
                 Route("/v1/stop-all", self._stop_all, methods=["POST"]),
@@ -287,6 +311,15 @@ class ControlEndpoint:
         body["logs"] = [line.to_json() for line in self.control.logs(name)]
         return _json(body)
 
+    async def _where(self, request: Request) -> Response:
+        self._authorize(request)
+        name = request.path_params["name"]
+        self._snapshot(name)
+        stack = await self.control.where(name)
+        body = self._head()
+        body["stack"] = None if stack is None else stack.to_json()
+        return _json(body)
+
     async def _command(self, request: Request) -> Response:
         self._authorize(request)
         name, command = request.path_params["name"], request.path_params["command"]
@@ -303,6 +336,8 @@ class ControlEndpoint:
             raise HTTPException(409, str(exc)) from None
         except KeyError as exc:
             raise HTTPException(404, _message(exc)) from None
+        except ValueError as exc:  # a value the command refuses (the models let it by)
+            raise HTTPException(422, f"invalid body for {command}: {exc}") from None
         answer = self._head()
         answer["service"] = self.control.snapshot(name).to_json()
         answer.update(result)
@@ -310,8 +345,8 @@ class ControlEndpoint:
 
     async def _start_enabled(self, request: Request) -> Response:
         self._authorize(request)
-        await _read_body(request, _Empty, "start-enabled")
-        started = await self.control.start_enabled()
+        body = await _read_body(request, _StartEnabled, "start-enabled")
+        started = await self.control.start_enabled(paused=body.paused)
         answer = self._head()
         answer["started"] = started
         return _json(answer)

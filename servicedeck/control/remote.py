@@ -39,10 +39,12 @@ import orjson
 from httpx_sse import SSEError, aconnect_sse
 
 from servicedeck.control import (
+    AwaitStack,
     Command,
     CommandError,
     LogLine,
     ProcessInfo,
+    RestartReport,
     ServiceSnapshot,
     StopReport,
     refusal,
@@ -265,13 +267,19 @@ class RemoteControl:
         )
         return bool(answer.get("stopped", True))
 
+    async def cancel_steps(self, name: str) -> int:
+        """Drop the loops `step` queued for service `name` there; how many were dropped."""
+        answer = await self._command(name, "cancel-steps")
+        return int(answer.get("dropped", 0))
+
     async def kill(self, name: str) -> None:
         """Cancel the task of service `name` there."""
         await self._command(name, "kill")
 
-    async def restart(self, name: str) -> None:
-        """Stop (waiting) and start service `name` there."""
-        await self._command(name, "restart", timeout=None)
+    async def restart(self, name: str) -> RestartReport:
+        """Stop (waiting) and start service `name` there; says what it did."""
+        answer = await self._command(name, "restart", timeout=None)
+        return RestartReport.from_json(answer["report"])
 
     async def set_enabled(self, name: str, enabled: bool | None) -> None:
         """Override whether service `name` is enabled there, for its session."""
@@ -281,9 +289,25 @@ class RemoteControl:
         """Break on exception for service `name` there."""
         await self._command(name, "pause-on-error", {"on": on})
 
-    async def start_enabled(self) -> list[str]:
+    async def set_log_level(self, name: str, level: int | None) -> None:
+        """Capture the log records of service `name` there from `level` up."""
+        await self._command(name, "set-log-level", {"level": level})
+
+    async def where(self, name: str) -> AwaitStack | None:
+        """Where the task of service `name` waits there now; None without a task."""
+        self.snapshot(name)
+        try:
+            response = await self._require_client().get(
+                f"/v1/services/{quote(name, safe='')}/where"
+            )
+        except (httpx.HTTPError, OSError) as exc:
+            raise CommandError(f"{self.address} cannot be reached: {_describe(exc)}") from None
+        stack = _answer(response).get("stack")
+        return None if stack is None else AwaitStack.from_json(stack)
+
+    async def start_enabled(self, *, paused: bool = False) -> list[str]:
         """Start every enabled service there that is not running; returns their names."""
-        answer = await self._post("/v1/start-enabled", None, QUICK)
+        answer = await self._post("/v1/start-enabled", {"paused": paused}, QUICK)
         return [str(name) for name in answer.get("started", [])]
 
     async def stop_all(self, timeout: float | None = None) -> StopReport:

@@ -17,6 +17,7 @@ import anyio
 
 import servicedeck
 from servicedeck import (
+    AwaitStack,
     ErrorInfo,
     LoopService,
     RunInAllServers,
@@ -30,6 +31,7 @@ from servicedeck.control import (
     CommandError,
     LogLine,
     ProcessInfo,
+    RestartReport,
     ServiceSnapshot,
     Stall,
     StopReport,
@@ -38,7 +40,7 @@ from servicedeck.control import (
 )
 from servicedeck.controller._entry import Entry
 from servicedeck.controller._fatal import Fatal
-from servicedeck.controller._logs import LogCapture
+from servicedeck.controller._logs import LOGGER_PREFIX, LogCapture
 from servicedeck.controller._settings import load_settings
 from servicedeck.controller._watchdog import LoopWatchdog
 
@@ -46,6 +48,9 @@ logger = logging.getLogger("servicedeck")
 
 DEFAULT_STOP_TIMEOUT = 5.0
 """How long a blocking stop of a non-loop service, or a stop-all, waits per service."""
+
+KILL_GRACE = 1.0
+"""Seconds a killed service's task may take to end before a warning says it runs on."""
 
 
 class ServiceController:
@@ -152,6 +157,10 @@ class ServiceController:
             self._tg = None
             if self._capture is not None:
                 self._capture.detach()
+            for entry in self._entries.values():
+                if entry.log_level is not None:  # the loggers are the process's: give back
+                    entry.log_level = None
+                    _log_of(entry.name).setLevel(logging.NOTSET)
         # Every service has stopped: now the process may exit.
         self._fatal.raise_held()
         return swallowed
@@ -241,28 +250,41 @@ class ServiceController:
         """Why `command` is not allowed on service `name` now, or None if it is."""
         return refusal(self.snapshot(name), command, self._fatal.what)
 
+    async def where(self, name: str) -> AwaitStack | None:
+        """Where the task of service `name` waits now (see `Service.await_stack()`);
+        None when it has no running task."""
+        entry = self._entry(name)
+        if entry.instance is None or entry.scope is None:
+            return None
+        return entry.instance.await_stack()
+
     # -- commands ---------------------------------------------------------------------
 
     async def start(self, name: str) -> None:
-        """Start service `name` as a task (un-pausing it if it was paused).
+        """Start service `name` as a task; a paused one is resumed (running or not).
 
         Raises:
-            CommandError: it is running already, or its settings or `__init__` fail.
+            CommandError: it is running (and not paused) already, or its settings or
+                `__init__` fail.
         """
         self._start(name)
 
     def _start(self, name: str) -> None:
-        """Start service `name` as a task (un-pausing it if it was paused).
+        """Start service `name` as a task; a paused one is resumed (running or not).
 
         Raises:
-            CommandError: it is running already, or its settings or `__init__` fail.
+            CommandError: it is running (and not paused) already, or its settings or
+                `__init__` fail.
         """
         entry = self._allow(name, Command.START)
         service = self._require_instance(entry)
         if isinstance(service, LoopService):
             service.resume()
         entry.paused_on_error = False
-        self._spawn(entry, service.start)
+        if entry.scope is None:
+            self._spawn(entry, service.start)
+        else:
+            self._changed(name)  # a paused run, resumed
 
     async def step(self, name: str, loops: int = 1) -> None:
         """Run `loops` loops of service `name` now, and wait until they have run.
@@ -287,7 +309,10 @@ class ServiceController:
     async def pause(self, name: str) -> None:
         """Pause service `name` after its current loop; a stopped one starts paused
         (setup, then waits for `step` or `resume`)."""
-        entry = self._allow(name, Command.PAUSE)
+        self._start_paused(self._allow(name, Command.PAUSE))
+
+    def _start_paused(self, entry: Entry) -> None:
+        """Pause the loop service of `entry`, starting it (paused) if it is stopped."""
         service = self._require_instance(entry)
         assert isinstance(service, LoopService)
         service.pause()
@@ -342,18 +367,69 @@ class ServiceController:
             return False
         return True
 
-    async def kill(self, name: str) -> None:
-        """Cancel the task of service `name` (its teardown still runs, shielded)."""
-        entry = self._allow(name, Command.KILL)
-        assert entry.scope is not None
-        entry.scope.cancel()
+    async def cancel_steps(self, name: str) -> int:
+        """Drop the loops of service `name` that `step` queued and that have not started;
+        every `step` waiting for them returns. Returns how many were dropped."""
+        entry = self._allow(name, Command.CANCEL_STEPS)
+        service = entry.instance
+        assert isinstance(service, LoopService)
+        return service.cancel_steps()
 
-    async def restart(self, name: str) -> None:
-        """Stop service `name` (blocking) if it runs, then start it again."""
+    async def kill(self, name: str) -> None:
+        """Cancel the task of service `name` (its teardown still runs, shielded).
+
+        The kill is recorded: a warning in the service's log, `kill_requested_at` in its
+        snapshot until the task ends, and another warning if it has not ended after
+        `KILL_GRACE` seconds (it shields itself from cancellation, or blocks).
+        """
+        self._kill(self._allow(name, Command.KILL))
+
+    def _kill(self, entry: Entry, why: str = "") -> None:
+        """Cancel the task of `entry`, recorded as `kill()` says; `why` ends the log line's
+        first part (e.g. ` (it did not stop within 5 s)`)."""
+        scope, done = entry.scope, entry.done
+        assert scope is not None
+        assert done is not None
+        if entry.kill_requested_at is None:
+            entry.kill_requested_at = self.now()
+            _log_of(entry.name).warning("%s: killed%s: its task is cancelled", entry.name, why)
+            self._tg_required().start_soon(
+                self._watch_kill, entry, done, name=f"servicedeck:kill:{entry.name}"
+            )
+        scope.cancel()
+        self._changed(entry.name)
+
+    async def _watch_kill(self, entry: Entry, done: anyio.Event) -> None:
+        with anyio.move_on_after(KILL_GRACE):
+            await done.wait()
+        if not done.is_set():
+            _log_of(entry.name).warning(
+                "%s is still running %.3g s after it was killed: it does not give way to "
+                "cancellation (a shielded cancel scope, or code that never awaits)",
+                entry.name,
+                KILL_GRACE,
+            )
+            self._changed(entry.name)
+
+    async def restart(self, name: str) -> RestartReport:
+        """Stop service `name` (blocking) if it runs, then start it again.
+
+        Returns:
+            What it did (also logged in the service's log), for a notification.
+
+        Raises:
+            CommandError: it did not stop in time (it is then stuck, and not restarted).
+        """
         entry = self._allow(name, Command.RESTART)
-        if entry.scope is not None and not await self.stop(name, block=True):
+        was_running = entry.scope is not None
+        began = time.perf_counter()
+        if was_running and not await self.stop(name, block=True):
             raise CommandError(f"{name} did not stop; not restarted")
+        stop_seconds = time.perf_counter() - began if was_running else 0.0
         self._start(name)
+        report = RestartReport(name, was_running, stop_seconds)
+        _log_of(name).info("%s", report.summary)
+        return report
 
     async def set_enabled(self, name: str, enabled: bool | None) -> None:
         """Override whether service `name` is enabled, for this session (None: no override).
@@ -365,15 +441,42 @@ class ServiceController:
         self._changed(name)
 
     async def set_pause_on_error(self, name: str, on: bool) -> None:
-        """Break on exception: pause service `name` when one of its loops raises."""
+        """Break on exception: when a loop of service `name` raises, pause it and drop its
+        queued steps (a `step(name, 5)` returns after the first failing loop)."""
         entry = self._allow(name, Command.PAUSE_ON_ERROR)
         entry.pause_on_error = on
         if entry.instance is not None:
             entry.errors_seen = entry.instance.status.error_count
         self._changed(name)
 
-    async def start_enabled(self) -> list[str]:
-        """Start every enabled service that is not running; returns their names."""
+    async def set_log_level(self, name: str, level: int | None) -> None:
+        """Capture the log records of service `name` from `level` up (e.g.
+        `logging.DEBUG`), for this session; None: back to the default.
+
+        Raises:
+            ValueError: `level` is not a logging level (a whole number >= 0) or None.
+        """
+        entry = self._entry(name)
+        if level is not None and (
+            isinstance(level, bool) or not isinstance(level, int) or level < 0
+        ):
+            raise ValueError(
+                f"a log level is a whole number >= 0 such as logging.DEBUG (10), or None; "
+                f"got {level!r}"
+            )
+        entry.log_level = level
+        _log_of(name).setLevel(logging.NOTSET if level is None else level)
+        self._changed(name)
+
+    async def start_enabled(self, *, paused: bool = False) -> list[str]:
+        """Start every enabled service that is not running; returns their names.
+
+        Args:
+            paused: start each loop service paused (setup done, no loop run: `step`
+                runs loops, `resume` or `start` lets it loop), and leave every service
+                that is not a loop stopped: it cannot be paused, and its `start()` is
+                all of its work.
+        """
         started = []
         for entry in self._entries.values():
             snap_enabled = entry.override if entry.override is not None else entry.enabled
@@ -381,9 +484,13 @@ class ServiceController:
                 snap_enabled
                 and entry.scope is None
                 and self.check(entry.name, Command.START) is None
+                and (not paused or entry.kind == "loop")
             ):
                 try:
-                    self._start(entry.name)
+                    if paused:
+                        self._start_paused(entry)
+                    else:
+                        self._start(entry.name)
                 except CommandError as exc:
                     logger.error("%s", exc)
                     continue
@@ -411,7 +518,7 @@ class ServiceController:
                         await done.wait()
             if entry.scope is not None:
                 cancelled.append(entry.name)
-                entry.scope.cancel()
+                self._kill(entry, f" (it did not stop within {timeout:.3g} s)")
                 if entry.done is not None:
                     await entry.done.wait()
 
@@ -467,8 +574,12 @@ class ServiceController:
         try:
             service = entry.cls()
         except Exception as exc:
+            tb = exc.__traceback__
+            if tb is not None and tb.tb_next is not None:
+                # Start at the class's own code: this frame tells the user nothing.
+                exc.__traceback__ = tb.tb_next
             entry.init_error = ErrorInfo(exc, when=self.now(), phase="init")
-            log = logging.getLogger(f"servicedeck.services.{entry.name}")
+            log = _log_of(entry.name)
             if isinstance(exc, ServiceSettingsError) and entry.settings_error is not None:
                 # Its settings error is reported as such (a row, `run`'s "not started"):
                 # a traceback of reading the environment would only repeat it.
@@ -491,6 +602,7 @@ class ServiceController:
         scope = anyio.CancelScope()
         done = anyio.Event()
         entry.scope, entry.done, entry.stuck = scope, done, False
+        entry.kill_requested_at = None
         tg.start_soon(self._run_task, entry, work, scope, done, name=f"servicedeck:{entry.name}")
         self._changed(entry.name)
         return done
@@ -521,6 +633,15 @@ class ServiceController:
             # event loop with every other service half-run). Stop them, then raise it.
             self._on_fatal(entry, exc)
         finally:
+            if entry.kill_requested_at is not None:
+                killed = entry.instance is not None and entry.instance.status.cancelled
+                _log_of(entry.name).warning(
+                    "%s: %s %.3g s after the kill",
+                    entry.name,
+                    "killed: its task ended" if killed else "its run ended by itself",
+                    self.now() - entry.kill_requested_at,
+                )
+                entry.kill_requested_at = None
             entry.scope = None
             entry.stuck = False
             done.set()
@@ -561,9 +682,11 @@ class ServiceController:
             errors = service.status.error_count
             if errors > entry.errors_seen:
                 entry.errors_seen = errors
-                if not service.is_paused:
-                    entry.paused_on_error = True
-                    service.pause()
+                # Also when already paused (stepping): it breaks at this error.
+                entry.paused_on_error = True
+                service.pause()
+                # A count of steps stops at the first error: its caller returns.
+                service.cancel_steps()
         self._changed(service.name)
 
     def _changed(self, name: str) -> None:
@@ -572,3 +695,8 @@ class ServiceController:
                 callback(name)
             except Exception:
                 logger.exception("controller subscriber %r raised", callback)
+
+
+def _log_of(name: str) -> logging.Logger:
+    """The log of service `name`: what the console's log tab and `run` show."""
+    return logging.getLogger(f"{LOGGER_PREFIX}.{name}")

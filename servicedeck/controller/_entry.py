@@ -7,8 +7,21 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from servicedeck import ErrorInfo, Service, ServiceState, ServiceStatus, health
+from servicedeck import (
+    ErrorInfo,
+    Health,
+    HealthVerdict,
+    Service,
+    ServiceState,
+    ServiceStatus,
+    health_verdict,
+)
 from servicedeck.control import ServiceSnapshot, SettingInfo, Stall
+
+KILLED_RUNNING = HealthVerdict(
+    Health.STALE, "killed, and still running: it does not give way to cancellation"
+)
+STUCK = HealthVerdict(Health.STALE, "stuck in stopping: a stop timed out (kill cancels it)")
 
 
 @dataclass(eq=False)
@@ -38,6 +51,8 @@ class Entry:
     stuck: bool = False
     unsubscribe: Callable[[], None] | None = field(default=None, repr=False)
     stall: Stall | None = None
+    kill_requested_at: float | None = None
+    log_level: int | None = None
     stall_count: int = 0
 
     def snapshot(self, now: float, log_count: int) -> ServiceSnapshot:
@@ -51,6 +66,12 @@ class Entry:
                 last_error=self.init_error,
                 recent_errors=(self.init_error,) if self.init_error else (),
             )
+        running = self.scope is not None
+        verdict = health_verdict(status, now)
+        if running and self.kill_requested_at is not None:
+            verdict = KILLED_RUNNING
+        elif running and self.stuck:
+            verdict = STUCK
         return ServiceSnapshot(
             name=self.name,
             qualname=self.qualname,
@@ -63,12 +84,15 @@ class Entry:
             settings=self.settings,
             settings_error=self.settings_error,
             status=status,
-            health=health(status, now),
+            health=verdict.health,
             pause_on_error=self.pause_on_error,
             paused_on_error=self.paused_on_error,
-            stuck=self.stuck and self.scope is not None,
-            has_task=self.scope is not None,
+            stuck=self.stuck and running,
+            has_task=running,
             log_count=log_count,
             stall=self.stall,
+            health_reason=verdict.reason,
+            kill_requested_at=self.kill_requested_at if running else None,
+            log_level=self.log_level,
             stall_count=self.stall_count,
         )

@@ -17,6 +17,7 @@ import contextlib
 import gc
 import logging
 import time
+import traceback
 import tracemalloc
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -720,6 +721,94 @@ def measure_construct_start(scale: Scale) -> list[Row]:
     ]
 
 
+# -- the await stack of a hung service, refreshed once a second -----------------------------
+
+STACK_REFRESH_HZ = 1.0
+"""How often a console refreshes the await stack of a hung loop it shows."""
+
+
+async def hung_deeper(depth: int, blocker: anyio.Event) -> None:
+    """A chain of `depth` user frames down to an await that never returns."""
+    if depth:
+        await hung_deeper(depth - 1, blocker)
+    else:
+        await blocker.wait()
+
+
+class HungService(LoopService):
+    """Its loop hangs ten calls deep, beside a child task that hangs too (a task group)."""
+
+    async def run_once(self) -> None:
+        blocker = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hung_deeper, 10, blocker)
+            await hung_deeper(10, blocker)
+
+
+def asyncio_stack(name: str) -> str:
+    """The baseline: what asyncio offers by hand, the task found by name and its
+    `get_stack()` formatted (its own frame only: asyncio does not follow the awaits)."""
+    task = next(t for t in asyncio.all_tasks() if t.get_name() == name)
+    frames = [(frame, frame.f_lineno) for frame in task.get_stack()]
+    return "".join(traceback.StackSummary.extract(frames).format())
+
+
+async def stack_refresh_cpu(
+    count: int, captures: int, repetitions: int
+) -> tuple[list[float], list[float]]:
+    """CPU seconds per capture of a hung service's stack among `count` idle ones, each
+    time: by asyncio's `get_stack()` (the baseline), and by `where()`."""
+    from servicedeck.control import wait_until
+    from servicedeck.controller import ServiceController
+
+    idle = [type(f"Idle{i}", (NoopService,), {"loop_seconds": 1.0}) for i in range(count)]
+    classes: list[type[LoopService]] = [HungService, *idle]
+    bare: list[float] = []
+    costs: list[float] = []
+    async with ServiceController(classes, capture_logs=False, stall_threshold=None) as controller:
+        await controller.start_enabled()
+
+        def settled() -> bool:
+            snaps = controller.snapshots()
+            hung, others = snaps[0], snaps[1:]
+            asleep = all(s.status.state is ServiceState.SLEEPING for s in others)
+            return hung.status.loop_started_at is not None and asleep
+
+        await wait_until(controller, settled, timeout=30)
+        stack = await controller.where("HungService")
+        if stack is None or not stack.children or stack.innermost_user_frame is None:
+            raise RuntimeError(f"the hung service's stack was not captured: {stack!r}")
+        for _ in range(repetitions):
+            gc.collect()
+            started = time.process_time()
+            for _ in range(captures):
+                asyncio_stack("servicedeck:HungService")
+                await asyncio.sleep(0)
+            bare.append((time.process_time() - started) / captures)
+            gc.collect()
+            started = time.process_time()
+            for _ in range(captures):
+                await controller.where("HungService")
+            costs.append((time.process_time() - started) / captures)
+        await controller.kill("HungService")
+    return bare, costs
+
+
+def measure_stack_refresh(scale: Scale) -> list[Row]:
+    count, captures = scale.pick(500, 10), scale.pick(200, 5)
+    bare, costs = asyncio.run(stack_refresh_cpu(count, captures, scale.pick(7, 1)))
+    return [
+        compared(
+            f"await-stack refresh of a hung service (10 frames deep, and a child task) among "
+            f"{count:,} idle ones, once a second: CPU (baseline: asyncio's `Task.get_stack()`)",
+            Unit.FRACTION_OF_A_CORE,
+            Target(0.05),
+            [cost * STACK_REFRESH_HZ for cost in bare],
+            [cost * STACK_REFRESH_HZ for cost in costs],
+        )
+    ]
+
+
 WORKLOADS = [
     Workload("stop", measure_stop),
     Workload("per-loop", measure_per_loop),
@@ -729,4 +818,5 @@ WORKLOADS = [
     Workload("failing", measure_failing),
     Workload("construct", measure_construct),
     Workload("construct-start", measure_construct_start),
+    Workload("await-stack", measure_stack_refresh),
 ]

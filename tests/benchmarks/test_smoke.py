@@ -31,6 +31,7 @@ MEASURED = (
     "constructed, started and run once (in an anyio task group)",
     "peak memory growth per service (tracemalloc)",
     "peak memory growth per service, in an anyio task group",
+    "await-stack refresh of a hung service",
     "`import servicedeck`",
     "`servicedeck ls`",
     "`servicedeck --help`",

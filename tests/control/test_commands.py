@@ -25,6 +25,7 @@ def snap(
     stop_requested: bool = False,
     stuck: bool = False,
     settings_error: str | None = None,
+    queued_steps: int = 0,
 ) -> ServiceSnapshot:
     return ServiceSnapshot(
         name="Reaper",
@@ -38,7 +39,11 @@ def snap(
         settings=(),
         settings_error=settings_error,
         status=ServiceStatus(
-            name="Reaper", state=state, paused=paused, stop_requested=stop_requested
+            name="Reaper",
+            state=state,
+            paused=paused,
+            stop_requested=stop_requested,
+            queued_steps=queued_steps,
         ),
         health=Health.HEALTHY,
         stuck=stuck,
@@ -62,6 +67,18 @@ RUNNING = {"state": ServiceState.SLEEPING, "has_task": True}
         (snap(**RUNNING, stop_requested=True), Command.STOP, "Reaper is already stopping"),
         (snap(**RUNNING, stop_requested=True, stuck=True), Command.STOP, None),
         (snap(**RUNNING, paused=True), Command.RESUME, None),
+        (snap(**RUNNING, paused=True), Command.START, None),  # start resumes it
+        (
+            snap(**RUNNING, paused=True, stop_requested=True),
+            Command.START,
+            "Reaper is already running",
+        ),
+        (snap(kind="service", **RUNNING, paused=True), Command.START, "Reaper is already running"),
+        (snap(), Command.CANCEL_STEPS, "Reaper has no queued steps"),
+        (snap(**RUNNING), Command.CANCEL_STEPS, "Reaper has no queued steps"),
+        (snap(**RUNNING, queued_steps=2), Command.CANCEL_STEPS, None),
+        (snap(kind="service"), Command.CANCEL_STEPS, "Reaper is not a loop service"),
+        (snap(), Command.SET_LOG_LEVEL, None),
         (snap(kind="service"), Command.STEP, "Reaper is not a loop service"),
         (snap(kind="service"), Command.PAUSE_ON_ERROR, "Reaper is not a loop service"),
         (snap(kind="service"), Command.START, None),

@@ -11,14 +11,18 @@ from typing import Any
 import pytest
 
 from servicedeck.control import (
+    AwaitStack,
     ErrorInfo,
     Health,
+    HealthVerdict,
     LogLine,
     ProcessInfo,
+    RestartReport,
     ServiceSnapshot,
     ServiceState,
     ServiceStatus,
     SettingInfo,
+    StackFrame,
     Stall,
     StopReport,
 )
@@ -61,6 +65,10 @@ def status() -> ServiceStatus:
         recent_errors=(raised_error(), error),
         paused=False,
         stop_requested=False,
+        recent_failed=(False, True, False),
+        loop_started_at=1040.5,
+        queued_steps=3,
+        cancelled=True,
     )
 
 
@@ -87,6 +95,9 @@ def snapshot() -> ServiceSnapshot:
         has_task=True,
         log_count=42,
         stall=STALL,
+        health_reason="1 of the last 3 loops failed",
+        kill_requested_at=1041.0,
+        log_level=logging.DEBUG,
         stall_count=3,
     )
 
@@ -94,6 +105,22 @@ def snapshot() -> ServiceSnapshot:
 PROCESS = ProcessInfo(
     pid=4242, host="web-1", root="/srv/app", framework_path="/x/_core", version="1"
 )
+
+
+def await_stack() -> AwaitStack:
+    """A hung loop's stack, waiting in a task group for a child task."""
+    loop = StackFrame(
+        "/x/_core/_loop.py", 480, "LoopService._loop", "await run_once()", "framework"
+    )
+    fetch = StackFrame("/srv/app/reaper.py", 12, "Reaper.run_once", "async with tg:", "user")
+    child = AwaitStack(
+        "Reaper",
+        1042.0,
+        (StackFrame("/srv/app/reaper.py", 30, "fetch", "await client.get(url)", "user"),),
+        0,
+        task="fetch",
+    )
+    return AwaitStack("Reaper", 1042.0, (loop, fetch), 1, "servicedeck:Reaper", (child,))
 
 
 EXAMPLES: list[Any] = [
@@ -107,6 +134,11 @@ EXAMPLES: list[Any] = [
     LogLine(1.7e9, logging.ERROR, "ERROR", "loop 3 failed\nTraceback ...", at=1012.5),
     LogLine(1.7e9, logging.INFO, "INFO", "from a thread", at=None),
     StopReport(stopped=("Reaper",), cancelled=("Hanging",), seconds=5.01),
+    RestartReport("Reaper", was_running=True, stop_seconds=0.25),
+    HealthVerdict(Health.STALE, "no loop finished for 95 s (3 intervals)"),
+    await_stack(),
+    AwaitStack("Idle", 1.0, (), None),
+    StackFrame("<frozen importlib._bootstrap>", 1, "f", "", "library"),
     PROCESS,
     # As a client of several processes shows it: whose it is, and that it is out of reach.
     dataclasses.replace(

@@ -244,7 +244,9 @@ async def test_a_stepped_service_whose_loop_failed_is_failing_though_stopped() -
     async with ServiceController([Failing], propagate_logs=False) as controller:
         await controller.step("Failing")
         snap = controller.snapshot("Failing")
-        assert snap.health is Health.STOPPED
+        assert snap.status.state is ServiceState.STOPPED
+        assert snap.health is Health.FAILING
+        assert snap.health_reason == "its last loop failed"
         assert snap.is_failing
 
 

@@ -462,3 +462,132 @@ async def test_run_now_on_a_stopped_service_overrides_a_stop_asked_while_stopped
         await service.run_now()
     assert service.events == ["setup", "run", "teardown"]
     assert not service.should_stop
+
+
+# -- queued steps, and cancelling them --------------------------------------------------
+
+
+class Numbered(Recorder):
+    """Each loop waits for its own gate (loop k for `gates[k]`), and says it began."""
+
+    def __init__(self) -> None:
+        super().__init__(loop_seconds=60)
+        self.gates = [anyio.Event() for _ in range(10)]
+        self.began = [anyio.Event() for _ in range(10)]
+
+    async def run_once(self) -> None:
+        await super().run_once()
+        number = self.status.loop_count
+        self.began[number].set()
+        await self.gates[number].wait()
+
+
+async def test_queued_steps_count_the_steps_that_have_not_started(wait_for: WaitFor) -> None:
+    svc = Numbered()
+    svc.pause()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+            assert svc.status.queued_steps == 0
+
+            tg.start_soon(svc.run_now, 3)
+            await svc.began[0].wait()
+            assert svc.status.queued_steps == 2, "the running step is not queued"
+            tg.start_soon(svc.run_now, 2)
+            await anyio.wait_all_tasks_blocked()
+            assert svc.status.queued_steps == 4
+
+            svc.gates[0].set()
+            await svc.began[1].wait()
+            assert svc.status.queued_steps == 3
+            for gate in svc.gates:
+                gate.set()
+            await wait_for(svc, lambda s: s.state is ServiceState.PAUSED and s.loop_count == 5)
+            assert svc.status.queued_steps == 0
+            await svc.stop()
+
+
+async def test_cancel_steps_drops_the_queue_and_releases_every_waiting_caller(
+    wait_for: WaitFor,
+) -> None:
+    """The defect: steps asked during a running loop queued silently, and nothing could
+    cancel them (issue 10, defect 8)."""
+    svc = Numbered()
+    svc.pause()
+    returned: list[str] = []
+
+    async def step(who: str, loops: int) -> None:
+        await svc.run_now(loops)
+        returned.append(who)
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+            tg.start_soon(step, "first", 2)
+            await svc.began[0].wait()
+            tg.start_soon(step, "second", 3)
+            await anyio.wait_all_tasks_blocked()
+
+            assert svc.cancel_steps() == 4
+            await anyio.wait_all_tasks_blocked()
+            # Loop 1 runs on; its caller, and those of the dropped loops, wait for it.
+            assert returned == []
+            assert svc.status.queued_steps == 0
+            assert svc.status.loop_started_at is not None
+
+            svc.gates[0].set()
+            await wait_for(svc, lambda s: s.state is ServiceState.PAUSED)
+            await anyio.wait_all_tasks_blocked()
+            assert sorted(returned) == ["first", "second"]
+            assert svc.status.loop_count == 1, "no dropped loop ran"
+            assert svc.cancel_steps() == 0
+
+            # Stepping works as before afterwards.
+            svc.gates[1].set()
+            await svc.run_now()
+            assert svc.status.loop_count == 2
+            await svc.stop()
+
+
+async def test_cancel_steps_while_no_step_runs_releases_the_callers_at_once(
+    wait_for: WaitFor,
+) -> None:
+    svc = Numbered()
+    returned = anyio.Event()
+
+    async def step() -> None:
+        await svc.run_now(3)
+        returned.set()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            await svc.began[0].wait()  # the scheduled loop runs; the steps wait for it
+            tg.start_soon(step)
+            await anyio.wait_all_tasks_blocked()
+            assert svc.status.queued_steps == 3
+
+            assert svc.cancel_steps() == 3
+            await returned.wait()  # while the scheduled loop still runs
+            assert svc.status.loop_count == 0
+            svc.gates[0].set()
+            await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+            assert svc.status.loop_count == 1
+            await svc.stop()
+
+
+async def test_cancel_steps_of_a_stepped_stopped_service_ends_its_run() -> None:
+    svc = Numbered()
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.run_now, 5)  # a run of its own: setup, 5 loops, teardown
+            await svc.began[0].wait()
+            assert svc.cancel_steps() == 4
+            svc.gates[0].set()
+
+    assert svc.events == ["setup", "run", "teardown"]
+    assert svc.status.state is ServiceState.STOPPED

@@ -10,7 +10,7 @@ import pytest
 
 from servicedeck import LoopService, ServiceState
 
-from .conftest import WAIT_TIMEOUT, WaitFor
+from .conftest import WAIT_TIMEOUT, WaitFor, virtual_time
 
 pytestmark = pytest.mark.anyio
 
@@ -356,8 +356,14 @@ async def test_cancellation_while_sleeping_runs_teardown_and_propagates(wait_for
     assert not returned  # start() did not swallow the cancellation
     assert svc.events == ["setup", "run", "teardown"]
     assert svc.status.state is ServiceState.STOPPED
+    assert svc.status.cancelled, "recorded as cancelled (killed), not as stopped"
     assert svc.status.error_count == 0
     assert not svc.is_running
+
+    # The next run starts afresh, and a stop is not a cancellation.
+    svc.loop_seconds = 0
+    await svc.start(loops=1)
+    assert not svc.status.cancelled
 
 
 async def test_cancellation_inside_run_once_is_not_recorded_or_swallowed(
@@ -387,6 +393,9 @@ async def test_cancellation_inside_run_once_is_not_recorded_or_swallowed(
     assert svc.status.error_count == 0
     assert svc.status.recent_errors == ()
     assert svc.status.state is ServiceState.STOPPED
+    assert svc.status.cancelled
+    assert svc.status.loop_started_at is None
+    assert svc.status.loop_count == 0, "the cancelled loop did not finish"
 
 
 async def test_cancellation_during_setup_skips_teardown(wait_for: WaitFor) -> None:
@@ -405,6 +414,7 @@ async def test_cancellation_during_setup_skips_teardown(wait_for: WaitFor) -> No
 
     assert svc.events == ["setup"]  # teardown only follows a completed setup
     assert svc.status.state is ServiceState.STOPPED
+    assert svc.status.cancelled
 
 
 async def test_teardown_after_cancellation_can_still_await(wait_for: WaitFor) -> None:
@@ -471,3 +481,69 @@ async def test_subclass_that_skips_super_init_still_runs() -> None:
     assert svc.runs == 2
     assert svc.name == "NoSuperInit"
     assert svc.status.loop_count == 2
+
+
+# -- when the loop running now started ----------------------------------------------------
+
+
+@virtual_time
+async def test_loop_started_at_says_since_when_a_loop_runs(wait_for: WaitFor) -> None:
+    """The defect: a hung loop showed nothing of how long it had run (issue 10, defect 10)."""
+
+    class Slow(Base):
+        loop_seconds = 10
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.gate = anyio.Event()
+
+        async def run_once(self) -> None:
+            await self.gate.wait()
+
+    svc = Slow()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(svc.start)
+        running = await wait_for(svc, lambda s: s.state is ServiceState.RUNNING)
+        began = anyio.current_time()
+        # Already set when the listeners hear the loop has started.
+        assert running.loop_started_at == began
+        await anyio.sleep(95)  # virtual: the loop hangs
+        await svc.stop(block=False)
+        stopping = svc.status
+        assert stopping.state is ServiceState.STOPPING
+        assert stopping.loop_started_at == began, "still running while the stop waits for it"
+        svc.gate.set()
+        await wait_for(svc, lambda s: s.state is ServiceState.STOPPED)
+
+    status = svc.status
+    assert status.loop_started_at is None
+    assert status.last_duration == 95
+
+
+async def test_loop_started_at_is_none_between_loops(wait_for: WaitFor) -> None:
+    svc = Recorder(loop_seconds=60)
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            sleeping = await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+            assert sleeping.loop_started_at is None
+            await svc.stop()
+
+
+async def test_failed_loops_are_marked_among_the_recent_durations() -> None:
+    class Alternating(Base):
+        loop_seconds = 0
+
+        async def run_once(self) -> None:
+            if self.status.loop_count % 2:
+                raise ValueError("odd")
+
+    svc = Alternating()
+    with anyio.fail_after(WAIT_TIMEOUT):
+        await svc.start(loops=40)
+
+    status = svc.status
+    assert len(status.recent_failed) == len(status.recent_durations) == 32
+    assert status.recent_failed == (False, True) * 16
+    assert all(duration >= 0 for duration in status.recent_durations)

@@ -75,6 +75,7 @@ async def test_plain_service_state_follows_start_and_stop(wait_for: WaitFor) -> 
             await wait_for(svc, lambda s: s.state is ServiceState.STOPPED)
 
     assert not svc.is_running
+    assert not svc.status.cancelled, "stopped, not killed"
     assert svc.status.last_error is None
     assert svc.calls == ["start", "stop"]
 
@@ -162,6 +163,7 @@ async def test_plain_service_cancellation_propagates_and_leaves_it_stopped() -> 
 
     assert not returned
     assert svc.status.state is ServiceState.STOPPED
+    assert svc.status.cancelled
     assert svc.status.last_error is None
 
 

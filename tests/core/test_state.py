@@ -53,6 +53,7 @@ class Failing(Base):
 
 SERVICE_API = {
     "all_services",
+    "await_stack",
     "enabled",
     "enabled_services",
     "environment_variable_name",
@@ -68,6 +69,7 @@ SERVICE_API = {
     "subscribe",
 }
 LOOP_SERVICE_API = SERVICE_API | {
+    "cancel_steps",
     "is_paused",
     "loop_seconds",
     "max_backoff_seconds",
@@ -298,8 +300,8 @@ def status_of(**fields: object) -> ServiceStatus:
         pytest.param(
             status_of(state=ServiceState.STOPPED, consecutive_errors=3),
             1e6,
-            Health.STOPPED,
-            id="stopped-wins",
+            Health.FAILING,
+            id="failing-though-stopped",
         ),
         pytest.param(
             status_of(consecutive_errors=2), 1e6, Health.FAILING, id="failing-wins-over-stale"
@@ -339,12 +341,14 @@ def test_health_is_a_pure_function_with_fixed_precedence(
 
     assert health(status, now, failing_after=failing_after) is verdict
     assert (verdict is Health.CRASHED) == (status.state is ServiceState.CRASHED)
-    assert (verdict is Health.STOPPED) == (status.state is ServiceState.STOPPED)
-    if status.is_active:
-        failing = status.consecutive_errors >= failing_after
+    if status.state is not ServiceState.CRASHED:
+        # Without recent outcomes, the errors in a row are the window's failures.
+        failing = min(status.consecutive_errors, 10) >= failing_after
         assert (verdict is Health.FAILING) == failing
+        stopped = status.state is ServiceState.STOPPED and not failing
+        assert (verdict is Health.STOPPED) == stopped
     if verdict is Health.STALE:
-        assert status.state in (ServiceState.RUNNING, ServiceState.SLEEPING)
+        assert status.state in (ServiceState.RUNNING, ServiceState.SLEEPING, ServiceState.STOPPING)
 
 
 async def test_health_of_live_services(wait_for: WaitFor) -> None:

@@ -68,6 +68,11 @@ async def test_remote_commands_apply_there_and_show_at_once(short_dir: Path) -> 
             assert controller.snapshot("Quiet").status.paused
             assert remote.snapshot("Quiet").status.loop_count == 4
             assert controller.snapshot("Quiet").status.loop_count == 4
+            stack = await remote.where("Quiet")
+            assert stack is not None
+            assert stack.service == "Quiet"
+            report = await remote.restart("Quiet")
+            assert report.was_running
 
 
 async def test_remote_errors_are_the_protocols(short_dir: Path) -> None:

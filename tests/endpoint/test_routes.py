@@ -56,6 +56,7 @@ async def test_service_has_its_logs_and_its_errors_with_tracebacks(short_dir: Pa
         ("stop", {"block": True, "timeout": 5}, lambda old, new: not new.has_task),
         ("set-enabled", {"enabled": False}, lambda old, new: new.enabled is False),
         ("pause-on-error", {"on": True}, lambda old, new: new.pause_on_error),
+        ("set-log-level", {"level": 10}, lambda old, new: new.log_level == 10),
         ("restart", None, lambda old, new: new.has_task and not new.stuck),
     ],
 )
@@ -108,6 +109,47 @@ async def test_restart_stops_the_service_and_starts_it_again(short_dir: Path) ->
         assert controller.snapshot("Quiet").status.started_at > first
 
 
+async def test_where_shows_the_await_stack_of_a_hung_loop(short_dir: Path) -> None:
+    async with serving([Hanging, Quiet], short_dir) as served:
+        controller = served.controller
+        await wait_until(
+            controller, lambda: controller.snapshot("Hanging").status.state is ServiceState.RUNNING
+        )
+        await controller.stop("Quiet")
+
+        hung = (await served.client.get("/v1/services/Hanging/where")).json()
+        idle = (await served.client.get("/v1/services/Quiet/where")).json()
+
+        assert hung["stack"]["service"] == "Hanging"
+        assert any("sleep_forever" in frame["source"] for frame in hung["stack"]["frames"])
+        assert idle["stack"] is None
+
+
+async def test_restart_answers_what_it_did_and_cancel_steps_refuses_with_none_queued(
+    short_dir: Path,
+) -> None:
+    async with serving([Quiet], short_dir) as served:
+        restart = await served.client.post("/v1/services/Quiet/restart")
+        cancel = await served.client.post("/v1/services/Quiet/cancel-steps")
+
+        assert restart.json()["report"]["name"] == "Quiet"
+        assert restart.json()["report"]["was_running"] is True
+        assert cancel.status_code == 409
+        assert cancel.json()["message"] == served.controller.check("Quiet", Command.CANCEL_STEPS)
+
+
+async def test_start_enabled_paused_starts_loops_paused(short_dir: Path) -> None:
+    async with serving([Quiet], short_dir, start=False) as served:
+        answer = await served.client.post("/v1/start-enabled", json={"paused": True})
+        controller = served.controller
+        await wait_until(
+            controller, lambda: controller.snapshot("Quiet").status.state is ServiceState.PAUSED
+        )
+
+        assert answer.json()["started"] == ["Quiet"]
+        assert controller.snapshot("Quiet").status.loop_count == 0
+
+
 async def test_start_enabled_and_stop_all_act_on_the_whole_set(short_dir: Path) -> None:
     async with serving([Quiet, Failing], short_dir, start=False) as served:
         started = await served.client.post("/v1/start-enabled")
@@ -149,6 +191,8 @@ async def test_refused_command_is_409_with_the_reason_the_console_shows(short_di
         ("POST", "/v1/services/Quiet/stop", {"timeout": -1}, 422, "timeout"),
         ("POST", "/v1/services/Quiet/stop", {"block": "yes"}, 422, "block"),
         ("POST", "/v1/services/Quiet/pause", {"now": True}, 422, "now: Extra inputs"),
+        ("POST", "/v1/services/Quiet/set-log-level", {"level": -1}, 422, "level"),
+        ("POST", "/v1/services/Quiet/set-log-level", {}, 422, "level: Field required"),
         ("POST", "/v1/services/Quiet/step", b"x" * 100_000, 413, "at most 65536"),
         # A slash, even escaped, splits the path: this asks for a command by GET.
         ("GET", "/v1/services/[bold]Quiet[%2Fbold]", None, 405, "GET is not allowed"),

@@ -1,9 +1,10 @@
 """A property test: random command sequences through the controller keep its invariants.
 
 Hypothesis drives start / step / pause / resume / stop (blocking or not) / kill /
-set-enabled, and start-then-step at once, on a few services whose loops follow a
-drawn script (ok, raise, slow). Every command runs in one event loop, behind anyio's
-blocking portal; the services keep running between commands. After every step:
+cancel-steps / set-enabled / start-enabled (paused or not), and start-then-step at once,
+on a few services whose loops follow a drawn script (ok, raise, slow). Every command runs
+in one event loop, behind anyio's blocking portal; the services keep running between
+commands. After every step:
 
 - no service ever has two tasks, and no loop ever runs twice at once;
 - loop and error counts never decrease;
@@ -20,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import Any
 
 import anyio
@@ -186,6 +188,10 @@ class ControllerMachine(RuleBasedStateMachine):
     def kill(self, name: str) -> None:
         self.attempt(name, Command.KILL, lambda: self.controller.kill(name))
 
+    @rule(name=st.sampled_from(NAMES))
+    def cancel_steps(self, name: str) -> None:
+        self.attempt(name, Command.CANCEL_STEPS, lambda: self.controller.cancel_steps(name))
+
     @rule(name=st.sampled_from(NAMES), enabled=st.sampled_from([True, False, None]))
     def set_enabled(self, name: str, enabled: bool | None) -> None:
         self.portal.call(self.controller.set_enabled, name, enabled)
@@ -193,11 +199,13 @@ class ControllerMachine(RuleBasedStateMachine):
             enabled is False
         )
 
-    @rule()
-    def start_enabled(self) -> None:
-        started = self.portal.call(self.controller.start_enabled)
+    @rule(paused=st.booleans())
+    def start_enabled(self, paused: bool) -> None:
+        started = self.portal.call(partial(self.controller.start_enabled, paused=paused))
         for name in started:
-            assert self.portal.call(self.controller.snapshot, name).enabled
+            snap = self.portal.call(self.controller.snapshot, name)
+            assert snap.enabled
+            assert snap.is_loop or not paused, "a plain service is left stopped"
 
     # -- invariants ---------------------------------------------------------------------
 
