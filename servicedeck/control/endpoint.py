@@ -400,7 +400,8 @@ class ControlEndpoint:
     async def _readyz(self, request: Request) -> Response:
         snapshots = self.control.snapshots()
         failing = [
-            {"name": snap.name, "health": snap.health.value, "reason": _why_unhealthy(snap)}
+            # The record's own reason (never an error's text: the probes need no token).
+            {"name": snap.name, "health": snap.health.value, "reason": snap.health_reason}
             for snap in snapshots
             if snap.enabled and snap.health is not Health.HEALTHY
         ]
@@ -442,24 +443,6 @@ def _message(exc: BaseException) -> str:
 def _peer(request: Request) -> str:
     client = request.client
     return "the Unix socket" if client is None else f"{client.host}:{client.port}"
-
-
-def _why_unhealthy(snap: ServiceSnapshot) -> str:
-    """Why a service is not healthy, from its record alone (never an error's text:
-    the probes need no token)."""
-    status = snap.status
-    if snap.health is Health.CRASHED:
-        phase = status.last_error.phase if status.last_error is not None else None
-        return f"crashed in {phase}" if phase else "crashed"
-    if snap.health is Health.STOPPED:
-        return "enabled but not running"
-    if snap.health is Health.FAILING:
-        n = status.consecutive_errors
-        return f"its last {n} loop{'s' if n != 1 else ''} raised"
-    if snap.health is Health.STALE:
-        interval = status.loop_seconds or 0.0
-        return f"no loop has finished in over {3 * interval:g} s (it loops every {interval:g} s)"
-    return str(snap.health.value)
 
 
 async def _read_body(request: Request, model: type[_Body], command: str) -> Any:
