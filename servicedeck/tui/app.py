@@ -1,61 +1,56 @@
 """`ServiceDeckApp`: the Textual console over the control protocol (`ServiceControl`).
 
-A thin view. The app enters the controller in a task of its own event loop, starts the
-enabled services (unless `start_paused`), and turns the controller's change stream into
-screen updates: each change marks its service dirty; a timer applies the dirty ones a
-few times a second (a service the user just acted on is applied at once, so a key press
-shows its effect within a frame). Actions call the controller; long ones (step, blocking
-stop, restart) run as workers, so the screen never freezes. Quitting stops every service
-gracefully with progress; a second q forces the exit.
+The app composes the widgets and routes what passes between them: it sets their
+attributes, they post messages.
 
-Each of those ideas is a mixin in a module of its own; this module composes them and
-owns the state, the widgets and the summary line:
+    SummaryBar     the header line: totals and the table's view, reactive attributes
+    ServiceTable   one row per service; it owns the cursor, filter, sort and count
+    DetailPanel    the highlighted service: detail, last error, logs
+    FilterBar      the name filter box; it posts FilterChanged
+    QuitScreen     q: stops every service with progress; q again forces
 
-- `lifecycle`: enter the controller, run the services, quit gracefully or by force
-  (`fatal`: how a service's BaseException ends the process).
-- `refresh`: the change stream, coalesced into a few refreshes a second.
-- `notices`: bounded notifications, break on error, event-loop stalls.
-- `service_actions`: greyed-out keys and their reasons, counts, the service commands.
-- `view_actions`: detail tabs, filter, sort, help, the palette's entries.
-- `base`: the shared state and cross-mixin methods, declared for the type checker.
+The app enters the controller in a task of its own event loop and starts the enabled
+services (unless `start_paused`). A `ChangeFeed` turns the controller's change stream
+into a few screen updates a second (a service the user just acted on at once), which the
+app hands to each widget. The service keys are the app's: it checks whether the
+highlighted service's state allows each (greyed out otherwise, with the reason on a
+press) and runs the command as a worker, so the screen never freezes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable
+import gc
+from collections.abc import Awaitable, Callable, Iterator
+from functools import cached_property, partial
 from typing import Any, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
+from textual.notifications import Notify
 from textual.widgets import Footer, Input
 
-from servicedeck.control import ServiceControl, ServiceSnapshot, StopReport
+from servicedeck.control import CommandError, ServiceControl, ServiceSnapshot, StopReport
 from servicedeck.tui import keys
-from servicedeck.tui.commands import ServiceCommands
-from servicedeck.tui.lifecycle import LifecycleMixin
-from servicedeck.tui.notices import NoticesMixin
-from servicedeck.tui.refresh import RefreshMixin
+from servicedeck.tui.changes import ChangeFeed
+from servicedeck.tui.commands import PaletteCommand, ServiceCommands, palette_commands
+from servicedeck.tui.keys import KeySpec
+from servicedeck.tui.notices import NotificationBound, ServiceNotices
+from servicedeck.tui.screens.help import HelpScreen
 from servicedeck.tui.screens.quit import QuitScreen
-from servicedeck.tui.service_actions import ServiceActionsMixin
-from servicedeck.tui.view_actions import ViewActionsMixin
-from servicedeck.tui.widgets.detail import DetailPanel
+from servicedeck.tui.session import ServiceSession, kill_running
+from servicedeck.tui.widgets.detail import DetailPanel, Tab
+from servicedeck.tui.widgets.filter_bar import FilterBar
 from servicedeck.tui.widgets.service_table import ServiceTable
-from servicedeck.tui.widgets.summary import Summary, SummaryBar
+from servicedeck.tui.widgets.summary import SummaryBar
 
 __all__ = ["ServiceDeckApp"]
 
+_SERVICE_KEYS = tuple(spec for spec in keys.KEYS if spec.command is not None)
 
-class ServiceDeckApp(
-    LifecycleMixin,
-    RefreshMixin,
-    NoticesMixin,
-    ServiceActionsMixin,
-    ViewActionsMixin,
-    App[StopReport | None],
-):
+
+class ServiceDeckApp(App[StopReport | None]):
     """The servicedeck console.
 
         app = ServiceDeckApp(ServiceController(classes, propagate_logs=False))
@@ -74,12 +69,15 @@ class ServiceDeckApp(
 
     CSS_PATH = "servicedeck.tcss"
     TITLE = "servicedeck"
-    BINDINGS: ClassVar[list[BindingType]] = [*keys.BINDINGS, *keys.IN_ORDER_BINDINGS]
+    BINDINGS: ClassVar[list[BindingType]] = list(keys.APP_BINDINGS)
     COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {ServiceCommands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
 
-    # The tuning knobs (FLUSH_SECONDS, URGENT_SECONDS, URGENT_SPACING, TICK_SECONDS,
-    # STALL_NOTICE_SECONDS, MAX_NOTIFICATIONS) are documented in the mixins that use them.
+    STALL_NOTICE_SECONDS: ClassVar[float] = 30.0
+    """The least time between two notifications of one service blocking the event loop."""
+    MAX_NOTIFICATIONS: ClassVar[int] = 5
+    """Notifications shown at once; a burst (a hundred services breaking on error) drops
+    the oldest, so they stay readable and bounded."""
 
     def __init__(
         self,
@@ -90,106 +88,177 @@ class ServiceDeckApp(
     ) -> None:
         super().__init__()
         self.controller = controller
-        self.start_paused = start_paused
-        self.stop_timeout = stop_timeout
-        self._snapshots: dict[str, ServiceSnapshot] = {}
-        self._dirty: set[str] = set()
-        self._urgent: dict[str, float] = {}
-        self._urgent_pending = False
-        self._applying = False
-        self._filtering = False
-        self._last_urgent = 0.0
-        self._lifecycle: asyncio.Task[None] | None = None
-        self._quit_requested = asyncio.Event()
-        self._services_ready = asyncio.Event()
+        self._session = ServiceSession(
+            controller, start_paused=start_paused, stop_timeout=stop_timeout
+        )
+        self._changes = ChangeFeed(controller, self._show_snapshots)
+        self._notices = ServiceNotices(controller.process.root, self.STALL_NOTICE_SECONDS)
+        self._notifications_shown = NotificationBound(self.MAX_NOTIFICATIONS)
+        self._stopped = asyncio.Event()
+        self._quit_screen: QuitScreen | None = None
         self._quitting = False
         self._forced = False
         self._leaving = False
-        self._report: StopReport | None = None
-        self._fatal: BaseException | None = None
-        self._count = ""
-        self._note = "starting…"
-        self._broken: set[str] = set()
-        self._stalls_seen: dict[str, tuple[object, float]] = {}
         self._allowed: tuple[bool, ...] = ()
-        self._unsubscribe: Callable[[], None] | None = None
-        self._ui_thread = threading.get_ident()
-        self._event_loop: asyncio.AbstractEventLoop | None = None
-        self._quit_screen: QuitScreen | None = None
-        self._table: ServiceTable | None = None
-        self._detail: DetailPanel | None = None
 
-    # -- composition and life cycle -----------------------------------------------------
+    @property
+    def stop_timeout(self) -> float:
+        """On quit, how long each service may take to stop before it is cancelled."""
+        return self._session.stop_timeout
+
+    @stop_timeout.setter
+    def stop_timeout(self, seconds: float) -> None:
+        self._session.stop_timeout = seconds
+
+    # -- composition ----------------------------------------------------------------------
+    # The widgets are looked up once: a change can still arrive while the app closes,
+    # after Textual has taken its widgets off the screen.
 
     def compose(self) -> ComposeResult:
         yield SummaryBar(id="summary")
         yield ServiceTable(self.controller.now, root=self.controller.process.root, id="table")
         yield DetailPanel(self.controller.process, id="detail")
-        yield Input(placeholder="filter by name  (enter keeps it, esc clears it)", id="filter")
+        yield FilterBar(id="filter")
         yield Footer(compact=True, show_command_palette=False)
 
-    @property
+    @cached_property
     def table(self) -> ServiceTable:
         """The service table."""
-        if self._table is None:
-            self._table = self.query_one("#table", ServiceTable)
-        return self._table
+        return self.query_one("#table", ServiceTable)
 
-    @property
+    @cached_property
     def detail(self) -> DetailPanel:
         """The detail panel."""
-        if self._detail is None:
-            self._detail = self.query_one("#detail", DetailPanel)
-        return self._detail
+        return self.query_one("#detail", DetailPanel)
+
+    @cached_property
+    def summary(self) -> SummaryBar:
+        """The header line."""
+        return self.query_one("#summary", SummaryBar)
+
+    @cached_property
+    def filter_bar(self) -> FilterBar:
+        """The name filter box."""
+        return self.query_one("#filter", FilterBar)
 
     @property
     def ready(self) -> asyncio.Event:
         """Set once the controller is entered (and the enabled services were started)."""
-        return self._services_ready
+        return self._session.started
+
+    @property
+    def stopped(self) -> asyncio.Event:
+        """Set once the services are stopped and the controller is left (and the app has
+        been told to exit)."""
+        return self._stopped
+
+    def flush(self) -> None:
+        """Show every pending change of the services now (a timer does this 4 times a second)."""
+        self._changes.flush()
+
+    # -- life cycle -----------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self._ui_thread = threading.get_ident()
-        self._event_loop = asyncio.get_running_loop()
-        if self.is_headless:
-            self.query_one("#filter", Input).cursor_blink = False
         snapshots = self.controller.snapshots()
-        self._snapshots = {snap.name: snap for snap in snapshots}
+        self.summary.note = "starting…"
+        self.summary.count_services(snapshots)
         self.table.set_rows(snapshots)
-        self._unsubscribe = self.controller.subscribe(self._on_change)
-        self.set_interval(self.FLUSH_SECONDS, self.flush)
-        self.set_interval(self.TICK_SECONDS, self.table.tick)
-        self._lifecycle = asyncio.create_task(self._run_services(), name="servicedeck:controller")
-        self._lifecycle.add_done_callback(self._services_ended)
+        self._changes.start()
+        self.set_interval(ChangeFeed.FLUSH_SECONDS, self._changes.flush)
+        self._session.start(self._services_started, self._services_ended)
         self.table.focus()
-        self._update_summary()
         self._show_detail()
 
-    def _update_summary(self) -> None:
-        if self._leaving or not self.is_mounted(self.table):
+    def _services_started(self) -> None:
+        # What exists now (the app, its widgets, the services) lives as long as the app:
+        # out of the collector's full passes, which otherwise rescan it all and stall a
+        # key press or a filter by up to ~100 ms at 1,000 services. Unfrozen on unmount,
+        # so a process running many apps can collect them.
+        gc.freeze()
+        if not self._leaving:
+            self.summary.note = "stopping services…" if self._quitting else ""
+
+    def _services_ended(self, task: asyncio.Task[None]) -> None:
+        try:
+            # Cancelled or leaving: the app is exiting already, with the result it has.
+            if not task.cancelled() and not self._leaving:
+                return_code, message = self._session.outcome(task)
+                self.exit(self._session.report, return_code=return_code, message=message)
+        finally:
+            self._stopped.set()
+
+    async def on_unmount(self) -> None:
+        self._leaving = True
+        gc.unfreeze()
+        self._changes.close()
+        # The app may be leaving without q (a test's pilot, ctrl+q): still stop gracefully.
+        await self._session.leave(forced=self._forced)
+
+    async def action_quit(self) -> None:
+        """Quit: stop every service gracefully (the quit screen shows it); again: force."""
+        if self._quitting:
+            await kill_running(self.controller)
+            self._force_exit()
             return
-        snaps = self._snapshots.values()
+        self._quitting = True
+        self.summary.note = "stopping services…"
+        self.refresh_bindings()
+        if any(snap.has_task for snap in self.controller.snapshots()):
+            self._quit_screen = QuitScreen(self.controller, self.stop_timeout)
+            await self.push_screen(self._quit_screen)
+        else:
+            self._session.end()
+            if self._session.done:
+                self.exit(self._session.report)
+
+    @on(QuitScreen.Stopped)
+    def _quit_screen_stopped(self, event: QuitScreen.Stopped) -> None:
+        self._session.end(event.report)  # its task leaves the controller, then the app exits
+
+    @on(QuitScreen.Forced)
+    def _force_exit(self) -> None:
+        self._forced = True
+        self.exit(self._session.report)
+
+    # -- changes of the services ----------------------------------------------------------
+
+    def _show_snapshots(self, snapshots: list[ServiceSnapshot]) -> None:
+        """The change feed's callback: hand the new snapshots to everything that shows them."""
         table = self.table
-        sort, reverse = table.sort_column
-        self.query_one("#summary", SummaryBar).show(
-            Summary(
-                services=len(self._snapshots),
-                running=sum(1 for s in snaps if s.has_task and not s.status.paused),
-                paused=sum(1 for s in snaps if s.has_task and s.status.paused),
-                failing=sum(1 for s in snaps if s.is_failing),
-                shown=len(table.visible_names),
-                filter=table.filter_text,
-                failing_only=table.failing_only,
-                sort=None if sort is None else f"{sort}{' (reversed)' if reverse else ''}",
-                count=self._count,
-                note="stopping services…" if self._quitting else self._note,
-            )
-        )
+        table.update_rows(snapshots)
+        self.summary.count_services(snapshots)
+        cursor = table.cursor_name
+        if any(snap.name == cursor for snap in snapshots):
+            self._show_detail()
+            self._refresh_allowed()
+        for snap in snapshots:
+            if self._notices.is_new_break(snap):
+                self._show_break(snap)
+            if (notice := self._notices.stall_notice(snap)) is not None:
+                self.notify(notice, severity="warning", timeout=6, markup=False)
+        if self._quit_screen is not None:
+            self._quit_screen.update(snapshots)
+
+    def _show_break(self, snap: ServiceSnapshot) -> None:
+        """Break on exception: show the service that paused on error, traceback open."""
+        error = snap.status.last_error
+        summary = error.summary if error else "an error"
+        self.notify(f"{snap.name} paused on error: {summary[:200]}", severity="error", markup=False)
+        if snap.name in self.table.visible_names:
+            self.table.move_cursor(snap.name)
+            self.detail.tab = "error"
 
     def _show_detail(self) -> None:
         name = self.table.cursor_name
-        snap = self._snapshots.get(name) if name else None
+        snap = self.table.snapshot(name) if name else None
         logs = self.controller.logs(name) if name and self.detail.tab != "error" else []
         self.detail.show(snap, logs, self.controller.epoch)
+
+    def on_notify(self, event: Notify) -> None:
+        """Keep a few notifications on screen (Textual's own handler shows the new one)."""
+        self._notifications_shown.add(event.notification)
+
+    # -- what the widgets report ----------------------------------------------------------
 
     @on(ServiceTable.Highlighted)
     def _highlighted(self) -> None:
@@ -200,14 +269,220 @@ class ServiceDeckApp(
     def _selected(self) -> None:
         self.action_show_detail()
 
-    # Textual registers @on handlers only on its own classes (a mixin's would be ignored).
+    @on(ServiceTable.ViewChanged)
+    def _view_changed(self, event: ServiceTable.ViewChanged) -> None:
+        table, summary = event.table, self.summary
+        summary.shown = len(table.visible_names)
+        summary.filter_text = table.filter_text
+        summary.failing_only = table.failing_only
+        summary.sort_column = table.sort_column
+        summary.count = table.count
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self._set_filter(event.value)
+    @on(FilterBar.FilterChanged)
+    def _filter_changed(self, event: FilterBar.FilterChanged) -> None:
+        self.table.filter_text = event.text
 
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self) -> None:
-        self._filtering = False
-        self.query_one("#filter", Input).remove_class("-shown")
-        self.table.focus()
+    @on(FilterBar.Closed)
+    def _filter_closed(self) -> None:
+        self._focus_table()
+
+    def _focus_table(self) -> None:
+        # At once, not on a later turn as `focus()` would: the keys typed next are the
+        # table's. On its own screen: a dialog may be on top by now.
+        self.table.screen.set_focus(self.table)
+
+    # -- keys: greyed out, and why ------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Whether a key of the app acts now: False leaves it to a dialog or the filter
+        box; None greys it out (the highlighted service's state refuses it)."""
+        spec = keys.by_action(action)
+        if spec is None or spec.owner != "app":
+            return True
+        typing = isinstance(self.focused, Input)
+        if self.screen.is_modal or (typing and spec.key != "escape"):
+            # Our bindings are priority bindings: leave keys to a dialog or the filter box.
+            return False
+        return True if self._reason(spec) is None else None
+
+    def on_key(self, event: events.Key) -> None:
+        """A key no binding took: a greyed-out one says why (and drops the count)."""
+        if self.screen.is_modal or isinstance(self.focused, Input):
+            return
+        active = self.screen.active_bindings.get(event.key)
+        spec = keys.by_action(active.binding.action) if active else None
+        if spec is None:
+            return
+        if spec.id != "step":
+            self.table.count = ""
+        if active is not None and not active.enabled:
+            reason = self._reason(spec)
+            if reason:
+                self.notify(reason, severity="warning", timeout=3, markup=False)
+
+    def _reason(self, spec: KeySpec, name: str | None = None) -> str | None:
+        """Why the binding `spec` cannot act on service `name` (default: highlighted) now."""
+        name = name or self.table.cursor_name
+        snap = self.table.snapshot(name) if name else None
+        return keys.key_refusal(spec, self.controller, snap, quitting=self._quitting)
+
+    def _refresh_allowed(self) -> None:
+        allowed = tuple(self._reason(spec) is None for spec in _SERVICE_KEYS)
+        if allowed != self._allowed:
+            self._allowed = allowed
+            self.refresh_bindings()
+
+    # -- service keys: commands as workers ------------------------------------------------
+
+    def _send(self, binding_id: str, count: int = 1) -> ServiceSnapshot | None:
+        """Send the command of service key `binding_id` to the highlighted service (as it
+        was: the returned snapshot), if the key may act on it; else notify why."""
+        spec = keys.spec(binding_id)
+        assert spec.send is not None
+        if snap := self._target(spec):
+            self._run_worker(snap.name, partial(spec.send, self.controller, snap, count))
+        return snap
+
+    def _target(self, spec: KeySpec) -> ServiceSnapshot | None:
+        """The highlighted service if key `spec` may act on it; else notify why."""
+        reason = self._reason(spec)
+        if reason is not None:
+            self.notify(reason, severity="warning", timeout=3, markup=False)
+            return None
+        name = self.table.cursor_name
+        return self.table.snapshot(name) if name else None
+
+    def _run_worker(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
+        self._changes.mark_urgent(name)
+
+        async def guarded() -> None:
+            try:
+                await work()
+            except CommandError as exc:
+                self.notify(str(exc), severity="warning", timeout=4, markup=False)
+            except Exception as exc:
+                self.notify(f"{name}: {exc!r}", severity="error", markup=False)
+            finally:
+                self._changes.mark_urgent(name)
+
+        self.run_worker(guarded(), name=f"command:{name}", group="commands", exit_on_error=False)
+
+    def action_start(self) -> None:
+        """Start the highlighted service."""
+        self._send("start")
+
+    def action_step(self) -> None:
+        """Run the count typed (default 1) of loops of the highlighted service now."""
+        self._send("step", self.table.take_count())
+
+    def action_toggle_pause(self) -> None:
+        """Pause the highlighted service, or resume it."""
+        self._send("pause")
+
+    def action_stop(self) -> None:
+        """Ask the highlighted service to stop, without waiting."""
+        self._send("stop")
+
+    def action_restart(self) -> None:
+        """Stop the highlighted service (waiting), then start it again."""
+        self._send("restart")
+
+    def action_kill(self) -> None:
+        """Cancel the highlighted service's task."""
+        self._send("kill")
+
+    def action_toggle_enabled(self) -> None:
+        """Toggle whether the highlighted service is enabled, for this session."""
+        self._send("toggle_enabled")
+
+    def action_toggle_pause_on_error(self) -> None:
+        """Toggle break on error for the highlighted service."""
+        if snap := self._send("pause_on_error"):
+            on = "off" if snap.pause_on_error else "on"
+            self.notify(f"Break on error {on} for {snap.name}.", timeout=3, markup=False)
+
+    def action_stop_wait(self) -> None:
+        """Stop the highlighted service and wait, as a worker, saying how it went."""
+        if snap := self._target(keys.spec("stop_wait")):
+            self._run_worker(snap.name, partial(self._stop_and_wait, snap))
+
+    async def _stop_and_wait(self, snap: ServiceSnapshot) -> None:
+        name = snap.name
+        self.table.set_blocking(name, True)
+        try:
+            # A loop may be mid-run: wait at least the quit grace, not just one interval.
+            timeout = max(self.stop_timeout, snap.status.loop_seconds or 0)
+            stopped = await self.controller.stop(name, block=True, timeout=timeout)
+        finally:
+            self.table.set_blocking(name, False)
+        if stopped:
+            self.notify(f"{name} stopped.", timeout=3, markup=False)
+        else:
+            self.notify(
+                f"{name} did not stop in time: it is stuck; "
+                f"{keys.key_display(keys.spec('kill'))} cancels it.",
+                severity="warning",
+                markup=False,
+            )
+
+    def run_binding(self, binding_id: str, name: str) -> None:
+        """Run the action of binding `binding_id` on service `name` (the palette uses this).
+
+        The cursor moves to `name` first (clearing a filter that hides it), so the action
+        hits the service the user sees highlighted.
+        """
+        if name not in self.table.visible_names:
+            self.table.set_filter("", failing_only=False)
+        self.table.move_cursor(name)
+        spec = keys.spec(binding_id)
+        reason = self._reason(spec, name)
+        if reason is not None:
+            self.notify(reason, severity="warning", timeout=3, markup=False)
+            return
+        getattr(self, f"action_{spec.action}")()
+
+    # -- view keys ----------------------------------------------------------------------
+
+    def _show_tab(self, tab: Tab) -> None:
+        self.detail.select_tab(tab)
+        self._show_detail()
+
+    def action_show_logs(self) -> None:
+        """Show the logs tab (again: enlarge it)."""
+        self._show_tab("logs")
+
+    def action_show_error(self) -> None:
+        """Show the last error tab (again: enlarge it)."""
+        self._show_tab("error")
+
+    def action_show_detail(self) -> None:
+        """Show the detail tab (again: enlarge it)."""
+        self._show_tab("detail")
+
+    def action_filter(self) -> None:
+        """Open the filter box."""
+        self.filter_bar.open(self.table.filter_text)
+
+    def action_clear(self) -> None:
+        """Clear the count typed, else bring back the enlarged panel, else the filter."""
+        table = self.table
+        if table.count:
+            table.count = ""
+        elif self.screen.maximized is not None:
+            self.screen.minimize()
+        elif self.filter_bar.shown or table.filter_text or table.failing_only:
+            self.filter_bar.clear()
+            table.set_filter("", failing_only=False)
+            self._focus_table()
+
+    def action_help(self) -> None:
+        """Show every key (as bound now)."""
+        self.push_screen(HelpScreen(self.screen.active_bindings))
+
+    def sort_by(self, column_key: str | None, reverse: bool = False) -> None:
+        """Sort the table by a column (None: definition order)."""
+        self.table.sort_by(column_key, reverse)
+
+    def palette_commands(self, highlighted_only: bool = False) -> Iterator[PaletteCommand]:
+        """The command palette's entries (see `commands.palette_commands`)."""
+        return palette_commands(self, highlighted_only)

@@ -1,5 +1,6 @@
-"""The one table of key bindings: it feeds the footer, the help screen, the command
-palette and `docs/keys.md` (`python -m servicedeck.tui.keys` prints that page).
+"""The one table of key bindings: it feeds the bindings of the app and of the service
+table, the footer, the help screen, the command palette and `docs/keys.md`
+(`python -m servicedeck.tui.keys` prints that page).
 
 Every binding has an id, so a user can remap it with Textual's keymap
 (`app.set_keymap({"stop_wait": "S"})`). The letters follow k9s, lazydocker and htop;
@@ -8,23 +9,37 @@ where one differs, `why` says so and the docs print it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from textual.binding import Binding
 
-from servicedeck.control import Command
+from servicedeck.control import Command, ServiceControl, ServiceSnapshot
 
 __all__ = [
-    "BINDINGS",
-    "IN_ORDER_BINDINGS",
+    "APP_BINDINGS",
     "KEYS",
     "NAVIGATION",
+    "TABLE_BINDINGS",
     "KeySpec",
+    "Navigation",
+    "Owner",
+    "Send",
+    "by_action",
     "display_key",
     "key_display",
+    "key_refusal",
     "keys_markdown",
     "spec",
 ]
+
+Send = Callable[[ServiceControl, ServiceSnapshot, int], Awaitable[object]]
+"""How a service key sends its command: `send(control, snapshot, count)`."""
+
+Owner = Literal["app", "table"]
+"""Where a binding lives: the app (service commands, the detail panel, the filter, help,
+quit) or the service table (what changes the table: cursor, count, failing only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +51,7 @@ class KeySpec:
     key: str
     """Textual key name(s), comma-separated, e.g. `"question_mark,f1"`."""
     action: str
-    """The app action it runs, e.g. `"start"` for `action_start`."""
+    """The action it runs on its owner, e.g. `"start"` for `action_start`."""
     label: str
     """Short label for the footer."""
     help: str
@@ -51,45 +66,60 @@ class KeySpec:
     """Shown in the footer (the help screen shows every binding)."""
     why: str = ""
     """Why this key, when it differs from the habits the console follows."""
+    owner: Owner = "app"
+    """The widget whose binding it is, and whose action it runs."""
+    send: Send | None = None
+    """The protocol command it sends to the highlighted service (with the count typed
+    before it); None: its action does more than send one."""
 
     @property
     def keys(self) -> tuple[str, ...]:
         """The Textual key names of this binding."""
         return tuple(key.strip() for key in self.key.split(","))
 
+    @property
+    def per_service(self) -> bool:
+        """It acts on the highlighted service (and the palette offers it for each)."""
+        return self.palette is not None
+
 
 KEYS: tuple[KeySpec, ...] = (
     KeySpec("start", "s", "start", "start", "Start the service (un-pausing it).", "Service",
-            Command.START, "Start {name}"),
+            Command.START, "Start {name}", send=lambda c, s, n: c.start(s.name)),
     KeySpec("step", "n", "step", "step",
             "Run one loop now; a count first runs that many (5n). Stopped: setup, the loops, "
             "teardown. Sleeping or paused: the loops now, then back to the schedule or paused.",
-            "Service", Command.STEP, "Step {name} one loop"),
+            "Service", Command.STEP, "Step {name} one loop",
+            send=lambda c, s, n: c.step(s.name, n)),
     KeySpec("pause", "p", "toggle_pause", "pause",
             "Pause after the current loop, or resume. A stopped loop service starts paused "
             "(setup, then waits), so n steps it without re-running setup.",
-            "Service", Command.PAUSE, "Pause or resume {name}"),
+            "Service", Command.PAUSE, "Pause or resume {name}",
+            send=lambda c, s, n: c.resume(s.name) if s.status.paused else c.pause(s.name)),
     KeySpec("stop", "x", "stop", "stop", "Ask the service to stop, without waiting.", "Service",
-            Command.STOP, "Stop {name}"),
+            Command.STOP, "Stop {name}", send=lambda c, s, n: c.stop(s.name, block=False)),
     KeySpec("stop_wait", "X", "stop_wait", "stop+wait",
             "Stop and wait until it has stopped (teardown done); the screen stays live and a "
             "notification says when it stopped or that it timed out.",
             "Service", Command.STOP, "Stop {name} and wait"),
     KeySpec("restart", "r", "restart", "restart", "Stop (waiting), then start again.", "Service",
-            Command.RESTART, "Restart {name}", footer=False),
+            Command.RESTART, "Restart {name}", footer=False,
+            send=lambda c, s, n: c.restart(s.name)),
     KeySpec("kill", "ctrl+k,k", "kill", "kill",
             "Cancel the service's task: for one stuck in stopping (teardown still runs).",
             "Service", Command.KILL, "Kill (cancel) {name}", footer=False,
+            send=lambda c, s, n: c.kill(s.name),
             why="k9s's ctrl+k kills a pod; plain k too, as the reliability issue asks "
             "(the cursor moves with the arrow keys, not vi's j/k)."),
     KeySpec("toggle_enabled", "t", "toggle_enabled", "enable",
             "Toggle whether the service is enabled, for this session only (it does not "
             "start or stop it).",
             "Service", Command.SET_ENABLED, "Enable or disable {name} (this session)",
-            footer=False),
+            footer=False, send=lambda c, s, n: c.set_enabled(s.name, not s.enabled)),
     KeySpec("pause_on_error", "b", "toggle_pause_on_error", "break",
             "Break on error: pause the service when a loop raises, with the traceback open.",
             "Service", Command.PAUSE_ON_ERROR, "Toggle pause on error for {name}", footer=False,
+            send=lambda c, s, n: c.set_pause_on_error(s.name, not s.pause_on_error),
             why="The issue lists no key for pause on error; b is a debugger's breakpoint key."),
     KeySpec("logs", "l", "show_logs", "logs", "Show the service's recent log lines.", "View",
             None, "Show logs of {name}", footer=False),
@@ -102,7 +132,8 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("filter", "slash", "filter", "filter",
             "Filter services by name (Enter keeps it, Esc clears it).", "View"),
     KeySpec("failing", "exclamation_mark", "failing_only", "failing",
-            "Show only failing services (again: show all).", "View", footer=False),
+            "Show only failing services (again: show all).", "View", footer=False,
+            owner="table"),
     KeySpec("clear", "escape", "clear", "clear",
             "Clear the count, the filter, or the enlarged panel.", "View", footer=False),
     KeySpec("help", "question_mark,f1", "help", "help", "Show this help.", "App"),
@@ -112,13 +143,45 @@ KEYS: tuple[KeySpec, ...] = (
             "Quit: stop every service gracefully, showing progress; q again forces.", "App"),
 )  # fmt: skip
 
-NAVIGATION: tuple[tuple[str, str], ...] = (
-    ("↑ ↓", "Move the cursor (it stays on the service across refresh, sort and filter)."),
-    ("PgUp PgDn Home End", "Move by a page, to the first or the last service."),
-    ("1-9, 0", "A count for the next n (e.g. 5n)."),
-    ("mouse", "Click a row to select it, a column header to sort by it (again: reverse)."),
+
+@dataclass(frozen=True, slots=True)
+class Navigation:
+    """Keys that move around the table, described together: one row of the help."""
+
+    keys: str
+    """How the keys are written for people, e.g. `↑ ↓`."""
+    help: str
+    """One sentence for the help screen and the docs."""
+    bindings: tuple[tuple[str, str, str], ...] = ()
+    """`(id, Textual key, action)` of each binding, on the table."""
+
+
+NAVIGATION: tuple[Navigation, ...] = (
+    Navigation(
+        "↑ ↓",
+        "Move the cursor (it stays on the service across refresh, sort and filter).",
+        (("cursor_up", "up", "cursor(-1)"), ("cursor_down", "down", "cursor(1)")),
+    ),
+    Navigation(
+        "PgUp PgDn Home End",
+        "Move by a page, to the first or the last service.",
+        (
+            ("page_up", "pageup", "page(-1)"),
+            ("page_down", "pagedown", "page(1)"),
+            ("first", "home", "edge(-1)"),
+            ("last", "end", "edge(1)"),
+        ),
+    ),
+    Navigation(
+        "1-9, 0",
+        "A count for the next n (e.g. 5n).",
+        tuple((f"count_{d}", str(d), f"count_digit('{d}')") for d in range(10)),
+    ),
+    Navigation(
+        "mouse", "Click a row to select it, a column header to sort by it (again: reverse)."
+    ),
 )
-"""Keys that are not bindings of the app (the table and the count prefix handle them)."""
+"""Moving the cursor and typing a count: bindings of the table, shown apart from `KEYS`."""
 
 
 def spec(binding_id: str) -> KeySpec:
@@ -131,6 +194,39 @@ def spec(binding_id: str) -> KeySpec:
         if key_spec.id == binding_id:
             return key_spec
     raise KeyError(f"no key binding with id {binding_id!r}; ids: {', '.join(k.id for k in KEYS)}")
+
+
+_BY_ACTION = {key_spec.action: key_spec for key_spec in KEYS}
+
+
+def by_action(action: str) -> KeySpec | None:
+    """The `KeySpec` whose binding runs `action` (None: not one of `KEYS`)."""
+    return _BY_ACTION.get(action)
+
+
+def key_refusal(
+    key_spec: KeySpec,
+    control: ServiceControl,
+    snapshot: ServiceSnapshot | None,
+    *,
+    quitting: bool,
+) -> str | None:
+    """Why `key_spec` cannot act now on the service of `snapshot` (the highlighted one;
+    None: none is), or None if it can. A refused key is greyed out in the footer."""
+    if not key_spec.per_service:
+        return None
+    if snapshot is None:
+        return "no service is highlighted"
+    if key_spec.command is None:
+        return None
+    if quitting:
+        return "servicedeck is quitting"
+    if not control.entered:
+        return "the services are not running yet"
+    command = key_spec.command
+    if key_spec.id == "pause" and snapshot.status.paused and snapshot.has_task:
+        command = Command.RESUME
+    return control.check(snapshot.name, command)
 
 
 def display_key(key: str) -> str:
@@ -152,47 +248,43 @@ def key_display(key_spec: KeySpec) -> str:
     return " / ".join(display_key(key) for key in key_spec.keys)
 
 
-BINDINGS: list[Binding] = [
-    Binding(
-        k.key,
-        k.action,
-        k.label,
-        show=k.footer,
-        key_display=display_key(k.keys[0]),
-        id=k.id,
-        tooltip=k.help,
-        # Priority: the app handles them as the key arrives, without a trip through the
-        # focused widget and back (several event-loop turns when hundreds of services
-        # run). check_action() lets them through to the filter box and modal screens.
+def _binding(key_spec: KeySpec) -> Binding:
+    return Binding(
+        key_spec.key,
+        key_spec.action,
+        key_spec.label,
+        show=key_spec.footer,
+        key_display=display_key(key_spec.keys[0]),
+        id=key_spec.id,
+        tooltip=key_spec.help,
+        # Priority: handled as the key arrives, by the app's own dispatch, in the order
+        # the keys were typed (below). A priority binding of the focused widget (the
+        # table) acts as early as one of the app's; check_action() leaves keys to the
+        # filter box and to modal screens.
         priority=True,
     )
-    for k in KEYS
-]
+
+
+APP_BINDINGS: list[Binding] = [_binding(k) for k in KEYS if k.owner == "app"]
 """The Textual bindings of the app, made from `KEYS`."""
 
-IN_ORDER_BINDINGS: list[Binding] = [
+TABLE_BINDINGS: list[Binding] = [
+    *(_binding(k) for k in KEYS if k.owner == "table"),
     *(
         Binding(key, action, show=False, id=binding_id, priority=True)
-        for binding_id, key, action in (
-            ("cursor_up", "up", "cursor(-1)"),
-            ("cursor_down", "down", "cursor(1)"),
-            ("page_up", "pageup", "page(-1)"),
-            ("page_down", "pagedown", "page(1)"),
-            ("first", "home", "edge(-1)"),
-            ("last", "end", "edge(1)"),
-        )
-    ),
-    *(
-        Binding(str(d), f"count_digit('{d}')", show=False, id=f"count_{d}", priority=True)
-        for d in range(10)
+        for row in NAVIGATION
+        for binding_id, key, action in row.bindings
     ),
 ]
-"""Moving the cursor and typing a count, handled by the app like the `BINDINGS` (priority).
+"""The Textual bindings of the service table: `KEYS` it owns, and moving the cursor and
+typing a count (`NAVIGATION` describes those).
 
-Priority bindings run as a key arrives; a key left to the table (or to `on_key`) runs
-later, after the message's trip through the widget. Keys typed together (fast, or
-pasted) would then act out of order: `↓p` would pause the row the cursor left, `3n` step
-once. So the keys that steer the others are handled the same way, in the order typed."""
+All are priority bindings. A key that is not one runs later, after a trip through the
+focused widget's message queue and back up to the app (several event-loop turns when
+hundreds of services run), while the next keys typed are handled as they arrive. Keys
+typed together (fast, or pasted) would then act out of order: `↓p` would pause the row
+the cursor left, `3n` step once. Priority bindings, the table's as the app's, run as each
+key arrives, in the order typed."""
 
 
 def keys_markdown() -> str:
@@ -215,7 +307,7 @@ def keys_markdown() -> str:
                 why = f" *Why this key:* {k.why}" if k.why else ""
                 lines.append(f"| `{key_display(k)}` | `{k.id}` | {k.help}{why} |")
     lines += ["", "## Moving around", "", "| key | what it does |", "|---|---|"]
-    lines += [f"| `{key}` | {text} |" for key, text in NAVIGATION]
+    lines += [f"| `{row.keys}` | {row.help} |" for row in NAVIGATION]
     return "\n".join(lines) + "\n"
 
 

@@ -1,60 +1,96 @@
-"""Notifications: bounded on screen, break on error, and event-loop stalls."""
+"""What the console tells the user about services, and how much of it stays on screen.
+
+    NotificationBound   at most N notifications on screen: a burst (a hundred services
+                        breaking on error) drops the oldest, so they stay readable
+    ServiceNotices      which snapshots deserve a notification: a break on error, once per
+                        break; an event-loop stall, once per stall and at most every 30 s
+                        per service
+
+Plain classes, no widget: the app feeds them and shows what they decide.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from collections import deque
+from collections.abc import Callable
 
-from textual.notifications import Notify
+from textual.notifications import Notification
 
 from servicedeck.control import ServiceSnapshot
 from servicedeck.tui import format as fmt
-from servicedeck.tui.base import DeckBase
 
-__all__ = ["NoticesMixin"]
+__all__ = ["NotificationBound", "ServiceNotices"]
 
 
-class NoticesMixin(DeckBase):
-    """Tell the user what happened to a service without flooding the screen."""
+class NotificationBound:
+    """Keep at most `limit` notifications on screen: each one past it expires the oldest.
 
-    STALL_NOTICE_SECONDS: ClassVar[float] = 30.0
-    """The least time between two notifications of one service blocking the event loop."""
-    MAX_NOTIFICATIONS: ClassVar[int] = 5
-    """Notifications shown at once; a burst (a hundred services breaking on error) drops
-    the oldest, so they stay readable and bounded."""
+    Give it every notification as it is raised (the app's `on_notify`, which runs before
+    Textual's own handler adds it). Textual has no public call that withdraws one
+    notification; a notification's `timeout` is public, and the app forgets expired ones
+    whenever it shows a new one, so the oldest are expired in place.
+    """
 
-    def on_notify(self, event: Notify) -> None:
-        """Drop the oldest notifications beyond the bound (Textual shows the new one)."""
-        shown = list(self._notifications)
-        # This handler runs before Textual's own adds the new one (but allow either order).
-        room = self.MAX_NOTIFICATIONS - (0 if event.notification in self._notifications else 1)
-        for old in shown[: max(0, len(shown) - room)]:
-            self._unnotify(old, refresh=False)
+    def __init__(self, limit: int) -> None:
+        """Args:
+        limit: how many notifications may be on screen at once.
+        """
+        self.limit = limit
+        self._shown: deque[Notification] = deque()
+        """The notifications raised and not expired, oldest first (a few)."""
 
-    def _on_break(self, snap: ServiceSnapshot) -> None:
-        """Break on exception: show the service that paused on error, traceback open."""
-        error = snap.status.last_error
-        summary = error.summary if error else "an error"
-        self.notify(f"{snap.name} paused on error: {summary[:200]}", severity="error", markup=False)
-        if snap.name in self.table.visible_names:
-            self.table.move_cursor(snap.name)
-            self.detail.tab = "error"
+    def add(self, notification: Notification) -> None:
+        """`notification` is being shown: expire the oldest beyond the limit."""
+        shown = deque(n for n in self._shown if not n.has_expired)
+        shown.append(notification)
+        while len(shown) > self.limit:
+            shown.popleft().timeout = 0  # expired now: the toasts' next update drops it
+        self._shown = shown
 
-    def _on_stall(self, snap: ServiceSnapshot) -> None:
-        """Notify a service blocking the event loop: once per stall, at most every 30 s."""
-        stall, now = snap.stall, time.monotonic()
-        seen, noticed = self._stalls_seen.get(snap.name, (None, -self.STALL_NOTICE_SECONDS))
+
+class ServiceNotices:
+    """Decide which new snapshots are worth a notification.
+
+    Args:
+        root: paths under it are shown relative to it.
+        stall_seconds: the least time between two notices of one service's stalls.
+        clock: monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        root: str | None,
+        stall_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._root = root
+        self._stall_seconds = stall_seconds
+        self._clock = clock
+        self._broken: set[str] = set()
+        self._stalls_seen: dict[str, tuple[object, float]] = {}
+
+    def is_new_break(self, snap: ServiceSnapshot) -> bool:
+        """The service has just paused on an error (break on error): True once per break."""
+        if not snap.paused_on_error:
+            self._broken.discard(snap.name)
+            return False
+        if snap.name in self._broken:
+            return False
+        self._broken.add(snap.name)
+        return True
+
+    def stall_notice(self, snap: ServiceSnapshot) -> str | None:
+        """The notice for a new stall of the service, or None (none, seen, or too soon)."""
+        stall, now = snap.stall, self._clock()
+        if stall is None:
+            return None
+        seen, noticed = self._stalls_seen.get(snap.name, (None, -self._stall_seconds))
         if stall is seen:
-            return
-        if now - noticed < self.STALL_NOTICE_SECONDS:
+            return None
+        if now - noticed < self._stall_seconds:
             self._stalls_seen[snap.name] = (stall, noticed)
-            return
+            return None
         self._stalls_seen[snap.name] = (stall, now)
-        assert stall is not None
-        where = fmt.stall_line(stall, self.controller.process.root)
-        self.notify(
-            f"{snap.name} {where}: every service and the console were frozen meanwhile.",
-            severity="warning",
-            timeout=6,
-            markup=False,
-        )
+        where = fmt.stall_line(stall, self._root)
+        return f"{snap.name} {where}: every service and the console were frozen meanwhile."

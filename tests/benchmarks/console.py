@@ -17,8 +17,9 @@ Two workloads:
   lag with the same services and no app (what any response waits for).
 
 "Frame" is Textual's: a compositor update handed to the (headless) driver, seen through
-`App.post_display_hook`. What a frame drew comes from the table's own counters
-(`repaints`, `painted()`, `rebuilds` / `painted_rebuild`).
+`App.post_display_hook`. What a frame drew is recorded by `MeasuredTable`, a subclass of
+the table that notes each line Textual asks it to draw (`render_line`), and from which
+snapshot.
 """
 
 from __future__ import annotations
@@ -31,10 +32,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.strip import Strip
 
 from servicedeck import LoopService, ServiceState
+from servicedeck.control import ServiceSnapshot
 from servicedeck.controller import ServiceController
 from servicedeck.tui import ServiceDeckApp
+from servicedeck.tui.widgets.service_table import ServiceTable
 
 from ._harness import Row, Scale, Target, Unit, Workload, compared, median, p95
 
@@ -64,9 +71,34 @@ def controller_for(classes: list[type[LoopService]]) -> ServiceController:
     return ServiceController(classes, propagate_logs=False)
 
 
+class MeasuredTable(ServiceTable):
+    """The service table, noting what Textual has it draw: every row line, and the
+    snapshot and filter each was drawn from."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows_drawn = 0
+        """Row lines drawn so far (each a row that changed, or a redraw of the table)."""
+        self.painted: dict[str, ServiceSnapshot] = {}
+        """The snapshot each service's row was last drawn from."""
+        self.painted_filter: str | None = None
+        """The filter in effect when a line was last drawn."""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        self.painted_filter = self.filter_text
+        name = self.name_at(y)
+        if name is not None:
+            self.rows_drawn += 1
+            snapshot = self.snapshot(name)
+            assert snapshot is not None
+            self.painted[name] = snapshot
+        return strip
+
+
 class MeasuredApp(ServiceDeckApp):
-    """The console, counting the frames that redrew table rows, and waking waiters on the
-    first frame that satisfies their condition."""
+    """The console with a `MeasuredTable`, counting the frames that drew table rows, and
+    waking waiters on the first frame that satisfies their condition."""
 
     # Textual finds CSS_PATH next to the module of the class: point at the console's.
     CSS_PATH = str(Path(inspect.getfile(ServiceDeckApp)).with_name(str(ServiceDeckApp.CSS_PATH)))
@@ -74,17 +106,32 @@ class MeasuredApp(ServiceDeckApp):
     def __init__(self, controller: ServiceController) -> None:
         super().__init__(controller)
         self.table_frames = 0
-        """Frames in which at least one table row was re-rendered."""
-        self._repaints = 0
+        """Frames in which at least one table row was drawn."""
+        self._rows_drawn = 0
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[float]]] = []
+        self._measured: MeasuredTable | None = None
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, ServiceTable):
+                widget = self._measured = MeasuredTable(
+                    self.controller.now, root=self.controller.process.root, id=widget.id
+                )
+            yield widget
+
+    @property
+    def measured(self) -> MeasuredTable:
+        """The table."""
+        assert self._measured is not None, "not composed yet"
+        return self._measured
 
     def post_display_hook(self) -> None:
         now = perf()
-        table = self._table
-        if table is None:  # a frame before the first use of `self.table`
+        table = self._measured
+        if table is None:
             return
-        if table.repaints != self._repaints:
-            self._repaints = table.repaints
+        if table.rows_drawn != self._rows_drawn:
+            self._rows_drawn = table.rows_drawn
             self.table_frames += 1
         if self._waiters:
             waiting = []
@@ -245,7 +292,7 @@ async def busy_console(plan: BusyPlan) -> Busy:
         await app.opened()
         await asyncio.sleep(plan.warm_up)
         window = await sample_window(plan.samples, plan.sample, lambda: app.table_frames)
-        table, controller = app.table, app.controller
+        table, controller = app.measured, app.controller
         await controller.pause(name)
         await until_state(controller, name, ServiceState.PAUSED)
         table.move_cursor(name)
@@ -256,7 +303,7 @@ async def busy_console(plan: BusyPlan) -> Busy:
             stepped = controller.snapshot(name).status.loop_count + 1
 
             def shown(stepped: int = stepped) -> bool:
-                painted = table.painted(name)
+                painted = table.painted.get(name)
                 return painted is not None and painted.status.loop_count >= stepped
 
             frame = asyncio.ensure_future(app.frame_when(shown))
@@ -356,14 +403,14 @@ async def open_console(
     app = MeasuredApp(controller_for(classes))
     async with app.run_test(size=SIZE) as pilot:
         await app.opened()
-        table = app.table
-        opened = await app.frame_when(lambda: table.repaints > 0) - started
+        table = app.measured
+        opened = await app.frame_when(lambda: table.rows_drawn > 0) - started
         await pilot.press("slash")
         filters = []
         for key, text in keys:
 
             def shown(text: str = text) -> bool:
-                return table.filter_text == text and table.painted_rebuild == table.rebuilds
+                return table.filter_text == text and table.painted_filter == text
 
             frame = asyncio.ensure_future(app.frame_when(shown))
             started = perf()

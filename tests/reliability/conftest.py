@@ -75,11 +75,9 @@ async def app_ready(pilot: Pilot[object]) -> None:
 
 
 async def services_ended(app: ServiceDeckApp) -> None:
-    """Wait until the console's services task has ended (the app exits right after)."""
-    task = app._lifecycle
-    assert task is not None, "the app was not mounted"
+    """Wait until the console's services have stopped (the app exits right after)."""
     with anyio.fail_after(DEADLINE):
-        await asyncio.wait({task})
+        await app.stopped.wait()
 
 
 async def quiet() -> None:

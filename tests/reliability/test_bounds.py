@@ -12,6 +12,7 @@ import gc
 import tracemalloc
 
 import pytest
+from support import notifications
 
 from servicedeck import LoopService
 from servicedeck.controller import ServiceController
@@ -67,11 +68,11 @@ async def test_a_service_failing_every_loop_for_10000_loops_keeps_memory_flat() 
 
 async def test_console_keeps_at_most_a_few_notifications() -> None:
     app = ServiceDeckApp(ServiceController([Noisy], propagate_logs=False), start_paused=True)
-    async with app.run_test() as pilot:
+    async with app.run_test(notifications=True) as pilot:
         await app_ready(pilot)
         for i in range(500):
             app.notify(f"note {i}", markup=False)
         await pilot.pause()
-        shown = [n.message for n in app._notifications]
-    assert len(shown) == ServiceDeckApp.MAX_NOTIFICATIONS
-    assert shown[-1] == "note 499", "the newest are kept"
+        shown = notifications(app)
+    newest = range(500 - ServiceDeckApp.MAX_NOTIFICATIONS, 500)
+    assert shown == [f"note {i}" for i in newest], "the newest few, on screen, in order"

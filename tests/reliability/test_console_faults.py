@@ -13,7 +13,7 @@ import anyio
 import pytest
 from rich.console import Console
 from rich.text import Text
-from support import REPOSITORY
+from support import REPOSITORY, notifications, row_text
 from textual.widgets import Static
 
 from servicedeck import LoopService, ServiceState
@@ -35,15 +35,6 @@ def make_app(classes: list[type], *, start_paused: bool = False) -> ServiceDeckA
     return ServiceDeckApp(controller, start_paused=start_paused)
 
 
-def row_text(app: ServiceDeckApp, name: str) -> str:
-    """The text of the table row that shows service `name`, as drawn."""
-    table = app.table
-    index = table.visible_names.index(name)
-    top = round(table.scroll_offset.y)
-    assert top <= index < top + table.size.height - 1, f"{name} is not on the screen"
-    return table.render_line(index - top + 1).text
-
-
 def shown_text(widget: Static, width: int = 200) -> str:
     """What a Static shows, as plain text."""
     console = Console(width=width, record=True, file=io.StringIO())
@@ -52,7 +43,8 @@ def shown_text(widget: Static, width: int = 200) -> str:
 
 
 def notes(app: ServiceDeckApp) -> list[str]:
-    return [n.message for n in app._notifications]
+    """The notifications on screen (the app must run with `notifications=True`)."""
+    return notifications(app)
 
 
 async def test_console_shows_a_fault_in_each_phase_and_keeps_working() -> None:
@@ -129,7 +121,7 @@ class Hanging(LoopService):
 async def test_console_shows_a_hanging_loop_as_stuck_and_k_cancels_it() -> None:
     app = make_app([Hanging, faulty.Healthy])
     app.stop_timeout = 0.05
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await app_ready(pilot)
         await app_until(
             pilot, lambda: app.controller.snapshot("Hanging").status.state is ServiceState.RUNNING
@@ -166,7 +158,7 @@ async def test_quitting_with_a_hanging_loop_exits_within_a_bound() -> None:
 
 async def test_console_names_a_service_that_blocks_the_event_loop() -> None:
     app = make_app([faulty.Healthy, faulty.Blocking])
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await app_ready(pilot)
         await app_until(pilot, lambda: app.controller.snapshot("Blocking").stall is not None)
 
@@ -195,7 +187,7 @@ async def test_console_runs_the_others_when_one_service_has_a_bad_setting(
 ) -> None:
     monkeypatch.setenv("SERVICEDECK_SERVICES_MISCONFIGURED_ENABLED", "maybe")
     app = make_app([Misconfigured, faulty.Healthy])
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await app_ready(pilot)
         await app_until(pilot, lambda: app.controller.snapshot("Healthy").status.loop_count > 0)
 

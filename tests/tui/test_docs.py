@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from servicedeck.tui.app import ServiceDeckApp
-from servicedeck.tui.keys import IN_ORDER_BINDINGS, KEYS, keys_markdown
+from servicedeck.tui.keys import KEYS, NAVIGATION, keys_markdown
+from servicedeck.tui.widgets.service_table import ServiceTable
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -24,10 +25,13 @@ def test_keys_each_binding_has_a_unique_id_and_key() -> None:
     keys = [key for spec in KEYS for key in spec.keys]
     assert len(ids) == len(set(ids))
     assert len(keys) == len(set(keys))
-    bound = {(binding.id, binding.key) for binding in ServiceDeckApp.BINDINGS}  # type: ignore[union-attr]
-    in_order = {(binding.id, binding.key) for binding in IN_ORDER_BINDINGS}
-    assert all(binding_id for binding_id, _ in in_order)
-    assert bound == {(spec.id, spec.key) for spec in KEYS} | in_order
+    app = {(binding.id, binding.key) for binding in ServiceDeckApp.BINDINGS}  # type: ignore[union-attr]
+    table = {(binding.id, binding.key) for binding in ServiceTable.BINDINGS}  # type: ignore[union-attr]
+    navigation = {(binding_id, key) for row in NAVIGATION for binding_id, key, _ in row.bindings}
+    assert all(binding_id for binding_id, _ in navigation)
+    assert not app & table, "each key is bound once, where it acts"
+    assert app | table == {(spec.id, spec.key) for spec in KEYS} | navigation
+    assert table >= {(spec.id, spec.key) for spec in KEYS if spec.owner == "table"}
 
 
 def test_keys_are_the_ones_the_issue_lists() -> None:

@@ -7,6 +7,8 @@ import io
 import anyio
 import pytest
 from rich.console import Console
+from support import notifications, row_text
+from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from servicedeck import LoopService, ServiceState
@@ -35,7 +37,8 @@ def reaper(app: ServiceDeckApp) -> services.OrderReaper:
 
 
 def notes(app: ServiceDeckApp) -> list[str]:
-    return [n.message for n in app._notifications]
+    """The notifications on screen (the app must run with `notifications=True`)."""
+    return notifications(app)
 
 
 async def test_app_starts_enabled_services_and_q_stops_them_gracefully() -> None:
@@ -88,10 +91,10 @@ async def test_count_prefix_5n_runs_five_loops() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("5")
-        assert app._count == "5"
+        assert app.table.count == "5"
         await press_and_settle(pilot, "n")
         assert app.controller.snapshot("OrderReaper").status.loop_count == 5
-        assert app._count == ""
+        assert app.table.count == ""
         await press_and_settle(pilot, "n")
         assert app.controller.snapshot("OrderReaper").status.loop_count == 6
 
@@ -138,11 +141,11 @@ class SlowTeardown(LoopService):
 async def test_blocking_stop_runs_as_a_worker_and_the_app_stays_responsive() -> None:
     SlowTeardown.release = anyio.Event()
     app = make_app([SlowTeardown, services.ReportBuilder], start_paused=False)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         await pilot.press("X")
         await wait_for(pilot, lambda: state(app, "SlowTeardown") is ServiceState.STOPPING)
-        assert "SlowTeardown" in app.table._blocking, "the row shows stopping…"
+        assert "◐ stopping…" in row_text(app, "SlowTeardown")
         # The stop is still waiting: another key is handled meanwhile.
         await pilot.press("down")
         assert app.table.cursor_name == "ReportBuilder"
@@ -150,14 +153,14 @@ async def test_blocking_stop_runs_as_a_worker_and_the_app_stays_responsive() -> 
         SlowTeardown.release.set()
         await settle(pilot)
         assert not app.controller.snapshot("SlowTeardown").has_task
-        assert "SlowTeardown" not in app.table._blocking
+        assert "○ stopped" in row_text(app, "SlowTeardown")
         assert "SlowTeardown stopped." in notes(app)
 
 
 async def test_blocking_stop_timeout_marks_stuck_and_ctrl_k_kills() -> None:
     app = make_app([services.Hanging], start_paused=False)
     app.stop_timeout = 0.05
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         await wait_for(pilot, lambda: state(app, "Hanging") is ServiceState.RUNNING)
         await press_and_settle(pilot, "X")
@@ -189,7 +192,7 @@ async def test_t_toggles_enabled_for_the_session() -> None:
 
 async def test_b_breaks_on_error_with_the_traceback_open() -> None:
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         await pilot.press("down")
         assert app.table.cursor_name == "InvoiceMailer"
@@ -288,7 +291,7 @@ async def test_clicking_a_row_selects_it_and_a_header_sorts() -> None:
 
 async def test_a_greyed_out_key_notifies_why_and_never_raises() -> None:
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         assert app.check_action("stop", ()) is None
         assert app.check_action("start", ()) is True
@@ -372,18 +375,29 @@ async def test_keys_typed_right_after_slash_go_to_the_filter_not_to_services() -
         assert app.detail.tab == "detail", "e did not switch the tab"
 
 
-async def test_countdown_redraws_as_the_controller_clock_moves() -> None:
+async def test_countdown_redraws_as_the_controller_clock_moves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     clock = ManualClock(100.0)
     app = make_app([services.OrderReaper], clock=clock, start_paused=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: state(app, "OrderReaper") is ServiceState.SLEEPING)
         await settle(pilot)
-        row = app.table._rows["OrderReaper"]
-        assert row.cache_key[2] == "30s"
+        table = app.table
+        assert "7.5s" not in row_text(app, "OrderReaper")
+        drawn: list[str] = []
+        render_line = table.render_line
+
+        def drawing(y: int) -> Strip:
+            strip = render_line(y)
+            drawn.append(strip.text)
+            return strip
+
+        monkeypatch.setattr(table, "render_line", drawing)
         clock.advance(22.5)
-        app.table.tick()
+        table.tick()
         await pilot.pause()
-        assert row.cache_key[2] == "7.5s"
+        assert [line for line in drawn if "OrderReaper" in line and "7.5s" in line], drawn
 
 
 class ThreadLogger(LoopService):
@@ -400,6 +414,23 @@ async def test_a_log_record_from_another_thread_reaches_the_detail_panel() -> No
         await wait_for(pilot, lambda: app.table.snapshot("ThreadLogger").log_count == 1)
         await settle(pilot)
         assert "from a worker thread" in str(app.query_one("#detail-head", Static).content)
+
+
+async def test_the_tables_keys_are_its_own_bindings_and_the_services_the_apps() -> None:
+    # Each binding lives where it acts: the app's priority bindings used to take the
+    # table's keys first, so the table's own never fired.
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        active = app.screen.active_bindings
+        for key in ("up", "down", "pageup", "pagedown", "home", "end", "5", "exclamation_mark"):
+            assert active[key].node is app.table, key
+        for key in ("s", "n", "p", "x", "l", "slash", "question_mark", "q"):
+            assert active[key].node is app, key
+        await pilot.press("end", "up", "2")
+        assert app.table.cursor_name == app.controller.names[-2]
+        assert app.table.count == "2"
+        assert app.summary.count == "2", "the header shows the count typed"
 
 
 async def test_keys_typed_faster_than_the_screen_draws_act_in_the_order_typed() -> None:

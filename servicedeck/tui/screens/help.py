@@ -8,12 +8,12 @@ from typing import ClassVar
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from servicedeck.tui.keys import KEYS, NAVIGATION, key_display
+from servicedeck.tui.keys import KEYS, NAVIGATION, display_key, key_display
 
 __all__ = ["HelpScreen"]
 
@@ -33,12 +33,21 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, keys: Mapping[str, str] | None = None) -> None:
+    def __init__(self, bindings: Mapping[str, ActiveBinding] | None = None) -> None:
         """Args:
-        keys: binding id -> the keys bound now (after a keymap), when they differ.
+        bindings: the bindings in effect (`Screen.active_bindings`): a key remapped by
+            a keymap is shown as it is bound now.
         """
         super().__init__()
-        self._keys = dict(keys or {})
+        bound: dict[str, list[str]] = {}
+        for key, active in (bindings or {}).items():
+            if active.binding.id:
+                bound.setdefault(active.binding.id, []).append(key)
+        self._keys = {
+            spec.id: " / ".join(display_key(key) for key in found)
+            for spec in KEYS
+            if (found := bound.get(spec.id)) and set(found) != set(spec.keys)
+        }
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
@@ -58,8 +67,8 @@ class HelpScreen(ModalScreen[None]):
                     table.add_row(Text(self._keys.get(spec.id, key_display(spec))), Text(spec.help))
         table.add_row("", "")
         table.add_row(Text("Moving around", "bold reverse"), "")
-        for key, text in NAVIGATION:
-            table.add_row(Text(key), Text(text))
+        for row in NAVIGATION:
+            table.add_row(Text(row.keys), Text(row.help))
         table.add_row("", "")
         table.add_row("", Text("esc, q, ? or F1 closes this help.", "dim"))
         return table

@@ -1,8 +1,10 @@
-"""The quit screen: every running service stopping, with progress; q again forces."""
+"""The quit screen: it stops every running service, showing each one's progress; q again
+forces the exit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.console import Group
@@ -11,20 +13,23 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from servicedeck.control import ServiceSnapshot
+from servicedeck.control import ServiceControl, ServiceSnapshot, StopReport
 from servicedeck.tui import format as fmt
+from servicedeck.tui.session import kill_running
 
 __all__ = ["QuitScreen"]
 
 
 class QuitScreen(ModalScreen[None]):
-    """Shows the services being stopped; `q` (or ctrl+q) forces the exit."""
+    """Stops every running service gracefully (`stop_all`), showing their progress; `q`
+    (or ctrl+q) cancels them instead. Either way it tells the app when it is done."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q,ctrl+q", "app.force_quit", "force quit", show=True),
+        Binding("q,ctrl+q", "force_quit", "force quit", show=True),
     ]
 
     DEFAULT_CSS = """
@@ -35,19 +40,35 @@ class QuitScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, names: Sequence[str], timeout: float) -> None:
+    @dataclass
+    class Stopped(Message):
+        """Every service stopped, or was cancelled after the timeout."""
+
+        report: StopReport
+        """What `stop_all()` reported."""
+
+    class Forced(Message):
+        """The user forced the exit: every service still running was cancelled."""
+
+    def __init__(self, control: ServiceControl, timeout: float) -> None:
         """Args:
-        names: the services that were running when quitting began.
+        control: the services to stop (those running now are listed).
         timeout: how long each may take before it is cancelled.
         """
         super().__init__()
-        self._names = list(names)
+        self._control = control
         self._timeout = timeout
+        snapshots = control.snapshots()
+        self._names = [snap.name for snap in snapshots if snap.has_task]
         self._snapshots: dict[str, ServiceSnapshot] = {}
+        self.update(snapshots)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(self._content(), id="quit-progress")
+
+    def on_mount(self) -> None:
+        self.run_worker(self._stop_all(), name="quit:stop_all")
 
     def update(self, snapshots: Sequence[ServiceSnapshot]) -> None:
         """Show the latest snapshots of the stopping services."""
@@ -79,3 +100,11 @@ class QuitScreen(ModalScreen[None]):
             "dim",
         )
         return Group(title, table, Text(), note)
+
+    async def _stop_all(self) -> None:
+        self.post_message(self.Stopped(await self._control.stop_all(self._timeout)))
+
+    async def action_force_quit(self) -> None:
+        """Quit now: cancel every service still running."""
+        await kill_running(self._control)
+        self.post_message(self.Forced())

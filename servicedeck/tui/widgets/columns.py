@@ -1,16 +1,40 @@
-"""The columns of the service table: what each shows, how wide, and which go first
-when the terminal is narrow."""
+"""The columns of the service table, each defined once: header, width, priority, sort key
+and how its cell is drawn.
+
+Adding a column is one `Column` in `COLUMNS` (and the snapshots): the table lays out and
+draws whatever columns it is given, calling each one's `render`; nothing else names them.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from servicedeck.control import ServiceSnapshot
 from servicedeck.tui import format as fmt
 
-__all__ = ["COLUMNS", "Column", "layout", "sort_key"]
+__all__ = ["COLUMNS", "Cell", "CellContext", "Column", "layout", "sort_key"]
+
+Cell = tuple[str, str]
+"""What a cell shows: its text, and a style name of the table (`dim`, `error`, ...; ''
+for the row's own style)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CellContext:
+    """What a cell may need besides the snapshot: the row's state in the table."""
+
+    countdown: str
+    """The time until the next loop, as drawn now (it changes without a new snapshot)."""
+    blocking: bool
+    """A blocking stop of this service is in flight (its state shows `stopping…`)."""
+    root: str | None
+    """Paths under it are shown relative to it."""
+
+
+Grow = Literal["fixed", "names", "rest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,15 +42,72 @@ class Column:
     """One column of the table."""
 
     key: str
+    """The column's id: what `sort_by()` takes."""
     title: str
+    """The header."""
     width: int
-    """Cells it takes (the name column grows to fit names, the error column to fill)."""
+    """Cells it takes (at least, for a column that grows)."""
     priority: int
     """Narrow screens drop the lowest first."""
+    render: Callable[[ServiceSnapshot, CellContext], Cell]
+    """Draws this column's cell of a row."""
+    sort: Callable[[ServiceSnapshot], Any]
+    """The sort key of a row, for sorting by this column."""
     right: bool = False
-    sort: Callable[[ServiceSnapshot], Any] | None = None
-    """Sort key for this column (None: by name)."""
+    """Right-aligned (numbers)."""
+    grow: Grow = "fixed"
+    """`names`: as wide as the longest service name (up to 32 cells); `rest`: takes the
+    cells the other columns leave."""
 
+
+# -- cells --------------------------------------------------------------------------------
+
+
+def _loop_only(render: Callable[[ServiceSnapshot], Cell]) -> Callable[[ServiceSnapshot, Any], Cell]:
+    """A counter of loops: `—` for a service that is not a loop."""
+
+    def cell(snap: ServiceSnapshot, context: CellContext) -> Cell:
+        return render(snap) if snap.is_loop else ("—", "dim")
+
+    return cell
+
+
+def _errors(snap: ServiceSnapshot) -> Cell:
+    status = snap.status
+    style = "failing" if status.consecutive_errors else ("dim" if not status.error_count else "")
+    return fmt.count(status.error_count), style
+
+
+_SETTINGS_ERROR_HEAD = re.compile(r"^invalid settings for \w+: ")
+
+
+def _stall_is_latest(snap: ServiceSnapshot) -> bool:
+    """The service blocked the event loop after its last error (or it has none)."""
+    stall, error = snap.stall, snap.status.last_error
+    if stall is None:
+        return False
+    return error is None or (stall.when is not None and stall.when >= error.when)
+
+
+def _last_error(snap: ServiceSnapshot, context: CellContext) -> Cell:
+    """The latest trouble, in one line: a stall, settings that do not load, or the last error."""
+    if snap.settings_error is None and snap.stall is not None and _stall_is_latest(snap):
+        return fmt.stall_line(snap.stall, context.root), "paused"
+    if snap.settings_error is not None:
+        # The variable and its value first: the cell is narrow, and the model's name
+        # ("invalid settings for ...Settings") says least.
+        problems = _SETTINGS_ERROR_HEAD.sub("", snap.settings_error, count=1)
+        return fmt.safe_line(problems, 300), "error"
+    error = snap.status.last_error
+    if error is None:
+        return "", "error"
+    # A prefix only: a message may be a megabyte, and the cell shows one line of it
+    # (without the spaces that ended that line).
+    line = fmt.safe_line(f"{error.type_name}: {error.message[:2000]}", 300)
+    return line.strip(), "error"
+
+
+# -- sort keys ----------------------------------------------------------------------------
 
 _STATE_ORDER = {"crashed": 0, "failing": 1, "stopping": 2, "paused": 3, "starting": 4}
 
@@ -42,59 +123,114 @@ def _error_text(snap: ServiceSnapshot) -> str:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("name", "SERVICE", 12, 100, sort=lambda s: s.name.lower()),
-    Column("kind", "KIND", 8, 30, sort=fmt.kind_cell),
-    Column("enabled", "ENABLED", 10, 45, sort=lambda s: fmt.enabled_cell(s)[0]),
-    Column("state", "STATE", 11, 95, sort=_state_rank),
-    Column("loops", "LOOPS", 6, 90, right=True, sort=lambda s: -s.status.loop_count),
-    Column("errors", "ERR", 5, 85, right=True, sort=lambda s: -s.status.error_count),
-    Column("overruns", "OVR", 4, 35, right=True, sort=lambda s: -s.status.overrun_count),
-    Column("last", "LAST", 6, 60, right=True, sort=lambda s: -(s.status.last_duration or 0)),
-    Column("next", "NEXT", 6, 70, right=True, sort=lambda s: s.status.next_loop_at or float("inf")),
-    Column("every", "EVERY", 6, 25, right=True, sort=lambda s: s.status.loop_seconds or 0),
-    Column("error", "LAST ERROR", 12, 50, sort=_error_text),
-)
+    Column(
+        "name", "SERVICE", 12, 100,
+        render=lambda s, c: (s.name, ""),
+        sort=lambda s: s.name.lower(),
+        grow="names",
+    ),
+    Column(
+        "kind", "KIND", 8, 30,
+        render=lambda s, c: (fmt.kind_cell(s), "dim"),
+        sort=fmt.kind_cell,
+    ),
+    Column(
+        "enabled", "ENABLED", 10, 45,
+        render=lambda s, c: fmt.enabled_cell(s),
+        sort=lambda s: fmt.enabled_cell(s)[0],
+    ),
+    Column(
+        "state", "STATE", 11, 95,
+        render=lambda s, c: fmt.state_cell(s, c.blocking),
+        sort=_state_rank,
+    ),
+    Column(
+        "loops", "LOOPS", 6, 90, right=True,
+        render=_loop_only(lambda s: (fmt.count(s.status.loop_count), "")),
+        sort=lambda s: -s.status.loop_count,
+    ),
+    Column(
+        "errors", "ERR", 5, 85, right=True,
+        render=_loop_only(_errors),
+        sort=lambda s: -s.status.error_count,
+    ),
+    Column(
+        "overruns", "OVR", 4, 35, right=True,
+        render=_loop_only(
+            lambda s: (
+                fmt.count(s.status.overrun_count),
+                "paused" if s.status.overrun_count else "dim",
+            )
+        ),
+        sort=lambda s: -s.status.overrun_count,
+    ),
+    Column(
+        "last", "LAST", 6, 60, right=True,
+        render=_loop_only(lambda s: (fmt.duration(s.status.last_duration), "")),
+        sort=lambda s: -(s.status.last_duration or 0),
+    ),
+    Column(
+        "next", "NEXT", 6, 70, right=True,
+        render=lambda s, c: (c.countdown, "dim"),
+        sort=lambda s: s.status.next_loop_at or float("inf"),
+    ),
+    Column(
+        "every", "EVERY", 6, 25, right=True,
+        render=lambda s, c: (fmt.interval(s.status.loop_seconds), "dim"),
+        sort=lambda s: s.status.loop_seconds or 0,
+    ),
+    Column(
+        "error", "LAST ERROR", 12, 50,
+        render=_last_error,
+        sort=_error_text,
+        grow="rest",
+    ),
+)  # fmt: skip
+"""The table's columns, left to right."""
 
-_BY_KEY = {column.key: column for column in COLUMNS}
 
-
-def sort_key(column_key: str) -> Callable[[ServiceSnapshot], Any]:
-    """The sort key function of a column (`name` for unknown keys).
+def sort_key(
+    column_key: str, columns: Sequence[Column] = COLUMNS
+) -> Callable[[ServiceSnapshot], Any]:
+    """The sort key function of the column `column_key`.
 
     Raises:
         KeyError: no column has that key.
     """
-    try:
-        column = _BY_KEY[column_key]
-    except KeyError:
-        known = ", ".join(_BY_KEY)
-        raise KeyError(f"no column {column_key!r} to sort by; columns: {known}") from None
-    assert column.sort is not None
-    return column.sort
+    for column in columns:
+        if column.key == column_key:
+            return column.sort
+    known = ", ".join(column.key for column in columns)
+    raise KeyError(f"no column {column_key!r} to sort by; columns: {known}")
 
 
-def layout(width: int, name_width: int, gap: int = 1) -> list[tuple[Column, int, int]]:
-    """Fit the columns into `width` cells: `(column, x, cells)` for each one shown.
+def layout(
+    width: int, name_width: int, columns: Sequence[Column] = COLUMNS, gap: int = 1
+) -> list[tuple[Column, int, int]]:
+    """Fit `columns` into `width` cells: `(column, x, cells)` for each one shown.
 
-    The name column is `name_width` wide (clamped), the error column takes what is
-    left; the lowest-priority columns are dropped until the rest fit.
+    A `names` column is `name_width` wide (clamped to its width and 32), a `rest` column
+    takes what is left; the lowest-priority columns are dropped until the rest fit.
     """
-    name_cells = max(COLUMNS[0].width, min(name_width, 32))
-    shown: list[Column] = list(COLUMNS)
 
-    def need(columns: Sequence[Column]) -> int:
-        cells = sum(name_cells if c.key == "name" else c.width for c in columns)
-        return cells + gap * (len(columns) - 1) + 1
+    def cells_of(column: Column) -> int:
+        if column.grow == "names":
+            return max(column.width, min(name_width, 32))
+        return column.width
 
+    def need(shown: Sequence[Column]) -> int:
+        return sum(cells_of(c) for c in shown) + gap * (len(shown) - 1) + 1
+
+    shown: list[Column] = list(columns)
     while len(shown) > 1 and need(shown) > width:
         shown.remove(min(shown, key=lambda c: c.priority))
     placed: list[tuple[Column, int, int]] = []
     x = 1  # one cell of left margin: the cursor row's edge
-    fixed = need(shown)
+    spare = max(0, width - need(shown))
     for column in shown:
-        cells = name_cells if column.key == "name" else column.width
-        if column.key == "error":
-            cells += max(0, width - fixed)
+        cells = cells_of(column)
+        if column.grow == "rest":
+            cells += spare
         placed.append((column, x, cells))
         x += cells + gap
     return placed

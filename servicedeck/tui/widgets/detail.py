@@ -86,7 +86,6 @@ class DetailPanel(Vertical):
         self._logs: Sequence[LogLine] = ()
         self._epoch: float | None = None
         self._shown_key: tuple[object, ...] = ()
-        self._code_key: tuple[object, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-tabs")
@@ -114,6 +113,14 @@ class DetailPanel(Vertical):
             self.query_one("#detail-body", VerticalScroll).scroll_home(animate=False)
         self._snapshot, self._logs, self._epoch = snapshot, logs, epoch
         self._refresh_content()
+
+    def select_tab(self, tab: Tab) -> None:
+        """Show `tab`; the tab shown already is enlarged (maximized), or brought back."""
+        if self.tab == tab and self.screen.maximized is not self:
+            self.screen.maximize(self)
+        elif self.tab == tab:
+            self.screen.minimize()
+        self.tab = tab
 
     def watch_tab(self, tab: Tab) -> None:
         self.set_class(tab == "error", "-error")

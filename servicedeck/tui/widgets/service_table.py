@@ -3,80 +3,53 @@
 Textual's DataTable re-renders every visible cell after any `update_cell` (about 86 ms a
 repaint at 500 rows), which cannot keep up with hundreds of services changing many
 times a second. This widget keeps one row model per service, caches each row's rendered
-`Strip` by (version, cursor, countdown, width), and refreshes only the lines whose row
-changed (`refresh_lines`): a burst of changes costs one render of each changed visible
-row, nothing else.
+`Strip` by (version, cursor, countdown, width, blocking), and refreshes only the lines
+whose row changed (`refresh_lines`): a burst of changes costs one render of each changed
+visible row, nothing else.
 
-The cursor is a service name, not a row index: it stays on its service when rows are
-updated, sorted or filtered.
+The table owns what the user does to it: the cursor (a service name, not a row index:
+it stays on its service when rows are updated, sorted or filtered), the name filter and
+"failing only", the sort, and the count typed for the next `n`. It draws the columns it
+is given (`columns.COLUMNS`); each column renders its own cells.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from rich.segment import Segment
-from rich.style import Style
-from rich.text import Text
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from servicedeck.control import ServiceSnapshot
 from servicedeck.tui import format as fmt
-from servicedeck.tui.widgets.columns import Column, layout, sort_key
+from servicedeck.tui import keys
+from servicedeck.tui.widgets.columns import COLUMNS, CellContext, Column, sort_key
+from servicedeck.tui.widgets.rows import STYLE_NAMES, RowPainter
 
 __all__ = ["ServiceTable"]
-
-_STYLE_NAMES = (
-    "header",
-    "cursor",
-    "dim",
-    "running",
-    "sleeping",
-    "starting",
-    "paused",
-    "stopping",
-    "stopped",
-    "crashed",
-    "failing",
-    "enabled",
-    "error",
-    "number",
-)
 
 
 @dataclass(slots=True)
 class _Row:
     snapshot: ServiceSnapshot
     version: int = 0
-    error_summary: str = ""
-    error_id: int = 0
     cache_key: tuple[object, ...] = field(default=())
     strip: Strip | None = None
-    painted: ServiceSnapshot | None = None
-    """The snapshot `strip` was rendered from."""
 
 
 class ServiceTable(ScrollView, can_focus=True):
-    """A live table of service snapshots, updated row by row."""
+    """A live table of service snapshots, updated row by row (see the module docstring)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor(-1)", "up", show=False),
-        Binding("down", "cursor(1)", "down", show=False),
-        Binding("pageup", "page(-1)", "page up", show=False),
-        Binding("pagedown", "page(1)", "page down", show=False),
-        Binding("home", "edge(-1)", "first", show=False),
-        Binding("end", "edge(1)", "last", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(keys.TABLE_BINDINGS)
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {f"service-table--{name}" for name in _STYLE_NAMES}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"service-table--{name}" for name in STYLE_NAMES}
 
     DEFAULT_CSS = """
     ServiceTable {
@@ -103,126 +76,139 @@ class ServiceTable(ScrollView, can_focus=True):
     }
     """
 
+    TICK_SECONDS: ClassVar[float] = 0.5
+    """How often the countdowns are redrawn."""
+
+    cursor_name: var[str | None] = var[str | None](None, init=False)
+    """The highlighted service (None when no row is shown). Set it to move the cursor; a
+    name that is not shown leaves it where it is."""
+    filter_text: var[str] = var("", init=False)
+    """Only services whose name contains it (any case) are shown ('' for all)."""
+    failing_only: var[bool] = var(False, init=False)
+    """Only failing services are shown."""
+    sort_column: var[tuple[str | None, bool]] = var[tuple[str | None, bool]](
+        (None, False), init=False
+    )
+    """The column the rows are sorted by (None: the services' own order), and whether
+    reversed. Setting an unknown column raises `KeyError`."""
+    count: var[str] = var("", init=False)
+    """The count typed for the next `n` (`5n` steps five loops); '' for none."""
+
+    @dataclass
     class Highlighted(Message):
         """The cursor moved to another service (or to none)."""
 
-        def __init__(self, name: str | None) -> None:
-            super().__init__()
-            self.name = name
+        table: ServiceTable
+        name: str | None
+        """The highlighted service."""
 
+        @property
+        def control(self) -> ServiceTable:
+            """The table (for `@on(..., selector)`)."""
+            return self.table
+
+    @dataclass
     class Selected(Message):
         """A row was double-clicked."""
 
-        def __init__(self, name: str) -> None:
-            super().__init__()
-            self.name = name
+        table: ServiceTable
+        name: str
+        """The service of that row."""
+
+        @property
+        def control(self) -> ServiceTable:
+            """The table (for `@on(..., selector)`)."""
+            return self.table
+
+    @dataclass
+    class ViewChanged(Message):
+        """What the table shows or is typing changed: the rows shown (a filter, failing
+        only), the sort, or the count. Read them from the table; a burst is one message."""
+
+        table: ServiceTable
+
+        @property
+        def control(self) -> ServiceTable:
+            """The table (for `@on(..., selector)`)."""
+            return self.table
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ServiceTable.ViewChanged) and message.table is self.table
 
     def __init__(
         self,
         now: Callable[[], float],
         *,
         root: str | None = None,
+        columns: Sequence[Column] = COLUMNS,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
+        """Args:
+        now: the clock the snapshots' times are on (for countdowns).
+        root: paths under it are shown relative to it.
+        columns: the columns, left to right.
+        name: the widget's name.
+        id: the widget's id.
+        classes: the widget's CSS classes.
+        """
         super().__init__(name=name, id=id, classes=classes)
         self._now = now
         self._root = root
+        self._columns = tuple(columns)
         self._rows: dict[str, _Row] = {}
         self._order: list[str] = []
         """Every service, in definition order."""
         self._visible: list[str] = []
         self._index: dict[str, int] = {}
-        self._cursor: str | None = None
-        self._filter = ""
-        self._failing_only = False
-        self._sort: str | None = None
-        self._reverse = False
         self._blocking: set[str] = set()
-        self._layout: list[tuple[Column, int, int]] = []
-        self._layout_width = -1
-        self._row_styles: dict[str, Style] | None = None
+        self._painter: RowPainter | None = None
+        """Draws the lines for the current width and styles (None: make a new one)."""
         self._header: Strip | None = None
-        self.repaints = 0
-        """Row renders so far (each a changed visible row): for benchmarks and tests."""
-        self.updates = 0
-        """Batches of row updates applied so far (`update_rows` calls)."""
-        self.rebuilds = 0
-        """Times the rows shown were recomputed (rows set, filter, sort) so far."""
-        self.painted_rebuild = 0
-        """`rebuilds` when a line was last rendered: once equal, the screen shows the latest
-        filter or sort (a rebuild refreshes the whole table, and Textual renders a widget's
-        pending refreshes together)."""
 
     # -- public API -------------------------------------------------------------------
-
-    @property
-    def cursor_name(self) -> str | None:
-        """The highlighted service, or None when no row is shown."""
-        return self._cursor
 
     @property
     def visible_names(self) -> list[str]:
         """The names of the rows shown, top to bottom (after filter and sort)."""
         return list(self._visible)
 
-    @property
-    def filter_text(self) -> str:
-        """The name filter in effect ('' for none)."""
-        return self._filter
-
-    @property
-    def failing_only(self) -> bool:
-        """Only failing services are shown."""
-        return self._failing_only
-
-    @property
-    def sort_column(self) -> tuple[str | None, bool]:
-        """The column sorted by (None: definition order), and whether reversed."""
-        return self._sort, self._reverse
-
     def snapshot(self, name: str) -> ServiceSnapshot | None:
         """The snapshot a row shows, or None for an unknown name."""
         row = self._rows.get(name)
         return row.snapshot if row else None
 
-    def painted(self, name: str) -> ServiceSnapshot | None:
-        """The snapshot row `name` was last rendered from (None: not rendered yet).
-
-        It lags `snapshot(name)` until the row's line is redrawn: benchmarks and tests
-        compare the two to tell when a change reached the screen.
-        """
-        row = self._rows.get(name)
-        return row.painted if row else None
+    def name_at(self, y: int) -> str | None:
+        """The service drawn on line `y` of the widget (None: the header, or no row)."""
+        index = round(self.scroll_offset.y) + y - 1
+        if y < 1 or not 0 <= index < len(self._visible):
+            return None
+        return self._visible[index]
 
     def set_rows(self, snapshots: Iterable[ServiceSnapshot]) -> None:
         """Show these services (replacing any), in this order."""
         self._rows = {snap.name: _Row(snap) for snap in snapshots}
-        for row in self._rows.values():
-            self._note_error(row)
         self._order = list(self._rows)
         self._header = None
         self._rebuild()
 
     def update_rows(self, snapshots: Iterable[ServiceSnapshot]) -> None:
         """Apply new snapshots; redraw only the visible rows that changed."""
-        self.updates += 1
         changed: list[str] = []
         regroup = False
         for snap in snapshots:
             row = self._rows.get(snap.name)
             if row is None:
                 continue
-            if self._failing_only and row.snapshot.is_failing != snap.is_failing:
+            if self.failing_only and row.snapshot.is_failing != snap.is_failing:
                 regroup = True
             row.snapshot = snap
             row.version += 1
-            self._note_error(row)
             changed.append(snap.name)
         if not changed:
             return
-        if regroup or (self._sort not in (None, "name")):
+        if regroup or self.sort_column[0] not in (None, "name"):
             before = self._visible
             self._rebuild(keep_scroll=True)
             if self._visible == before:
@@ -231,11 +217,14 @@ class ServiceTable(ScrollView, can_focus=True):
         self._refresh_names(changed)
 
     def set_filter(self, text: str | None = None, failing_only: bool | None = None) -> None:
-        """Show only services whose name contains `text` (any case), and/or failing ones."""
+        """Show only services whose name contains `text` (any case), and/or failing ones.
+
+        None leaves that part as it is; both change together, in one rebuild.
+        """
         if text is not None:
-            self._filter = text.strip().lower()
+            self.set_reactive(ServiceTable.filter_text, self.validate_filter_text(text))
         if failing_only is not None:
-            self._failing_only = failing_only
+            self.set_reactive(ServiceTable.failing_only, failing_only)
         self._rebuild()
 
     def sort_by(self, column_key: str | None, reverse: bool = False) -> None:
@@ -244,11 +233,7 @@ class ServiceTable(ScrollView, can_focus=True):
         Raises:
             KeyError: no column has that key.
         """
-        if column_key is not None:
-            sort_key(column_key)
-        self._sort, self._reverse = column_key, reverse
-        self._header = None
-        self._rebuild()
+        self.sort_column = (column_key, reverse)
 
     def set_blocking(self, name: str, blocking: bool) -> None:
         """Mark a blocking stop of `name` in flight (its state shows `stopping…`)."""
@@ -260,16 +245,15 @@ class ServiceTable(ScrollView, can_focus=True):
 
     def move_cursor(self, name: str | None) -> None:
         """Highlight service `name` (scrolling it into view); unknown or hidden: no change."""
-        if name is None or name not in self._index or name == self._cursor:
-            return
-        old = self._cursor
-        self._cursor = name
-        self._refresh_names([n for n in (old, name) if n])
-        self._scroll_to_cursor()
-        self.post_message(self.Highlighted(name))
+        self.cursor_name = name
+
+    def take_count(self) -> int:
+        """The count typed for the next `n` (1 when none), and clear it."""
+        count, self.count = self.count, ""
+        return max(1, int(count)) if count else 1
 
     def tick(self) -> None:
-        """Redraw the rows whose countdown text changed (call every half second)."""
+        """Redraw the rows whose countdown text changed (a timer calls this)."""
         now = self._now()
         top = round(self.scroll_offset.y)
         for name in self._visible[top : top + self.size.height]:
@@ -282,163 +266,104 @@ class ServiceTable(ScrollView, can_focus=True):
             ):
                 self.refresh_lines(self._index[name] + 1)
 
+    # -- validators and watchers --------------------------------------------------------
+
+    def validate_cursor_name(self, name: str | None) -> str | None:
+        if name is None or name not in self._index:
+            return self.cursor_name
+        return name
+
+    def watch_cursor_name(self, old: str | None, new: str | None) -> None:
+        self._refresh_names([n for n in (old, new) if n])
+        self._scroll_to_cursor()
+        self.post_message(self.Highlighted(self, new))
+
+    def validate_filter_text(self, text: str) -> str:
+        return text.strip().lower()
+
+    def watch_filter_text(self) -> None:
+        self._rebuild()
+
+    def watch_failing_only(self) -> None:
+        self._rebuild()
+
+    def validate_sort_column(self, value: tuple[str | None, bool]) -> tuple[str | None, bool]:
+        column_key, _ = value
+        if column_key is not None:
+            sort_key(column_key, self._columns)  # raises KeyError for an unknown column
+        return value
+
+    def watch_sort_column(self) -> None:
+        self._header = None
+        self._rebuild()
+
+    def watch_count(self) -> None:
+        self.post_message(self.ViewChanged(self))
+
     # -- rendering --------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        self.painted_rebuild = self.rebuilds
         width = self.size.width
-        if width != self._layout_width:
-            self._layout = layout(width, self._name_width())
-            self._layout_width = width
+        painter = self._painter
+        if painter is None or painter.width != width:
+            painter = self._painter = self._make_painter(width)
             self._header = None
         if y == 0:
             if self._header is None:
-                self._header = self._render_header(width)
+                self._header = painter.header(*self.sort_column)
             return self._header
-        index = round(self.scroll_offset.y) + y - 1
-        if index >= len(self._visible):
+        name = self.name_at(y)
+        if name is None:
             return Strip.blank(width, self.rich_style)
-        name = self._visible[index]
         row = self._rows[name]
-        next_text = fmt.countdown(row.snapshot.status.next_loop_at, self._now())
-        key = (row.version, name == self._cursor, next_text, width, name in self._blocking)
+        countdown = fmt.countdown(row.snapshot.status.next_loop_at, self._now())
+        key = (row.version, name == self.cursor_name, countdown, width, name in self._blocking)
         if row.cache_key != key or row.strip is None:
-            row.strip = self._render_row(row, key[1], next_text, width)
+            context = CellContext(countdown=countdown, blocking=key[4], root=self._root)
+            row.strip = painter.row(row.snapshot, context, cursor=key[1])
             row.cache_key = key
-            row.painted = row.snapshot
-            self.repaints += 1
         return row.strip
 
-    def _styles(self) -> dict[str, Style]:
-        if self._row_styles is None:
-            self._row_styles = {
-                name: self.get_component_rich_style(f"service-table--{name}", partial=True)
-                for name in _STYLE_NAMES
-            }
-        return self._row_styles
-
-    def _render_header(self, width: int) -> Strip:
-        styles = self._styles()
-        text = Text(no_wrap=True, overflow="crop", end="")
-        for column, x, cells in self._layout:
-            title = column.title
-            if column.key == self._sort:
-                title += " ▼" if not self._reverse else " ▲"
-            self._place(text, x, Text(title), cells, column.right)
-        return self._to_strip(text, width, styles["header"])
-
-    def _render_row(self, row: _Row, cursor: bool, next_text: str, width: int) -> Strip:
-        styles = self._styles()
-        snap = row.snapshot
-        status = snap.status
-        text = Text(no_wrap=True, overflow="crop", end="")
-        for column, x, cells in self._layout:
-            key = column.key
-            style = ""
-            if key == "name":
-                value = snap.name
-            elif key == "kind":
-                value, style = fmt.kind_cell(snap), "dim"
-            elif key == "enabled":
-                value, style = fmt.enabled_cell(snap)
-            elif key == "state":
-                value, style = fmt.state_cell(snap, snap.name in self._blocking)
-            elif not snap.is_loop and key in ("loops", "errors", "overruns", "last"):
-                value, style = "—", "dim"
-            elif key == "loops":
-                value = fmt.count(status.loop_count)
-            elif key == "errors":
-                value = fmt.count(status.error_count)
-                style = (
-                    "failing"
-                    if status.consecutive_errors
-                    else ("dim" if not status.error_count else "")
-                )
-            elif key == "overruns":
-                value = fmt.count(status.overrun_count)
-                style = "paused" if status.overrun_count else "dim"
-            elif key == "last":
-                value = fmt.duration(status.last_duration)
-            elif key == "next":
-                value, style = next_text, "dim"
-            elif key == "every":
-                value, style = fmt.interval(status.loop_seconds), "dim"
-            elif snap.settings_error is None and _stall_is_latest(snap):
-                assert snap.stall is not None
-                value, style = fmt.stall_line(snap.stall, self._root), "paused"
-            elif snap.settings_error is not None:
-                # The variable and its value first: the cell is narrow, and the model's
-                # name ("invalid settings for ...Settings") says least.
-                problems = _SETTINGS_ERROR_HEAD.sub("", snap.settings_error, count=1)
-                value, style = fmt.safe_line(problems, 300), "error"
-            else:
-                value, style = fmt.safe_line(row.error_summary, 300), "error"
-            cell = Text(value, style=styles.get(style, ""))
-            self._place(text, x, cell, cells, column.right)
-        return self._to_strip(text, width, styles["cursor"] if cursor else None)
-
-    @staticmethod
-    def _place(line: Text, x: int, cell: Text, cells: int, right: bool) -> None:
-        pad = x - line.cell_len
-        if pad > 0:
-            line.append(" " * pad)
-        cell.truncate(cells, overflow="ellipsis")
-        if right:
-            line.append(" " * (cells - cell.cell_len))
-        line.append_text(cell)
-
-    def _to_strip(self, text: Text, width: int, row_style: Style | None) -> Strip:
-        text.truncate(width, overflow="crop", pad=True)
-        base = self.rich_style
-        if row_style is not None:
-            base = base + row_style
-        segments = [
-            Segment(seg.text, base + seg.style if seg.style else base)
-            for seg in text.render(self.app.console)
-            if seg.text
-        ]
-        return Strip(segments, width)
-
-    def _name_width(self) -> int:
-        return max((len(name) for name in self._order), default=0) + 1
-
-    def _note_error(self, row: _Row) -> None:
-        error = row.snapshot.status.last_error
-        if error is None:
-            row.error_id, row.error_summary = 0, ""
-        elif id(error) != row.error_id:
-            # ErrorInfo.summary splits the whole message; do it once per error, on a prefix.
-            row.error_id = id(error)
-            row.error_summary = fmt.safe_line(f"{error.type_name}: {error.message[:2000]}", 300)
+    def _make_painter(self, width: int) -> RowPainter:
+        styles = {
+            name: self.get_component_rich_style(f"service-table--{name}", partial=True)
+            for name in STYLE_NAMES
+        }
+        name_width = max((len(name) for name in self._order), default=0) + 1
+        return RowPainter(
+            self._columns, width, name_width, styles, self.rich_style, self.app.console
+        )
 
     # -- machinery --------------------------------------------------------------------
 
     def _rebuild(self, keep_scroll: bool = False) -> None:
-        self.rebuilds += 1
         names = self._order
-        if self._sort is not None:
-            key = sort_key(self._sort)
-            names = sorted(names, key=lambda n: key(self._rows[n].snapshot), reverse=self._reverse)
-        needle = self._filter
-        if needle or self._failing_only:
+        sort, reverse = self.sort_column
+        if sort is not None:
+            key = sort_key(sort, self._columns)
+            names = sorted(names, key=lambda n: key(self._rows[n].snapshot), reverse=reverse)
+        needle = self.filter_text
+        failing_only = self.failing_only
+        if needle or failing_only:
             names = [
                 n
                 for n in names
-                if needle in n.lower()
-                and (not self._failing_only or self._rows[n].snapshot.is_failing)
+                if needle in n.lower() and (not failing_only or self._rows[n].snapshot.is_failing)
             ]
-        old_index = self._index.get(self._cursor, 0) if self._cursor else 0
+        cursor = self.cursor_name
+        old_index = self._index.get(cursor, 0) if cursor else 0
         self._visible = names
         self._index = {name: i for i, name in enumerate(names)}
         self.virtual_size = Size(self.size.width, len(names) + 1)
-        previous = self._cursor
-        if self._cursor not in self._index:
-            self._cursor = names[min(old_index, len(names) - 1)] if names else None
         self.refresh()
-        if self._cursor is not None and (not keep_scroll or self._cursor != previous):
+        if cursor not in self._index:
+            # The highlighted service is hidden: highlight the row now where it was.
+            new = names[min(old_index, len(names) - 1)] if names else None
+            self.set_reactive(ServiceTable.cursor_name, new)
+            self.post_message(self.Highlighted(self, new))
+        if self.cursor_name is not None and (not keep_scroll or self.cursor_name != cursor):
             self._scroll_to_cursor()
-        if self._cursor != previous:
-            self.post_message(self.Highlighted(self._cursor))
+        self.post_message(self.ViewChanged(self))
 
     def _refresh_names(self, names: Iterable[str]) -> None:
         top = round(self.scroll_offset.y)
@@ -449,7 +374,7 @@ class ServiceTable(ScrollView, can_focus=True):
                 self.refresh_lines(index + 1)
 
     def _scroll_to_cursor(self) -> None:
-        index = self._index.get(self._cursor or "")
+        index = self._index.get(self.cursor_name or "")
         if index is None:
             return
         rows = max(1, self.size.height - 1)
@@ -462,12 +387,36 @@ class ServiceTable(ScrollView, can_focus=True):
     def _page(self) -> int:
         return max(1, self.size.height - 2)
 
+    def _step_cursor(self, delta: int) -> None:
+        if not self._visible:
+            return
+        index = self._index.get(self.cursor_name or "", 0)
+        index = max(0, min(len(self._visible) - 1, index + delta))
+        self.cursor_name = self._visible[index]
+
+    def _sort_at(self, x: int) -> None:
+        column = self._painter.column_at(x) if self._painter else None
+        if column is None:
+            return
+        sort, reverse = self.sort_column
+        if sort != column.key:
+            self.sort_by(column.key)
+        elif not reverse:
+            self.sort_by(column.key, reverse=True)
+        else:
+            self.sort_by(None)
+
+    # -- handlers ---------------------------------------------------------------------
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._row_styles = None
+        self._painter = None
         self._header = None
         for row in self._rows.values():
             row.cache_key = ()
+
+    def on_mount(self) -> None:
+        self.set_interval(self.TICK_SECONDS, self.tick)
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, len(self._visible) + 1)
@@ -476,49 +425,32 @@ class ServiceTable(ScrollView, can_focus=True):
         if event.y == 0:
             self._sort_at(event.x)
             return
-        index = round(self.scroll_offset.y) + event.y - 1
-        if 0 <= index < len(self._visible):
-            name = self._visible[index]
-            self.move_cursor(name)
+        name = self.name_at(event.y)
+        if name is not None:
+            self.cursor_name = name
             if event.chain >= 2:
-                self.post_message(self.Selected(name))
+                self.post_message(self.Selected(self, name))
 
-    def _sort_at(self, x: int) -> None:
-        for column, left, cells in self._layout:
-            if left <= x < left + cells + 1:
-                if self._sort == column.key:
-                    if self._reverse:
-                        self.sort_by(None)
-                    else:
-                        self.sort_by(column.key, reverse=True)
-                else:
-                    self.sort_by(column.key)
-                return
+    # -- actions ----------------------------------------------------------------------
 
     def action_cursor(self, delta: int) -> None:
+        """Move the cursor `delta` rows down (up when negative)."""
         self._step_cursor(delta)
 
     def action_page(self, direction: int) -> None:
+        """Move the cursor a page down (1) or up (-1)."""
         self._step_cursor(direction * self._page())
 
     def action_edge(self, direction: int) -> None:
+        """Move the cursor to the last row (1) or the first (-1)."""
         if self._visible:
-            self.move_cursor(self._visible[0 if direction < 0 else -1])
+            self.cursor_name = self._visible[0 if direction < 0 else -1]
 
-    def _step_cursor(self, delta: int) -> None:
-        if not self._visible:
-            return
-        index = self._index.get(self._cursor or "", 0)
-        index = max(0, min(len(self._visible) - 1, index + delta))
-        self.move_cursor(self._visible[index])
+    def action_count_digit(self, digit: str) -> None:
+        """A digit of the count for the next n (`5n`); a leading 0 is no count."""
+        if self.count or digit != "0":
+            self.count = (self.count + digit)[-4:]
 
-
-_SETTINGS_ERROR_HEAD = re.compile(r"^invalid settings for \w+: ")
-
-
-def _stall_is_latest(snap: ServiceSnapshot) -> bool:
-    """The service blocked the event loop after its last error (or it has none)."""
-    stall, error = snap.stall, snap.status.last_error
-    if stall is None:
-        return False
-    return error is None or (stall.when is not None and stall.when >= error.when)
+    def action_failing_only(self) -> None:
+        """Show only the failing services, or all again."""
+        self.failing_only = not self.failing_only

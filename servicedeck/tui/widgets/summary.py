@@ -2,74 +2,110 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.widgets import Static
+from textual.reactive import reactive
+from textual.widget import Widget
 
-__all__ = ["Summary", "SummaryBar"]
+from servicedeck.control import ServiceSnapshot
 
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """What the header line shows."""
-
-    services: int = 0
-    running: int = 0
-    paused: int = 0
-    failing: int = 0
-    shown: int = 0
-    filter: str = ""
-    failing_only: bool = False
-    sort: str | None = None
-    count: str = ""
-    """The count typed so far for the next `n` (e.g. `5`)."""
-    note: str = ""
-    """A short state of the app, e.g. `starting services…`."""
+__all__ = ["SummaryBar"]
 
 
-class SummaryBar(Static):
-    """One line: `servicedeck  6 services · 4 running · 1 paused · 1 failing`."""
+class SummaryBar(Widget):
+    """One line: `servicedeck  6 services · 4 running · 1 paused · 1 failing`, and on the
+    right what the table shows (`/re: 3 shown`, `sorted by name`, `5n…`).
+
+    Every part is a reactive attribute: set it and the line redraws (once a frame, however
+    many changed). `count_services()` sets the totals from the services' snapshots.
+    """
 
     DEFAULT_CSS = """
     SummaryBar { height: 1; background: $panel; padding: 0 1; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._summary: Summary | None = None
+    services: reactive[int] = reactive(0)
+    """How many services there are."""
+    running: reactive[int] = reactive(0)
+    """How many have a task and are not paused."""
+    paused: reactive[int] = reactive(0)
+    """How many have a task and are paused."""
+    failing: reactive[int] = reactive(0)
+    """How many are failing (see `ServiceSnapshot.is_failing`)."""
+    shown: reactive[int] = reactive(0)
+    """How many rows the table shows."""
+    filter_text: reactive[str] = reactive("")
+    """The table's name filter ('' for none)."""
+    failing_only: reactive[bool] = reactive(False)
+    """The table shows failing services only."""
+    sort_column: reactive[tuple[str | None, bool]] = reactive[tuple[str | None, bool]](
+        (None, False)
+    )
+    """The column the table is sorted by (None: none), and whether reversed."""
+    count: reactive[str] = reactive("")
+    """The count typed so far for the next `n` (e.g. `5`)."""
+    note: reactive[str] = reactive("")
+    """A short state of the app, e.g. `starting…`."""
 
-    def show(self, summary: Summary) -> None:
-        """Show these totals (no work when nothing changed)."""
-        if summary == self._summary:
-            return
-        self._summary = summary
+    def __init__(self, *, id: str | None = None) -> None:
+        """Args:
+        id: the widget's id.
+        """
+        super().__init__(id=id)
+        self._state: dict[str, tuple[bool, bool, bool]] = {}
+        """Each service's (running, paused, failing), for counting only what changed."""
+
+    def count_services(self, snapshots: Iterable[ServiceSnapshot]) -> None:
+        """Update the totals with these services' snapshots (new or changed ones)."""
+        running, paused, failing = self.running, self.paused, self.failing
+        for snap in snapshots:
+            state = (
+                snap.has_task and not snap.status.paused,
+                snap.has_task and snap.status.paused,
+                snap.is_failing,
+            )
+            was = self._state.get(snap.name)
+            if state == was:
+                continue
+            self._state[snap.name] = state
+            if was is None:
+                was = (False, False, False)
+            running += state[0] - was[0]
+            paused += state[1] - was[1]
+            failing += state[2] - was[2]
+        self.services = len(self._state)
+        self.running, self.paused, self.failing = running, paused, failing
+
+    def render(self) -> RenderableType:
         left = Text(no_wrap=True, overflow="ellipsis")
         left.append("servicedeck", "bold")
-        left.append(f"  {summary.services} services", "")
+        left.append(f"  {self.services} services", "")
         left.append(" · ", "dim")
-        left.append(f"{summary.running} running", "green" if summary.running else "dim")
+        left.append(f"{self.running} running", "green" if self.running else "dim")
         left.append(" · ", "dim")
-        left.append(f"{summary.paused} paused", "yellow" if summary.paused else "dim")
+        left.append(f"{self.paused} paused", "yellow" if self.paused else "dim")
         left.append(" · ", "dim")
-        left.append(f"{summary.failing} failing", "bold red" if summary.failing else "dim")
+        left.append(f"{self.failing} failing", "bold red" if self.failing else "dim")
         right = Text(no_wrap=True, overflow="ellipsis", justify="right")
-        if summary.note:
-            right.append(f" {summary.note} ", "italic")
-        if summary.filter or summary.failing_only:
+        if self.note:
+            right.append(f" {self.note} ", "italic")
+        if self.filter_text or self.failing_only:
             what = []
-            if summary.filter:
-                what.append(f"/{summary.filter}")
-            if summary.failing_only:
+            if self.filter_text:
+                what.append(f"/{self.filter_text}")
+            if self.failing_only:
                 what.append("failing only")
-            right.append(f" {' '.join(what)}: {summary.shown} shown ", "reverse")
-        if summary.sort:
-            right.append(f" sorted by {summary.sort} ", "dim")
-        if summary.count:
-            right.append(f" {summary.count}n… ", "bold reverse")
+            right.append(f" {' '.join(what)}: {self.shown} shown ", "reverse")
+        sort, reverse = self.sort_column
+        if sort:
+            right.append(f" sorted by {sort}{' (reversed)' if reverse else ''} ", "dim")
+        if self.count:
+            right.append(f" {self.count}n… ", "bold reverse")
         grid = Table.grid(expand=True)
         grid.add_column(ratio=1, no_wrap=True)
         grid.add_column(justify="right", no_wrap=True)
         grid.add_row(left, right)
-        self.update(grid)
+        return grid

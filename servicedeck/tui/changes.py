@@ -1,0 +1,138 @@
+"""`ChangeFeed`: the control protocol's change stream, coalesced into a few screen updates
+a second.
+
+Each change only marks its service dirty. `flush()` (a timer calls it, four times a
+second) reads one snapshot per dirty service and hands them to a callback together,
+however many changes arrived. A service the user just acted on is *urgent* for a
+moment: its changes are handed over at once, at the end of the event-loop turn that
+made them (spaced so a fast loop cannot flood the screen), so a key press shows its
+effect within a frame.
+
+No Textual here: the app gives it a callback, and a timer that calls `flush()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import ClassVar
+
+from servicedeck.control import ServiceControl, ServiceSnapshot
+
+__all__ = ["ChangeFeed"]
+
+
+class ChangeFeed:
+    """Coalesce the changes of `control` into calls of `on_snapshots(snapshots)`.
+
+    Args:
+        control: where the changes come from, and the snapshots.
+        on_snapshots: called with the latest snapshot of each service that changed.
+        clock: monotonic seconds, for the urgent window and spacing.
+    """
+
+    FLUSH_SECONDS: ClassVar[float] = 0.25
+    """How often changes should be applied to the screen (the app's timer calls `flush`)."""
+    URGENT_SECONDS: ClassVar[float] = 2.0
+    """After an action, changes of that service are applied at once for this long."""
+    URGENT_SPACING: ClassVar[float] = 1 / 30
+    """The least time between two immediate applies (a fast loop cannot flood the UI)."""
+
+    def __init__(
+        self,
+        control: ServiceControl,
+        on_snapshots: Callable[[list[ServiceSnapshot]], None],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._control = control
+        self._on_snapshots = on_snapshots
+        self._clock = clock
+        self._dirty: set[str] = set()
+        self._urgent: dict[str, float] = {}
+        """Urgent services, and until when."""
+        self._urgent_pending = False
+        self._applying = False
+        self._last_urgent = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0
+        self._unsubscribe: Callable[[], None] | None = None
+        self._closed = False
+
+    # -- public API -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Subscribe to the changes (call it in the event loop that shows them)."""
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+        self._unsubscribe = self._control.subscribe(self._on_change)
+
+    def close(self) -> None:
+        """Stop listening; nothing is handed over any more."""
+        self._closed = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def flush(self) -> None:
+        """Hand over every pending change now."""
+        if self._dirty:
+            names, self._dirty = self._dirty, set()
+            self._apply(names)
+
+    def mark_urgent(self, name: str) -> None:
+        """The user acted on service `name`: hand its changes over at once for a while."""
+        self._urgent[name] = self._clock() + self.URGENT_SECONDS
+        self._dirty.add(name)
+        # At the end of this turn, after the command that follows (its immediate changes
+        # show together); unspaced, so the first change it causes later shows at once.
+        asyncio.get_running_loop().call_soon(self._flush_urgent, False)
+        self._urgent_pending = True
+
+    # -- machinery --------------------------------------------------------------------
+
+    def _on_change(self, name: str) -> None:
+        """The control's callback: in a service's task, or a thread (for log records)."""
+        if self._closed:
+            return
+        if threading.get_ident() != self._thread:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._on_change, name)
+            return
+        self._dirty.add(name)
+        if name not in self._urgent or self._urgent_pending:
+            return
+        delay = self._last_urgent + self.URGENT_SPACING - self._clock()
+        self._urgent_pending = True
+        loop = asyncio.get_running_loop()
+        if delay <= 0 and not self._applying:
+            # At the end of this event-loop turn, with the service's other changes of the
+            # turn (a loop's start, end and sleep come together): a message to the app
+            # would wait for turns that hundreds of busy services make long.
+            loop.call_soon(self._flush_urgent)
+        else:
+            loop.call_later(max(delay, 0.0), self._flush_urgent)
+
+    def _flush_urgent(self, spaced: bool = True) -> None:
+        self._urgent_pending = False
+        now = self._clock()
+        if spaced:
+            self._last_urgent = now
+        for name, until in list(self._urgent.items()):
+            if until < now:
+                del self._urgent[name]
+        names = self._dirty.intersection(self._urgent)
+        if names:
+            self._dirty.difference_update(names)
+            self._apply(names)
+
+    def _apply(self, names: set[str]) -> None:
+        if self._closed:
+            return  # the screens are closing: nothing left to update
+        self._applying = True
+        try:
+            self._on_snapshots([self._control.snapshot(name) for name in names])
+        finally:
+            self._applying = False

@@ -1,0 +1,149 @@
+"""`ChangeFeed` on its own: changes coalesced until a flush, an urgent service's handed
+over within the event-loop turn, a thread's hopped onto the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any, cast
+
+import anyio
+import pytest
+
+from servicedeck.control import ServiceControl
+from servicedeck.tui.changes import ChangeFeed
+
+pytestmark = pytest.mark.anyio
+
+
+class FakeControl:
+    """The two things a `ChangeFeed` uses: the change stream and snapshots (here, the name
+    stands for its snapshot; each read is counted)."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[str], None]] = []
+        self.reads: list[str] = []
+
+    def subscribe(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        self.callbacks.append(callback)
+        return lambda: self.callbacks.remove(callback)
+
+    def snapshot(self, name: str) -> str:
+        self.reads.append(name)
+        return name
+
+    def change(self, name: str) -> None:
+        for callback in list(self.callbacks):
+            callback(name)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Handed(list[set[str]]):
+    """What the feed handed over, one set of names per call; `more` is set on each call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.more = asyncio.Event()
+
+    def __call__(self, snapshots: list[Any]) -> None:
+        self.append(set(snapshots))
+        self.more.set()
+
+    async def wait_for(self, calls: int) -> None:
+        with anyio.fail_after(5):
+            while len(self) < calls:
+                self.more.clear()
+                await self.more.wait()
+
+
+def feed() -> tuple[ChangeFeed, FakeControl, Handed, Clock]:
+    control, handed, clock = FakeControl(), Handed(), Clock()
+    changes = ChangeFeed(cast(ServiceControl, control), handed, clock=clock)
+    changes.start()
+    return changes, control, handed, clock
+
+
+async def a_turn() -> None:
+    """Let the callbacks scheduled for the end of this turn run."""
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
+async def test_changes_are_coalesced_until_a_flush() -> None:
+    changes, control, handed, _ = feed()
+    for _ in range(100):
+        control.change("Reaper")
+    control.change("Relay")
+    await a_turn()
+    assert handed == []
+    changes.flush()
+    assert handed == [{"Reaper", "Relay"}]
+    assert sorted(control.reads) == ["Reaper", "Relay"], "one snapshot per service"
+    changes.flush()
+    assert handed == [{"Reaper", "Relay"}], "nothing pending"
+
+
+async def test_an_urgent_service_is_handed_over_within_the_turn_alone() -> None:
+    changes, control, handed, clock = feed()
+    control.change("Relay")
+    changes.mark_urgent("Reaper")
+    assert handed == [], "at the end of the turn, after the command that follows"
+    await a_turn()
+    assert handed == [{"Reaper"}]
+    clock.now += 1.0  # past the spacing
+    control.change("Reaper")
+    control.change("Reaper")
+    await a_turn()
+    assert handed == [{"Reaper"}, {"Reaper"}], "the changes of one turn together"
+    clock.now += ChangeFeed.URGENT_SECONDS
+    control.change("Reaper")
+    await a_turn()
+    assert len(handed) == 2, "no longer urgent: it waits for the flush"
+    changes.flush()
+    assert handed[-1] == {"Reaper", "Relay"}
+
+
+async def test_urgent_changes_are_spaced() -> None:
+    changes, control, handed, clock = feed()
+    changes.mark_urgent("Reaper")
+    await a_turn()
+    control.change("Reaper")
+    await a_turn()
+    assert len(handed) == 2
+    control.change("Reaper")  # right after: waits out the spacing
+    await a_turn()
+    assert len(handed) == 2
+    clock.now += ChangeFeed.URGENT_SPACING
+    await handed.wait_for(3)  # the spacing's timer is on the event loop's own clock
+    assert handed == [{"Reaper"}] * 3
+
+
+async def test_a_change_from_another_thread_is_handed_over_on_the_loop() -> None:
+    changes, control, handed, _ = feed()
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    control.callbacks.append(lambda name: threads.append(threading.get_ident()))
+    await asyncio.to_thread(control.change, "Reaper")
+    assert threads != [loop_thread]
+    await a_turn()
+    changes.flush()
+    assert handed == [{"Reaper"}]
+
+
+async def test_after_close_nothing_is_handed_over() -> None:
+    changes, control, handed, _ = feed()
+    control.change("Reaper")
+    changes.close()
+    assert control.callbacks == []
+    changes.flush()
+    changes.mark_urgent("Reaper")
+    await a_turn()
+    assert handed == []
