@@ -3,7 +3,7 @@
     CliSettings -> discovery -> ServiceController -> the console, `ls`, or a headless `run`
 
 Only this package knows every layer. Each subcommand is one module that declares its
-grammar and its handler together (`console`, `ls`, `run`, `stop`, `status`; see
+grammar and its handler together (`console`, `ls`, `run`, `stop`, `status`, `attach`; see
 `_command.Subcommand`),
 listed once in `SUBCOMMANDS`. Handlers import what they need when they run, so
 `servicedeck --help` loads neither pydantic nor Rich, and no command but the console
@@ -30,7 +30,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from servicedeck.cli import console, ls, run, status, stop
+from servicedeck.cli import attach, console, ls, run, status, stop
 from servicedeck.cli._command import (
     EXIT_FAILURE,
     EXIT_FORCED,
@@ -57,6 +57,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     run.COMMAND,
     stop.COMMAND,
     status.COMMAND,
+    attach.COMMAND,
 )
 """Every subcommand, the console (the default, named `""`) first."""
 

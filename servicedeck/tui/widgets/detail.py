@@ -97,6 +97,16 @@ class DetailPanel(Vertical):
     # -- public API -------------------------------------------------------------------
 
     @property
+    def process(self) -> ProcessInfo:
+        """The process that runs the services: how its paths and tracebacks are shown."""
+        return self._process
+
+    @process.setter
+    def process(self, process: ProcessInfo) -> None:
+        self._process = process
+        self._shown_key = ()  # draw again, with the new paths
+
+    @property
     def snapshot(self) -> ServiceSnapshot | None:
         """The snapshot shown."""
         return self._snapshot
