@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import traceback
 
 from servicedeck.cli._command import EXIT_FAILURE, Subcommand, fail
@@ -56,6 +57,11 @@ def _run(args: argparse.Namespace) -> int:
             "`servicedeck status` meanwhile.",
             EXIT_FAILURE,
         ) from None
+    # The banner says when a process is lost or back: nothing may be written over the
+    # screen (the client logs it too, for programs that use it without a console).
+    client_log = logging.getLogger("servicedeck.control")
+    client_log.addHandler(logging.NullHandler())
+    client_log.propagate = False
     app = ServiceDeckApp(control)
     app.run()
     return int(app.return_code or 0)

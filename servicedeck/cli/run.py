@@ -129,7 +129,9 @@ def _run(args: argparse.Namespace) -> int:
     from servicedeck.cli._common import build_controller
     from servicedeck.cli._serve import serve
 
-    controller = build_controller(found.classes, capture_logs=False)
+    # Log lines are kept (a bounded ring per service) only for a console attached through
+    # the endpoint; they go to stderr either way.
+    controller = build_controller(found.classes, capture_logs=plan.address is not None)
     try:
         return anyio.run(serve_with_control, plan, serve, controller, stop_timeout, ready, force)
     except ControlError as exc:

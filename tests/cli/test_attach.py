@@ -15,6 +15,8 @@ import anyio.to_thread
 import httpx
 import pytest
 from support import app_ready, app_until, row_text
+from textual.content import Content
+from textual.widgets import Static
 
 from servicedeck.control import CombinedControl
 from servicedeck.control.remote import RemoteControl
@@ -72,6 +74,12 @@ async def command(sd: ServiceDeck, *args: str, **env: str) -> Result:
     return Result(done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
+def detail_text(app: ServiceDeckApp) -> str:
+    """What the detail panel's body shows."""
+    head = app.detail.query_one("#detail-head", Static).render()
+    return head.plain if isinstance(head, Content) else str(head)
+
+
 def socket_of(state_dir: Path) -> str:
     return f"unix:{state_dir}/servicedeck.sock"
 
@@ -90,6 +98,8 @@ async def test_attached_console_steps_and_pauses_where_the_services_run(sd: Serv
             await app_until(pilot, lambda: app.table.snapshot("Reaper").status.loop_count == 2)
             await pilot.press("p")
             await app_until(pilot, lambda: "paused" in row_text(app, "Reaper"))
+            await pilot.press("l")  # its log lines, fetched from the process
+            await app_until(pilot, lambda: "reaped" in detail_text(app))
 
             await pilot.press("q")  # detaches: the services run on
         status = await command(sd, "status", "--output", "json")
@@ -120,7 +130,7 @@ async def test_attached_console_greys_a_killed_process_and_recovers_by_itself(
     try:
         async with app.run_test(size=SIZE) as pilot:
             await app_ready(pilot)
-            dim = app.table.get_component_rich_style("service-table--dim", partial=True)
+            grey = app.table.get_component_rich_style("service-table--unreachable", partial=True)
 
             first.proc.send_signal(signal.SIGKILL)  # mid-stream: Ticker streams all along
             await anyio.to_thread.run_sync(first.finish)
@@ -129,7 +139,7 @@ async def test_attached_console_greys_a_killed_process_and_recovers_by_itself(
             assert app.banner.has_class("-shown")
             assert "cannot be reached" in app.banner.reasons[0]
             line = app.table.render_line(app.table.visible_names.index("Reaper") + 1)
-            assert all(seg.style is not None and dim.color == seg.style.color
+            assert all(seg.style is not None and grey.color == seg.style.color
                        for seg in line if seg.text.strip())  # fmt: skip
             await pilot.press("n")  # refused, with the reason: nothing is sent
             await pilot.pause()

@@ -158,10 +158,15 @@ class DetailPanel(Vertical):
         if self.tab == "error":
             error = snap.status.last_error
             key = (snap.name, self.tab, id(error), len(snap.status.recent_errors))
-        elif self.tab == "logs":
-            key = (snap.name, self.tab, snap.log_count)
         else:
-            key = (snap.name, self.tab, snap, snap.log_count, self._epoch)
+            # The lines themselves too: a client of another process fetches them after
+            # the snapshot that said they arrived.
+            logs = self._logs
+            shown_logs = (len(logs), logs[-1] if logs else None)
+            if self.tab == "logs":
+                key = (snap.name, self.tab, snap.log_count, shown_logs)
+            else:
+                key = (snap.name, self.tab, snap, snap.log_count, self._epoch, shown_logs)
         if key == self._shown_key:
             return
         self._shown_key = key

@@ -22,7 +22,7 @@ __all__ = ["STYLE_NAMES", "RowPainter"]
 
 STYLE_NAMES = (
     *("header", "cursor", "dim", "running", "sleeping", "starting", "paused", "stopping"),
-    *("stopped", "crashed", "failing", "enabled", "error", "number"),
+    *("stopped", "crashed", "failing", "enabled", "error", "number", "unreachable"),
 )
 """The style names a cell may ask for (and the header and cursor rows): each is the
 table's component class `service-table--<name>`."""
@@ -82,7 +82,7 @@ class RowPainter:
         for column, x, cells in self.layout:
             value, style = column.render(snap, context)
             if unreachable:
-                style = "dim"
+                style = "unreachable"
             self._place(text, x, Text(value, style=styles.get(style, "")), cells, column.right)
         return self._to_strip(text, styles["cursor"] if cursor else None)
 

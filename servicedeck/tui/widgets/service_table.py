@@ -73,6 +73,7 @@ class ServiceTable(ScrollView, can_focus=True):
         & > .service-table--enabled { color: $text; }
         & > .service-table--error { color: $error; }
         & > .service-table--number { color: $text; }
+        & > .service-table--unreachable { color: $text-disabled; text-style: italic; }
     }
     """
 
