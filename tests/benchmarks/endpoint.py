@@ -10,6 +10,13 @@ services with no endpoint (the baseline), in the same process and run.
 - `endpoint-large`: 1,000 services looping every second: `GET /v1/services` from a
   client on the socket (request to the last byte of the answer), next to building the
   same snapshots' JSON in process.
+- `attach`: a `servicedeck run` process of N services (500) looping every 50 ms, and the
+  console attached to it here (`RemoteControl`): this process's CPU (all of it is the
+  attached console's: the services run in the other), next to a `RemoteControl`
+  following alone; the frames that redraw rows a second; and a key press: `n` on a
+  paused service, from the key to the first frame that shows the stepped loop's count
+  (the command applied there, its answer drawn here), next to `await remote.step()`
+  with no app.
 
 The client processes are plain Python on the socket: they run on the other core, so the
 figures are the serving process's own.
@@ -18,6 +25,8 @@ figures are the serving process's own.
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 import socket
 import subprocess
 import sys
@@ -26,16 +35,20 @@ import time
 import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import httpx
 
+from servicedeck import ServiceState
 from servicedeck.control.endpoint import ControlEndpoint
+from servicedeck.control.remote import RemoteControl
 from servicedeck.control.server import serve_control
 from servicedeck.controller import ServiceController
 
 from ._harness import Row, Scale, Target, Unit, Workload, median, p95
-from .console import LagProbe, make_services, sample_window
+from .console import SIZE, LagProbe, MeasuredApp, jitter, make_services, sample_window
 
 __all__ = ["WORKLOADS"]
 
@@ -241,7 +254,147 @@ def measure_large(scale: Scale) -> list[Row]:
     ]
 
 
+# -- the console attached to a `servicedeck run` -------------------------------------------
+
+SERVICES_FILE = """\
+from servicedeck import LoopService
+
+
+async def run_once(self):
+    return None
+
+
+for i in range({count}):
+    name = f"Svc{{i:04d}}"
+    body = {{"loop_seconds": {interval}, "run_once": run_once, "__module__": __name__}}
+    globals()[name] = type(name, (LoopService,), body)
+"""
+
+
+@asynccontextmanager
+async def a_run(count: int, folder: str) -> AsyncIterator[str]:
+    """A `servicedeck run` of `count` services looping every 50 ms; yields its address."""
+    services = Path(folder) / "many.py"
+    services.write_text(SERVICES_FILE.format(count=count, interval=BUSY_INTERVAL))
+    address = f"unix:{folder}/s.sock"
+    env = dict(os.environ, SERVICEDECK_STATE_DIR=f"{folder}/state", SERVICEDECK_LOG_LEVEL="ERROR")
+    process = await anyio.open_process(
+        [sys.executable, "-m", "servicedeck", "run", str(services), "--control", address],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await until(lambda: Path(folder, "s.sock").exists(), "the run serving")
+        yield address
+    finally:
+        process.terminate()
+        with anyio.fail_after(30):
+            await process.wait()
+
+
+@dataclass
+class Attached:
+    cpu: list[float]
+    rates: list[float]
+    latencies: list[float]
+
+
+async def attached(
+    count: int, samples: int, sample: float, warm_up: float, presses: int, app: bool
+) -> Attached:
+    target = "Svc0003"
+    rng = random.Random(5)
+    with tempfile.TemporaryDirectory(prefix="sd-") as folder:
+        async with a_run(count, folder) as address:
+            remote = RemoteControl(address)
+            if not app:
+                changes = 0
+
+                def heard(_: str) -> None:
+                    nonlocal changes
+                    changes += 1
+
+                remote.subscribe(heard)
+                async with remote:
+                    await until(lambda: len(remote.names) == count, "the follower connecting")
+                    await asyncio.sleep(warm_up)
+                    window = await sample_window(samples, sample, lambda: changes)
+                    await remote.pause(target)
+                    latencies = []
+                    for _ in range(presses):
+                        await asyncio.sleep(jitter(rng))
+                        started = perf()
+                        await remote.step(target)
+                        latencies.append(perf() - started)
+                return Attached(window.cpu, window.rates, latencies)
+            console = MeasuredApp(remote)  # type: ignore[arg-type]
+            async with console.run_test(size=SIZE) as pilot:
+                await console.opened()
+                await until(lambda: len(remote.names) == count, "the console connecting")
+                await asyncio.sleep(warm_up)
+                window = await sample_window(samples, sample, lambda: console.table_frames)
+                table = console.measured
+                await remote.pause(target)
+                await until(
+                    lambda: remote.snapshot(target).status.state is ServiceState.PAUSED,
+                    "the service pausing",
+                )
+                table.move_cursor(target)
+                await pilot.pause()
+                latencies = []
+                for _ in range(presses):
+                    await asyncio.sleep(jitter(rng))
+                    stepped = remote.snapshot(target).status.loop_count + 1
+
+                    def shown(stepped: int = stepped) -> bool:
+                        painted = table.painted.get(target)
+                        return painted is not None and painted.status.loop_count >= stepped
+
+                    frame = asyncio.ensure_future(console.frame_when(shown))
+                    started = perf()
+                    console.simulate_key("n")
+                    latencies.append(await frame - started)
+                await pilot.press("q")
+            return Attached(window.cpu, window.rates, latencies)
+
+
+def measure_attach(scale: Scale) -> list[Row]:
+    count = scale.pick(500, 30)
+    plan = (count, scale.pick(10, 2), scale.pick(1.0, 0.1), scale.pick(1.0, 0.2), scale.pick(60, 3))
+    alone = asyncio.run(attached(*plan, app=False))
+    console = asyncio.run(attached(*plan, app=True))
+    title = f"attached console, {count:,} services looping every 50 ms (in a `servicedeck run`)"
+    return [
+        Row(
+            f"{title}: its process's CPU (baseline: a RemoteControl following alone)",
+            Unit.FRACTION_OF_A_CORE,
+            Target(0.60),  # the local console's own CPU target
+            median(alone.cpu),
+            median(console.cpu),
+        ),
+        Row(
+            f"{title}: table refreshes (frames that redraw rows; baseline: the changes a "
+            "RemoteControl hears a second)",
+            Unit.PER_SECOND,
+            Target(5),
+            median(alone.rates),
+            median(console.rates),
+        ),
+        Row(
+            f"{title}: key `n` over the Unix socket to its effect on screen, p95 "
+            "(baseline: `await remote.step()`)",
+            Unit.SECONDS,
+            Target(0.050),
+            p95(alone.latencies),
+            p95(console.latencies),
+        ),
+    ]
+
+
 WORKLOADS = [
     Workload("endpoint", measure_busy),
     Workload("endpoint-large", measure_large),
+    Workload("attach", measure_attach),
 ]

@@ -46,6 +46,9 @@ MEASURED = (
     "event-loop lag p95 with a client that never reads",
     "`GET /v1/services` over the Unix socket, median",
     "`GET /v1/services` over the Unix socket, p95",
+    "attached console, 30 services looping every 50 ms (in a `servicedeck run`): its process",
+    "attached console, 30 services looping every 50 ms (in a `servicedeck run`): table",
+    "key `n` over the Unix socket",
 )
 
 
