@@ -24,7 +24,8 @@ module and one set of services, never two.
 Errors (all `DiscoveryError`, with a one-sentence message that says what to do):
 
     DiscoveryError          invalid [tool.servicedeck] table, or unreadable pyproject.toml
-    └── TargetError         a target (or entry point) that does not import, or defines no
+    └── TargetError         a target (or entry point) that does not import (a SystemExit
+                            raised at import included, naming where), or defines no
                             services; the original exception is its `__cause__`
     DuplicateServiceError   (from the framework) two discovered classes share a name
 """
@@ -208,15 +209,34 @@ def _import(target: str, name: str) -> ModuleType:
                 "spelling, and run from the project's folder (it is put on the import path).",
             ) from exc
         raise _import_failed(target, exc) from exc
-    except Exception as exc:  # SyntaxError, or whatever the module raised at import
+    except (Exception, SystemExit) as exc:  # SyntaxError, whatever the module raised
         raise _import_failed(target, exc) from exc
 
 
+def _raised_where(exc: BaseException) -> str:
+    """`file:line` of the innermost frame that raised `exc`, or "" if it has none."""
+    tb = exc.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+
+
 def _import_failed(target: str, exc: BaseException) -> TargetError:
-    summary = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, SystemExit):
+        # It would end the command at once, and silently: say which module did it.
+        where = _raised_where(exc)
+        summary = f"SystemExit({exc.code!r}) was raised at import" + (
+            f", in {where}" if where else ""
+        )
+        todo = "remove the sys.exit() from the module's import"
+    else:
+        summary = f"{type(exc).__name__}: {exc}".strip()
+        todo = "fix the error"
     return TargetError(
         target,
-        f"could not import target {target!r}: {summary}; fix the error "
+        f"could not import target {target!r}: {summary}; {todo} "
         "(run with --debug to see the traceback).",
     )
 
@@ -364,10 +384,13 @@ def entry_point_services() -> tuple[list[type[Service]], list[str]]:
         label = f"entry point {ep.name!r} = {ep.value!r} of {dist!r}"
         try:
             obj = ep.load()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, SystemExit):
+                error = f"SystemExit({exc.code!r}) was raised at import, in {_raised_where(exc)}"
             raise TargetError(
                 ep.value,
-                f"could not load {label}: {type(exc).__name__}: {exc}; fix or uninstall "
+                f"could not load {label}: {error}; fix or uninstall "
                 "that package (run with --debug to see the traceback).",
             ) from exc
         if isinstance(obj, ModuleType):

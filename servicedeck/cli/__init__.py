@@ -17,21 +17,26 @@ Exit statuses (docs/reference/cli.md):
          `stop` could not end the process, `status` found a service unhealthy or an
          address unreachable
     2    usage error: bad option, a target that does not import, an invalid
-         [tool.servicedeck] table or SERVICEDECK_* variable, two services with one name;
-         `status`: no address could be reached
-    130  `run` forced to exit by a second SIGINT/SIGTERM during its graceful stop, or a
+         [tool.servicedeck] table or SERVICEDECK_* variable, a .env that cannot be read,
+         a state directory that is a file, two services with one name; `status`: no
+         address could be reached
+    130  `run` forced to exit by a second signal during its graceful stop, or a
          service raised KeyboardInterrupt (after every service was stopped); a service's
          SystemExit(n) exits with n, another BaseException with 1
+    141  the reader of the output left early (`servicedeck ls | head -1`): what a
+         tool killed by SIGPIPE reports, without the traceback
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from servicedeck.cli import attach, console, ls, run, status, stop
 from servicedeck.cli._command import (
+    EXIT_BROKEN_PIPE,
     EXIT_FAILURE,
     EXIT_FORCED,
     EXIT_OK,
@@ -42,6 +47,7 @@ from servicedeck.cli._command import (
 from servicedeck.cli._parser import parse_args as _parse_args
 
 __all__ = [
+    "EXIT_BROKEN_PIPE",
     "EXIT_FAILURE",
     "EXIT_FORCED",
     "EXIT_OK",
@@ -84,3 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.status
     except KeyboardInterrupt:
         return EXIT_FORCED
+    except BrokenPipeError:
+        # The reader left (`| head`): quietly, as Unix tools do. Python flushes stdout
+        # again at exit, which would raise once more: point it at /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE

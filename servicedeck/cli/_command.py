@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = [
+    "EXIT_BROKEN_PIPE",
     "EXIT_FAILURE",
     "EXIT_FORCED",
     "EXIT_OK",
@@ -27,6 +28,8 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_FORCED = 130
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a tool whose reader left early."""
 
 
 class CliExit(Exception):
@@ -72,11 +75,19 @@ class Subcommand:
 
 
 def positive_seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds > 0."""
+    """An argparse type: a finite number of seconds > 0.
+
+    It is `CliSettings`' validation of the same values (`_settings.Seconds`), so an
+    option and its variable accept exactly the same.
+    """
+    from pydantic import ValidationError
+
+    from servicedeck.cli._settings import SECONDS
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds > 0")
-    return value
+        return SECONDS.validate_python(text)
+    except ValidationError as exc:
+        reason = exc.errors(include_url=False)[0]["msg"]
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {reason} (expected a number of seconds > 0)"
+        ) from None

@@ -8,15 +8,32 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from servicedeck.cli._command import fail
+from servicedeck.cli._command import EXIT_FAILURE, EXIT_USAGE, CliExit, fail
 
 if TYPE_CHECKING:
     from servicedeck import Service
+    from servicedeck.cli._daemon import PidFile, PidFileError
     from servicedeck.cli._settings import CliSettings
     from servicedeck.controller import ServiceController
     from servicedeck.discovery import Discovered
 
-__all__ = ["build_controller", "discover", "load_settings"]
+__all__ = [
+    "build_controller",
+    "discover",
+    "load_settings",
+    "one_line",
+    "pid_file_failed",
+    "pid_file_of",
+]
+
+# Control characters (newlines, tabs, escape sequences) would break a line or drive
+# the terminal: each is shown as a space.
+_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], " ")
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: every control character (a newline too) becomes a space."""
+    return text.translate(_CONTROLS)
 
 
 def discover(targets: Sequence[str], debug: bool) -> Discovered:
@@ -34,8 +51,15 @@ def discover(targets: Sequence[str], debug: bool) -> Discovered:
 
 
 def load_settings() -> CliSettings:
-    """The command's own `SERVICEDECK_*` settings, or a one-line error naming the variable."""
+    """The command's own `SERVICEDECK_*` settings, or a one-line error naming the variable
+    (or the `.env` file that cannot be read), exit 2.
+
+    Every command reads them first: the `.env` file is the services' too, and a broken
+    one would otherwise fail every service with the same decoding error.
+    """
     # Imported here: pydantic-settings would be most of `servicedeck --help`'s time.
+    from pathlib import Path
+
     from pydantic import ValidationError
 
     from servicedeck._core import expected_type
@@ -50,6 +74,15 @@ def load_settings() -> CliSettings:
             for err in exc.errors(include_url=False)
         )
         raise fail(f"invalid setting: {problems}; fix or unset the variable.") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        env_file = Path(str(CliSettings.model_config.get("env_file") or ".env")).absolute()
+        if isinstance(exc, UnicodeDecodeError):
+            byte = exc.object[exc.start : exc.start + 1].hex()
+            why = f"it is not UTF-8 text (byte 0x{byte} at offset {exc.start})"
+            todo = "save it as UTF-8, or remove it"
+        else:
+            why, todo = exc.strerror or str(exc), "fix it, or remove it"
+        raise fail(f"cannot read {str(env_file)!r}: {why}; {todo}.") from None
 
 
 def build_controller(classes: Sequence[type[Service]], **kwargs: Any) -> ServiceController:
@@ -59,3 +92,15 @@ def build_controller(classes: Sequence[type[Service]], **kwargs: Any) -> Service
     # time.monotonic is the clock asyncio (and so anyio's current_time) uses, and it
     # works outside a loop too.
     return ServiceController(classes, clock=time.monotonic, **kwargs)
+
+
+def pid_file_of(settings: CliSettings) -> PidFile:
+    """The pid file of the state directory."""
+    from servicedeck.cli._daemon import PID_FILE_NAME, PidFile
+
+    return PidFile(settings.state_dir / PID_FILE_NAME)
+
+
+def pid_file_failed(exc: PidFileError) -> CliExit:
+    """Print a `PidFileError`; exit 2 when a setting is at fault, else 1."""
+    return fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILURE)

@@ -1,7 +1,8 @@
 """The headless run behind `servicedeck run`: a `ServiceControl` until a signal.
 
-SIGINT or SIGTERM stops every service gracefully (`stop_all()`, teardown runs); a second
-one during that stop calls `force()`, which ends the process at once. If every service
+SIGINT, SIGTERM or SIGHUP stops every service gracefully (`stop_all()`, teardown runs),
+naming those still stopping meanwhile, then reports each one's outcome and time; a second
+signal during that stop calls `force()`, which ends the process at once. If every service
 ends by itself (crashed, or a non-loop service returned), the run ends too.
 """
 
@@ -14,13 +15,16 @@ from typing import NoReturn
 
 import anyio
 
-from servicedeck.control import ServiceControl, ServiceState, StopReport
+from servicedeck.control import ServiceControl, ServiceState, ServiceStop, StopReport
 
 __all__ = ["serve"]
 
 log = logging.getLogger("servicedeck.cli")
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Each stops every service gracefully. SIGHUP too: for a process in the foreground it
+means its terminal went away, and its default action would end the process at once,
+without teardown, leaving the pid file behind."""
 
 
 def _names(names: Sequence[str]) -> str:
@@ -33,21 +37,59 @@ async def _force_on_signal(signals: AsyncIterator[int], force: Callable[[], NoRe
         force()
 
 
+PROGRESS_FIRST = 1.0
+"""Seconds into a stop after which the services still stopping are named."""
+PROGRESS_EVERY = 5.0
+"""And then every this many seconds, for as long as any is still running."""
+
+
+def _timed(stops: Sequence[ServiceStop]) -> str:
+    return ", ".join(f"{stop.name} {stop.seconds:.2f} s" for stop in stops)
+
+
+async def _progress(control: ServiceControl, began: float) -> None:
+    """Name the services still stopping, and for how long, until cancelled."""
+    wait = PROGRESS_FIRST
+    while True:
+        await anyio.sleep(wait)
+        wait = PROGRESS_EVERY
+        running = [s for s in control.snapshots() if s.has_task]
+        if running:
+            log.info(
+                "Still stopping after %.0f s: %s.",
+                anyio.current_time() - began,
+                ", ".join(
+                    f"{s.name} ({'stuck' if s.stuck else s.status.state.value})" for s in running
+                ),
+            )
+
+
 def _report(report: StopReport, timeout: float) -> None:
-    stopped = len(report.stopped)
-    log.info(
-        "All services stopped: %d stopped in %.2f s (%s).",
-        stopped,
-        report.seconds,
-        _names(report.stopped),
-    )
-    if report.cancelled:
+    """Each service's own outcome and stop time; a service stuck is named on its own."""
+    by_outcome = {
+        outcome: [stop for stop in report.services if stop.outcome == outcome]
+        for outcome in ("stopped", "cancelled", "stuck")
+    }
+    if by_outcome["stopped"]:
+        log.info(
+            "Stopped %d service(s): %s.", len(by_outcome["stopped"]), _timed(by_outcome["stopped"])
+        )
+    if by_outcome["cancelled"]:
         log.warning(
             "Cancelled %d service(s) that did not stop within %g s: %s.",
-            len(report.cancelled),
+            len(by_outcome["cancelled"]),
             timeout,
-            _names(report.cancelled),
+            _timed(by_outcome["cancelled"]),
         )
+    if by_outcome["stuck"]:
+        log.warning(
+            "Stuck: %s ignored the cancellation for %g s and still runs; waiting for it "
+            "(press Ctrl+C again to exit without waiting).",
+            ", ".join(stop.name for stop in by_outcome["stuck"]),
+            timeout,
+        )
+    else:
+        log.info("All services stopped in %.2f s.", report.seconds)
 
 
 async def serve(
@@ -56,7 +98,8 @@ async def serve(
     ready: Callable[[], None],
     force: Callable[[], NoReturn],
 ) -> int:
-    """Run the enabled services of `control` until SIGINT/SIGTERM; return the exit status.
+    """Run the enabled services of `control` until SIGINT/SIGTERM/SIGHUP; return the exit
+    status.
 
     Args:
         control: the services (not yet entered).
@@ -125,9 +168,18 @@ async def serve(
                 signal.Signals(received[0]).name,
                 len(started),
             )
+            began = anyio.current_time()
             async with anyio.create_task_group() as stopping:
                 stopping.start_soon(_force_on_signal, signals, force)
+                stopping.start_soon(_progress, controller, began)
                 report = await controller.stop_all(stop_timeout)
+                _report(report, stop_timeout)
+                if report.stuck:
+                    await controller.wait_stopped(report.stuck)
+                    log.info(
+                        "All services stopped in %.2f s (the last, %s, ended by itself).",
+                        anyio.current_time() - began,
+                        ", ".join(report.stuck),
+                    )
                 stopping.cancel_scope.cancel()
-            _report(report, stop_timeout)
             return 0

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, TypeAdapter, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["CliSettings", "default_state_dir"]
+__all__ = ["SECONDS", "CliSettings", "Seconds", "default_state_dir"]
+
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+"""A finite number of seconds > 0: `SERVICEDECK_STOP_TIMEOUT`, and the options that take
+seconds (`--stop-timeout`, `--timeout`), validate through this one type."""
+
+SECONDS: TypeAdapter[float] = TypeAdapter(Seconds)
+"""`Seconds`, for a value that is not a field (an option's)."""
 
 
 def default_state_dir() -> Path:
@@ -29,7 +36,7 @@ class CliSettings(BaseSettings):
     """Where `run` keeps its pid file and a background run its log (SERVICEDECK_STATE_DIR)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """The least level `run` logs (SERVICEDECK_LOG_LEVEL); `--log-level` wins."""
-    stop_timeout: float = Field(default=5.0, gt=0)
+    stop_timeout: Seconds = 5.0
     """Seconds `run` waits for each service to stop before cancelling it."""
 
     @field_validator("log_level", mode="before")

@@ -6,7 +6,7 @@ import argparse
 import traceback
 
 from servicedeck.cli._command import EXIT_FAILURE, Subcommand, fail
-from servicedeck.cli._common import build_controller, discover
+from servicedeck.cli._common import build_controller, discover, load_settings
 
 __all__ = ["COMMAND"]
 
@@ -27,6 +27,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    load_settings()  # its .env is the services' too: a broken one is one line, exit 2
     found = discover(args.targets, args.debug)
     try:
         from servicedeck.tui import ServiceDeckApp

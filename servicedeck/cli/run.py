@@ -1,4 +1,4 @@
-"""`servicedeck run`: run the enabled services headless until SIGINT or SIGTERM."""
+"""`servicedeck run`: run the enabled services headless until SIGINT, SIGTERM or SIGHUP."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from servicedeck.cli._command import (
     fail,
     positive_seconds,
 )
-from servicedeck.cli._common import discover, load_settings
+from servicedeck.cli._common import discover, load_settings, pid_file_failed, pid_file_of
 from servicedeck.cli._control import (
     ControlError,
     add_control_arguments,
@@ -34,9 +34,10 @@ __all__ = ["COMMAND"]
 log = logging.getLogger("servicedeck.cli")
 
 EPILOG = """\
-SIGINT (Ctrl+C) or SIGTERM stops every service gracefully (teardown runs) and exits 0;
-a second one during that stop forces exit with status 130. The pid file lives in the
-state directory (SERVICEDECK_STATE_DIR); one `run` per state directory.
+SIGINT (Ctrl+C), SIGTERM or SIGHUP (its terminal closed) stops every service gracefully
+(teardown runs) and exits 0; a second one during that stop forces exit with status 130.
+The pid file lives in the state directory (SERVICEDECK_STATE_DIR); one `run` per state
+directory.
 
 It serves a control endpoint (servicedeck attach, servicedeck status, /livez, /readyz,
 /metrics) on STATE_DIR/servicedeck.sock, or on --control ADDRESS; TCP needs a token
@@ -80,10 +81,13 @@ def _run(args: argparse.Namespace) -> int:
     level = args.log_level or settings.log_level
     stop_timeout = args.stop_timeout or settings.stop_timeout
     plan = plan_control(args, settings.state_dir)
-    pid_file = _daemon.PidFile(settings.state_dir / _daemon.PID_FILE_NAME)
+    pid_file = pid_file_of(settings)
     if args.background:
         discover(args.targets, args.debug)  # fail fast, before forking
-        pid = pid_file.running_pid()
+        try:
+            pid = pid_file.running_pid()
+        except _daemon.PidFileError as exc:
+            raise pid_file_failed(exc) from None
         if pid is not None:
             raise fail(
                 f"Services are already running in the background (pid {pid}); stop them "
@@ -94,25 +98,21 @@ def _run(args: argparse.Namespace) -> int:
 
     from servicedeck.cli._logging import configure_logging
 
-    configure_logging(level)
+    logs = configure_logging(level)
     found = discover(args.targets, args.debug)
     try:
         pid_file.claim()
     except _daemon.AlreadyRunningError as exc:
         raise fail(str(exc), EXIT_FAILURE) from None
-    except OSError as exc:
-        raise fail(
-            f"cannot write the pid file {str(pid_file.path)!r}: {exc}; set "
-            "SERVICEDECK_STATE_DIR to a writable folder.",
-            EXIT_FAILURE,
-        ) from None
+    except _daemon.PidFileError as exc:
+        raise pid_file_failed(exc) from None
 
     def force() -> NoReturn:
         log.error(
             "Forced exit: services were not stopped gracefully (exit status %d).", EXIT_FORCED
         )
         pid_file.release()
-        logging.shutdown()
+        logs.close(timeout=1.0)  # bounded: the output may be a pipe nobody reads
         os._exit(EXIT_FORCED)
 
     def ready() -> None:
@@ -203,8 +203,9 @@ def _start_background(
 
 COMMAND = Subcommand(
     name="run",
-    summary="run the enabled services headless until SIGINT/SIGTERM",
-    description="Run the enabled services headless until SIGINT or SIGTERM, logging to stderr.",
+    summary="run the enabled services headless until SIGINT/SIGTERM/SIGHUP",
+    description="Run the enabled services headless until SIGINT, SIGTERM or SIGHUP, logging "
+    "to stderr.",
     epilog=EPILOG,
     add_arguments=_arguments,
     run=_run,

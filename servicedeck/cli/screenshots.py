@@ -27,6 +27,7 @@ import anyio
 from textual.pilot import Pilot
 
 from servicedeck import Service
+from servicedeck.control import StopReport
 from servicedeck.controller import ServiceController
 from servicedeck.tui.app import ServiceDeckApp
 
@@ -59,10 +60,13 @@ def demo_app(
     return ServiceDeckApp(controller, start_paused=start_paused)
 
 
-Scenario = Callable[[Pilot[object], float], Awaitable[None]]
+DemoPilot = Pilot[StopReport | None]
+"""A pilot of the console (whose `run()` returns the final `StopReport`)."""
+
+Scenario = Callable[[DemoPilot, float], Awaitable[None]]
 
 
-async def _settle(pilot: Pilot[object]) -> None:
+async def _settle(pilot: DemoPilot) -> None:
     app = pilot.app
     assert isinstance(app, ServiceDeckApp)
     await app.workers.wait_for_complete()
@@ -72,17 +76,17 @@ async def _settle(pilot: Pilot[object]) -> None:
     await pilot.pause()
 
 
-async def _main(pilot: Pilot[object], seconds: float) -> None:
+async def _main(pilot: DemoPilot, seconds: float) -> None:
     await pilot.pause(seconds)
     await pilot.press("down")
 
 
-async def _error(pilot: Pilot[object], seconds: float) -> None:
+async def _error(pilot: DemoPilot, seconds: float) -> None:
     await pilot.pause(seconds)
     await pilot.press("down", "e")
 
 
-async def _stepping(pilot: Pilot[object], seconds: float) -> None:
+async def _stepping(pilot: DemoPilot, seconds: float) -> None:
     await pilot.press("down", "p")
     await pilot.pause(0.2)
     for _ in range(4):
@@ -90,12 +94,12 @@ async def _stepping(pilot: Pilot[object], seconds: float) -> None:
         await _settle(pilot)
 
 
-async def _filter(pilot: Pilot[object], seconds: float) -> None:
+async def _filter(pilot: DemoPilot, seconds: float) -> None:
     await pilot.pause(seconds)
     await pilot.press("slash", "r", "e", "enter")
 
 
-async def _help(pilot: Pilot[object], seconds: float) -> None:
+async def _help(pilot: DemoPilot, seconds: float) -> None:
     await pilot.press("question_mark")
 
 

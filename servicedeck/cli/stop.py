@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from typing import TYPE_CHECKING
 
 from servicedeck.cli._command import EXIT_FAILURE, EXIT_OK, Subcommand, fail, positive_seconds
-from servicedeck.cli._common import load_settings
+from servicedeck.cli._common import load_settings, pid_file_failed, pid_file_of
+
+if TYPE_CHECKING:
+    from servicedeck.cli._daemon import PidFile
 
 __all__ = ["COMMAND"]
 
 EPILOG = """\
-Sends SIGTERM and waits for the process to exit; after --timeout, sends SIGKILL. Exits 0
-once it is gone (or was not running: a stale pid file is removed), 1 if it is still alive.
+Sends SIGTERM to the `run` that holds the state directory's pid file (its lock, not just
+the pid it names: a pid reused by another process is never signalled) and waits for it
+to exit; after --timeout, sends SIGKILL. Exits 0 once it is gone (or was not running: a
+stale pid file is removed), 1 if it is still alive.
 
 examples:
   servicedeck stop
@@ -31,17 +38,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from servicedeck.cli import _daemon
 
-    settings = load_settings()
-    pid_file = _daemon.PidFile(settings.state_dir / _daemon.PID_FILE_NAME)
-    pid = pid_file.read()
-    if pid is None:
-        print(f"No services are running (no pid file at {pid_file.path}).")
-        return EXIT_OK
-    if pid_file.running_pid() is None:
-        pid_file.remove()
-        what = f"pid {pid} is not a running servicedeck" if pid > 0 else "it held no pid"
-        print(f"Services were not running ({what}); removed the stale pid file {pid_file.path}.")
-        return EXIT_OK
+    pid_file = pid_file_of(load_settings())
+    try:
+        pid = pid_file.running_pid()
+        if pid is None:
+            return _not_running(pid_file)
+    except _daemon.PidFileError as exc:
+        raise pid_file_failed(exc) from None
     print(f"Stopping servicedeck (pid {pid})...", flush=True)
     outcome = _daemon.stop_process(pid, args.timeout)
     if not outcome.stopped:
@@ -50,7 +53,8 @@ def _run(args: argparse.Namespace) -> int:
             "SIGKILL; check it with `ps`.",
             EXIT_FAILURE,
         )
-    pid_file.release(pid)
+    with contextlib.suppress(_daemon.PidFileError):
+        pid_file.remove_stale()  # left behind by a run that had to be killed
     if outcome.killed:
         print(
             f"servicedeck (pid {pid}) did not stop within {args.timeout:g} s and was killed "
@@ -58,6 +62,22 @@ def _run(args: argparse.Namespace) -> int:
         )
     else:
         print(f"All services stopped ({outcome.seconds:.2f} s).")
+    return EXIT_OK
+
+
+def _not_running(pid_file: PidFile) -> int:
+    """Nothing holds the pid file: say so, and remove a stale one."""
+    named = pid_file.read()
+    if named is None:
+        print(f"No services are running (no pid file at {pid_file.path}).")
+        return EXIT_OK
+    pid_file.remove_stale()
+    what = (
+        f"no process holds the pid file; the pid it names, {named}, is not its run"
+        if named > 0
+        else "the pid file holds no pid"
+    )
+    print(f"Services were not running ({what}); removed the stale pid file {pid_file.path}.")
     return EXIT_OK
 
 

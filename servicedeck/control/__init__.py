@@ -2,10 +2,11 @@
 
     ServiceControl      the interface: snapshots, commands, a change stream, logs, and
                         why a command is refused now (`check`)
-    records             ServiceSnapshot, SettingInfo, LogLine, Stall, StopReport,
-                        RestartReport, ProcessInfo, and the framework's ServiceStatus,
-                        ErrorInfo, ServiceState, Health, HealthVerdict, AwaitStack and
-                        StackFrame: plain data that survives a JSON round trip
+    records             ServiceSnapshot, SettingInfo, LogLine, Stall, StopReport (a
+                        ServiceStop for each service), RestartReport, ProcessInfo, and
+                        the framework's ServiceStatus, ErrorInfo, ServiceState, Health,
+                        HealthVerdict, AwaitStack and StackFrame: plain data that
+                        survives a JSON round trip
     Command, refusal    the commands, and the pure rule that refuses one in a given state
     wait_until          wait, event-driven, until a condition on the services holds
     CombinedControl     several controls (processes) as one, names qualified NAME@N
@@ -47,6 +48,7 @@ from servicedeck.control._records import (
     ProcessInfo,
     RestartReport,
     ServiceSnapshot,
+    ServiceStop,
     SettingInfo,
     Stall,
     StopReport,
@@ -68,6 +70,7 @@ __all__ = [
     "ServiceSnapshot",
     "ServiceState",
     "ServiceStatus",
+    "ServiceStop",
     "SettingInfo",
     "StackFrame",
     "Stall",

@@ -23,6 +23,7 @@ from servicedeck.control._records import (
     ProcessInfo,
     RestartReport,
     ServiceSnapshot,
+    ServiceStop,
     StopReport,
 )
 
@@ -251,15 +252,16 @@ class CombinedControl:
 
     async def stop_all(self, timeout: float = 5.0) -> StopReport:
         """Stop every service of every control, control by control."""
-        stopped: list[str] = []
-        cancelled: list[str] = []
+        stops: list[ServiceStop] = []
         seconds = 0.0
         for position, control in enumerate(self.controls, 1):
             report = await control.stop_all(timeout)
-            stopped += [self.qualify(name, position) for name in report.stopped]
-            cancelled += [self.qualify(name, position) for name in report.cancelled]
+            stops += [
+                dataclasses.replace(stop, name=self.qualify(stop.name, position))
+                for stop in report.services
+            ]
             seconds += report.seconds
-        return StopReport(tuple(stopped), tuple(cancelled), seconds)
+        return StopReport(tuple(stops), seconds)
 
     async def wait_stopped(self, names: Iterable[str] | None = None) -> None:
         """Return once none of the combined names `names` (default: all) has a task."""

@@ -204,7 +204,9 @@ class ServiceControl(Protocol):
         ...
 
     async def stop_all(self, timeout: float = ...) -> StopReport:
-        """Stop every running service together; cancel those not stopped after `timeout`."""
+        """Stop every running service together; cancel those not stopped after `timeout`,
+        and give up on one still running `timeout` after its cancellation (`stuck`).
+        The report has each service's own outcome and time."""
         ...
 
     async def wait_stopped(self, names: Iterable[str] | None = None) -> None:

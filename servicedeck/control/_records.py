@@ -17,10 +17,12 @@ from typing import Any
 from servicedeck import Health, ServiceStatus
 
 __all__ = [
+    "STOP_OUTCOMES",
     "LogLine",
     "ProcessInfo",
     "RestartReport",
     "ServiceSnapshot",
+    "ServiceStop",
     "SettingInfo",
     "Stall",
     "StopReport",
@@ -119,6 +121,9 @@ class SettingInfo:
     source: str
     """`default`, `env` or `.env`."""
     description: str = ""
+    error: str | None = None
+    """Why its value is invalid (then `value` is the value that was rejected), or None.
+    The service's `settings_error` says the same of every invalid field."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
@@ -128,6 +133,7 @@ class SettingInfo:
             "env_var": self.env_var,
             "source": self.source,
             "description": self.description,
+            "error": self.error,
         }
 
     @classmethod
@@ -139,6 +145,7 @@ class SettingInfo:
             env_var=str(data["env_var"]),
             source=str(data["source"]),
             description=str(data.get("description", "")),
+            error=data.get("error"),
         )
 
 
@@ -155,11 +162,14 @@ class ServiceSnapshot:
     """e.g. `("all-servers",)` for `RunInAllServers` services."""
     description: str
     enabled: bool | None
-    """None when the settings do not load (see `settings_error`)."""
+    """None when it is not known: its own setting is invalid, or the settings do not
+    load at all (see `settings_error`). Known despite another field's error."""
     enabled_source: str
     """`default`, `env`, `.env` or `override` (set for this session through the protocol)."""
     env_var: str
     settings: tuple[SettingInfo, ...]
+    """Every field, also when the settings do not load: an invalid field carries its
+    `error`; empty when nothing could be read."""
     settings_error: str | None
     status: ServiceStatus
     health: Health
@@ -282,20 +292,72 @@ class ServiceSnapshot:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class StopReport:
-    """The outcome of stopping every service (`ServiceControl.stop_all()`)."""
+STOP_OUTCOMES = ("stopped", "cancelled", "stuck")
+"""How a service's part of a stop-all can end (`ServiceStop.outcome`)."""
 
-    stopped: tuple[str, ...]
-    cancelled: tuple[str, ...]
-    """Services that did not stop in time and were cancelled."""
+
+@dataclass(frozen=True, slots=True)
+class ServiceStop:
+    """How one service's part of a stop-all ended, and when."""
+
+    name: str
+    outcome: str
+    """`stopped`: it stopped within the timeout. `cancelled`: it did not, was cancelled,
+    and its task then ended (a loop service's teardown ran). `stuck`: it did not end
+    within the timeout after its cancellation either (it ignores cancellation); its task
+    still runs."""
     seconds: float
+    """From the stop request until its task ended; for `stuck`, until the stop gave up
+    waiting for it."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
+        return {"name": self.name, "outcome": self.outcome, "seconds": self.seconds}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ServiceStop:
+        """The `ServiceStop` that `to_json()` described.
+
+        Raises:
+            ValueError: the outcome is not one of `STOP_OUTCOMES`.
+        """
+        outcome = str(data["outcome"])
+        if outcome not in STOP_OUTCOMES:
+            raise ValueError(f"{outcome!r} is not a stop outcome ({', '.join(STOP_OUTCOMES)})")
+        return cls(name=str(data["name"]), outcome=outcome, seconds=float(data["seconds"]))
+
+
+@dataclass(frozen=True, slots=True)
+class StopReport:
+    """The outcome of stopping every service (`ServiceControl.stop_all()`): each
+    service's own outcome and time, in the order the services are listed."""
+
+    services: tuple[ServiceStop, ...]
+    seconds: float
+    """From the start of the stop until its last service ended, or was given up on."""
+
+    @property
+    def stopped(self) -> tuple[str, ...]:
+        """The services that stopped within the timeout."""
+        return self._named("stopped")
+
+    @property
+    def cancelled(self) -> tuple[str, ...]:
+        """The services that did not stop in time, were cancelled, and have ended."""
+        return self._named("cancelled")
+
+    @property
+    def stuck(self) -> tuple[str, ...]:
+        """The services still running after their cancellation: they ignore it."""
+        return self._named("stuck")
+
+    def _named(self, outcome: str) -> tuple[str, ...]:
+        return tuple(stop.name for stop in self.services if stop.outcome == outcome)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field; each service as its own `to_json()`."""
         return {
-            "stopped": list(self.stopped),
-            "cancelled": list(self.cancelled),
+            "services": [stop.to_json() for stop in self.services],
             "seconds": self.seconds,
         }
 
@@ -303,8 +365,7 @@ class StopReport:
     def from_json(cls, data: dict[str, Any]) -> StopReport:
         """The `StopReport` that `to_json()` described."""
         return cls(
-            stopped=tuple(str(name) for name in data["stopped"]),
-            cancelled=tuple(str(name) for name in data["cancelled"]),
+            services=tuple(ServiceStop.from_json(stop) for stop in data["services"]),
             seconds=float(data["seconds"]),
         )
 

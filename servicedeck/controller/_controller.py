@@ -5,12 +5,14 @@ It owns one instance of each service class and the tasks that run them.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
 from typing import Any
 
 import anyio
@@ -33,6 +35,7 @@ from servicedeck.control import (
     ProcessInfo,
     RestartReport,
     ServiceSnapshot,
+    ServiceStop,
     Stall,
     StopReport,
     refusal,
@@ -145,14 +148,25 @@ class ServiceController:
             await self._tg.start(self._watchdog.run, name="servicedeck:watchdog")
         return self
 
-    async def __aexit__(self, *exc_info: object) -> bool | None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
         tg = self._tg
         assert tg is not None, "controller was not entered"
         try:
             with anyio.CancelScope(shield=True):
                 await self.stop_all()
             tg.cancel_scope.cancel()
-            swallowed = await tg.__aexit__(*exc_info)  # type: ignore[arg-type]
+            if exc is None or isinstance(exc, anyio.get_cancelled_exc_class()):
+                swallowed = await tg.__aexit__(exc_type, exc, tb)
+            else:
+                # The block's own exception goes on as itself: handed to the task group,
+                # it would come out wrapped in an exception group.
+                await tg.__aexit__(None, None, None)
+                swallowed = False
         finally:
             self._tg = None
             if self._capture is not None:
@@ -291,7 +305,15 @@ class ServiceController:
 
         Stopped: setup, exactly `loops` loops, teardown. Sleeping or paused: the loops
         run at once and the service goes back to its schedule (or stays paused).
+
+        Raises:
+            ValueError: `loops` is not a whole number >= 1 (whatever the service's state).
+            CommandError: its state refuses a step now.
         """
+        if isinstance(loops, bool) or not isinstance(loops, int) or loops < 1:
+            # Checked here: a stopped service's step runs in a task of its own, where the
+            # framework's own ValueError would only end that task.
+            raise ValueError(f"loops must be a whole number >= 1, got {loops!r}")
         entry = self._allow(name, Command.STEP)
         service = self._require_instance(entry)
         assert isinstance(service, LoopService)
@@ -501,32 +523,47 @@ class ServiceController:
         self,
         timeout: float = DEFAULT_STOP_TIMEOUT,
     ) -> StopReport:
-        """Stop every running service together; cancel those not stopped after `timeout`."""
+        """Stop every running service together; cancel those not stopped after `timeout`.
+
+        One still running `timeout` after its cancellation ignores it: it is marked
+        stuck, and this returns without waiting for it (its task still runs). The report
+        has each service's own outcome (`stopped`, `cancelled`, `stuck`) and time.
+        """
         began = time.perf_counter()
         running = [e for e in self._entries.values() if e.scope is not None]
-        cancelled: list[str] = []
+        outcomes: dict[str, ServiceStop] = {}
 
         async def stop_one(entry: Entry) -> None:
-            if entry.scope is None:
+            done = entry.done
+            if entry.scope is None or done is None:
                 return
-            try:
-                await self.stop(entry.name, block=True, timeout=timeout)
-            except CommandError:
-                done = entry.done
-                if done is not None:
-                    with anyio.move_on_after(timeout):
-                        await done.wait()
-            if entry.scope is not None:
-                cancelled.append(entry.name)
+            with contextlib.suppress(CommandError):  # stopping already: wait all the same
+                await self.stop(entry.name, block=False)
+            outcome = "stopped"
+            with anyio.move_on_after(timeout):
+                await done.wait()
+            if entry.scope is not None and not done.is_set():
+                outcome = "cancelled"
                 self._kill(entry, f" (it did not stop within {timeout:.3g} s)")
-                if entry.done is not None:
-                    await entry.done.wait()
+                with anyio.move_on_after(timeout):
+                    await done.wait()
+                if not done.is_set():
+                    outcome = "stuck"
+                    entry.stuck = True
+                    _log_of(entry.name).warning(
+                        "%s: did not end within %.3g s of its cancellation either: it is "
+                        "stuck (it ignores cancellation), and still running",
+                        entry.name,
+                        timeout,
+                    )
+                    self._changed(entry.name)
+            outcomes[entry.name] = ServiceStop(entry.name, outcome, time.perf_counter() - began)
 
         async with anyio.create_task_group() as tg:
             for entry in running:
                 tg.start_soon(stop_one, entry)
-        stopped = tuple(e.name for e in running if e.name not in cancelled)
-        return StopReport(stopped, tuple(cancelled), time.perf_counter() - began)
+        services = tuple(outcomes[e.name] for e in running if e.name in outcomes)
+        return StopReport(services, time.perf_counter() - began)
 
     async def wait_stopped(self, names: Iterable[str] | None = None) -> None:
         """Return once none of `names` (default: every service) has a task."""
@@ -573,7 +610,9 @@ class ServiceController:
     def _instantiate(self, entry: Entry) -> None:
         try:
             service = entry.cls()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
+            # SystemExit too (a `sys.exit("no DATABASE_URL")` in `__init__`): it would end
+            # the command silently, without a word of which service did it.
             tb = exc.__traceback__
             if tb is not None and tb.tb_next is not None:
                 # Start at the class's own code: this frame tells the user nothing.
@@ -610,6 +649,7 @@ class ServiceController:
     async def _run_task(
         self, entry: Entry, work: Callable[[], Any], scope: anyio.CancelScope, done: anyio.Event
     ) -> None:
+        task = anyio.get_current_task().id
         try:
             with scope:
                 await work()
@@ -626,11 +666,13 @@ class ServiceController:
                     "%s crashed: %r", entry.name, exc, exc_info=exc
                 )
         except BaseException as exc:
-            if isinstance(exc, GeneratorExit):
-                raise
-            # KeyboardInterrupt, SystemExit, ... from the service: it must end the process,
-            # but not by tearing through the task group (on asyncio it would leave the
-            # event loop with every other service half-run). Stop them, then raise it.
+            if isinstance(exc, GeneratorExit) and not _running_in(task):
+                raise  # this coroutine itself is being closed (collected): let it close
+            # KeyboardInterrupt, SystemExit, GeneratorExit, ... from the service: it must
+            # end the process, but not by tearing through the task group (on asyncio it
+            # would leave the event loop with every other service half-run, and the
+            # process would end in an exception group naming no service). Stop them all,
+            # then raise it, as itself, with a note naming the service.
             self._on_fatal(entry, exc)
         finally:
             if entry.kill_requested_at is not None:
@@ -700,3 +742,11 @@ class ServiceController:
 def _log_of(name: str) -> logging.Logger:
     """The log of service `name`: what the console's log tab and `run` show."""
     return logging.getLogger(f"{LOGGER_PREFIX}.{name}")
+
+
+def _running_in(task: int) -> bool:
+    """True when the code calling this runs in task `task` (an `anyio` task id)."""
+    try:
+        return anyio.get_current_task().id == task
+    except Exception:  # no event loop runs here: a coroutine closed by the collector
+        return False

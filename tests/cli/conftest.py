@@ -9,6 +9,7 @@ thread queues each output line, and a test waits for the line it needs or fails 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -210,7 +211,9 @@ def sd(tmp_path: Path) -> Iterator[ServiceDeck]:
     deck = ServiceDeck(project, tmp_path / "state", marks)
     deck.write("services.py", SERVICES_PY)
     yield deck
-    # Never leave a background `servicedeck run` behind, whatever the test did.
-    pid = _daemon.PidFile(deck.state_dir / "servicedeck.pid").running_pid()
-    if pid is not None:
-        os.kill(pid, signal.SIGKILL)
+    # Never leave a background `servicedeck run` behind, whatever the test did (a test
+    # may have made the state directory unusable on purpose).
+    with contextlib.suppress(_daemon.PidFileError):
+        pid = _daemon.PidFile(deck.state_dir / "servicedeck.pid").running_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)

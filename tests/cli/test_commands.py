@@ -71,8 +71,8 @@ def test_version_prints_the_package_version(sd: ServiceDeck) -> None:
     ("args", "message"),
     [
         (["--no-such-option"], "unrecognized arguments: --no-such-option"),
-        (["run", "--stop-timeout", "-1"], "'-1' must be a number of seconds > 0"),
-        (["stop", "--timeout", "soon"], "'soon' is not a number of seconds"),
+        (["run", "--stop-timeout", "-1"], "'-1': Input should be greater than 0"),
+        (["stop", "--timeout", "soon"], "'soon': Input should be a valid number"),
         (["ls", "--paused"], "unrecognized arguments: --paused"),
     ],
 )
@@ -91,6 +91,38 @@ def test_an_invalid_servicedeck_variable_exits_2_naming_it(sd: ServiceDeck) -> N
     assert result.status == 2
     assert "SERVICEDECK_STOP_TIMEOUT='-3'" in result.stderr
     assert "fix or unset the variable" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "0", "-1", "soon"])
+def test_seconds_from_the_environment_and_from_the_option_are_validated_alike(
+    sd: ServiceDeck, value: str
+) -> None:
+    # One validation for both: SERVICEDECK_STOP_TIMEOUT=inf was accepted while
+    # --stop-timeout inf was not, and then SIGTERM could never end a hung `run`.
+    from_env = sd("stop", SERVICEDECK_STOP_TIMEOUT=value)
+    from_option = sd("run", f"--stop-timeout={value}")
+
+    assert from_env.status == from_option.status == 2
+    assert f"SERVICEDECK_STOP_TIMEOUT={value!r}: " in from_env.stderr
+    assert f"argument --stop-timeout: {value!r}: " in from_option.stderr
+    reason = from_env.stderr.split(f"{value!r}: ")[1].split(" (expected")[0]
+    assert reason in from_option.stderr  # the same words: the same validation
+    assert "Traceback" not in from_env.stderr + from_option.stderr
+
+
+@pytest.mark.parametrize("command", [["ls"], ["run", "services.py"], ["stop"]])
+def test_a_dotenv_that_is_not_utf8_is_one_line_naming_the_file(
+    sd: ServiceDeck, command: list[str]
+) -> None:
+    (sd.cwd / ".env").write_bytes(b"SERVICEDECK_LOG_LEVEL=d\xe9bug\n")
+
+    result = sd(*command)
+
+    assert result.status == 2
+    assert result.stderr == (
+        f"servicedeck: error: cannot read {str(sd.cwd / '.env')!r}: it is not UTF-8 text "
+        "(byte 0xe9 at offset 23); save it as UTF-8, or remove it.\n"
+    )
 
 
 def test_parse_args_picks_the_parser_by_the_first_word() -> None:

@@ -21,6 +21,7 @@ from servicedeck.control import (
     ServiceSnapshot,
     ServiceState,
     ServiceStatus,
+    ServiceStop,
     SettingInfo,
     StackFrame,
     Stall,
@@ -129,11 +130,19 @@ EXAMPLES: list[Any] = [
     ServiceStatus(name="Idle", state=ServiceState.STOPPED),
     snapshot(),
     SettingInfo("loop_seconds", "2.0", "SHOP_LOOP_SECONDS", "default"),
+    SettingInfo("batch_size", "'lots'", "SHOP_BATCH_SIZE", "env", error="not an integer"),
     STALL,
     Stall(seconds=0.6, service=None, where=None, at=1.7e9),
     LogLine(1.7e9, logging.ERROR, "ERROR", "loop 3 failed\nTraceback ...", at=1012.5),
     LogLine(1.7e9, logging.INFO, "INFO", "from a thread", at=None),
-    StopReport(stopped=("Reaper",), cancelled=("Hanging",), seconds=5.01),
+    StopReport(
+        services=(
+            ServiceStop("Reaper", "stopped", 0.02),
+            ServiceStop("Hanging", "cancelled", 5.01),
+            ServiceStop("Deaf", "stuck", 10.02),
+        ),
+        seconds=10.02,
+    ),
     RestartReport("Reaper", was_running=True, stop_seconds=0.25),
     HealthVerdict(Health.STALE, "no loop finished for 95 s (3 intervals)"),
     await_stack(),
@@ -191,3 +200,13 @@ def test_record_from_json_refuses_an_unknown_state() -> None:
 
     with pytest.raises(ValueError, match="'dancing' is not a valid ServiceState"):
         ServiceStatus.from_json(data)
+
+
+def test_stop_report_names_each_outcome() -> None:
+    report = StopReport(
+        (ServiceStop("A", "stopped", 0.1), ServiceStop("B", "stuck", 2.0)), seconds=2.0
+    )
+
+    assert (report.stopped, report.cancelled, report.stuck) == (("A",), (), ("B",))
+    with pytest.raises(ValueError, match="'gone' is not a stop outcome"):
+        ServiceStop.from_json({"name": "A", "outcome": "gone", "seconds": 1.0})

@@ -156,7 +156,11 @@ async def test_start_enabled_and_stop_all_act_on_the_whole_set(short_dir: Path) 
         report = await served.client.post("/v1/stop-all", json={"timeout": 5})
 
         assert started.json()["started"] == ["Quiet", "Failing"]
-        assert sorted(report.json()["report"]["stopped"]) == ["Failing", "Quiet"]
+        stops = report.json()["report"]["services"]
+        assert sorted((stop["name"], stop["outcome"]) for stop in stops) == [
+            ("Failing", "stopped"),
+            ("Quiet", "stopped"),
+        ]
         assert not any(s.has_task for s in served.controller.snapshots())
 
 

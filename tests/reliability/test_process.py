@@ -236,7 +236,8 @@ def test_run_stops_gracefully_on_sigterm_while_a_service_blocks_the_event_loop(
     assert seconds < GRACEFUL_BOUND
     assert "Blocking: teardown" in run.notes
     assert "Bystander: teardown, stop requested True" in run.notes
-    assert "All services stopped: 2 stopped" in err
+    assert "Stopped 2 service(s): Blocking " in err
+    assert "All services stopped in " in err
     assert "Blocking blocked the event loop for " in err, "the watchdog names it"
 
 
@@ -250,7 +251,7 @@ def test_run_cancels_a_setup_that_never_ends_on_sigterm_and_names_it(
 
     assert code == 0, err
     assert "Bystander: teardown, stop requested True" in run.notes
-    assert "did not stop within 0.3 s: EndlessSetup" in err
+    assert "did not stop within 0.3 s: EndlessSetup " in err
 
 
 def test_run_stops_the_others_when_a_teardown_raises_during_the_graceful_stop(
@@ -264,4 +265,5 @@ def test_run_stops_the_others_when_a_teardown_raises_during_the_graceful_stop(
     assert code == 0, err
     assert "Bystander: teardown, stop requested True" in run.notes
     assert "BadTeardown: teardown() failed: RuntimeError('teardown broke')" in err
-    assert "All services stopped: 2 stopped" in err
+    assert "Stopped 2 service(s): BadTeardown " in err
+    assert "All services stopped in " in err

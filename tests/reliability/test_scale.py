@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from support import row_text
+from support.generated import services_module
 
 from servicedeck import LoopService
 from servicedeck.controller import ServiceController
@@ -82,17 +83,8 @@ async def test_console_with_1000_running_services_opens_scrolls_and_filters() ->
 
 @pytest.fixture
 def module_of_1000(tmp_path: Path) -> Path:
-    lines = ["from servicedeck import LoopService", ""]
-    for i in range(COUNT):
-        lines += [
-            "",
-            f"class Svc{i:04d}(LoopService):",
-            f'    """Service number {i}."""',
-            "",
-            "    async def run_once(self) -> None: ...",
-        ]
     path = tmp_path / "thousand.py"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(services_module(COUNT))
     return path
 
 

@@ -10,7 +10,7 @@ import pytest
 from support import DEADLINE
 
 from servicedeck import LoopService
-from servicedeck.control import StopReport
+from servicedeck.control import ServiceStop, StopReport
 from servicedeck.controller import ServiceController
 from servicedeck.tui.session import ServiceSession
 
@@ -61,7 +61,7 @@ async def test_a_session_starts_the_enabled_services_and_stops_them_when_ended()
 async def test_a_session_started_paused_starts_nothing_and_keeps_a_report_it_is_given() -> None:
     control = ServiceController([Ticking], propagate_logs=False)
     session = ServiceSession(control, start_paused=True, stop_timeout=1.0)
-    given = StopReport(("Ticking",), (), 0.5)
+    given = StopReport((ServiceStop("Ticking", "stopped", 0.5),), 0.5)
     task = await run(session, given)
     assert session.report is given
     assert session.outcome(task) == (0, None)
