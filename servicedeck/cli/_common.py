@@ -16,9 +16,11 @@ if TYPE_CHECKING:
     from servicedeck.cli._settings import CliSettings
     from servicedeck.controller import ServiceController
     from servicedeck.discovery import Discovered
+    from servicedeck.tui import ServiceDeckApp
 
 __all__ = [
     "build_controller",
+    "console_class",
     "discover",
     "load_settings",
     "one_line",
@@ -83,6 +85,26 @@ def load_settings() -> CliSettings:
         else:
             why, todo = exc.strerror or str(exc), "fix it, or remove it"
         raise fail(f"cannot read {str(env_file)!r}: {why}; {todo}.") from None
+
+
+def console_class(debug: bool, meanwhile: str) -> type[ServiceDeckApp]:
+    """The console's app class, or a one-line error (exit 1) when it cannot be loaded.
+
+    Args:
+        debug: print the import error's traceback too.
+        meanwhile: the commands to use instead, e.g. "`servicedeck status`".
+    """
+    try:
+        from servicedeck.tui import ServiceDeckApp
+    except ImportError as exc:
+        if debug:
+            traceback.print_exception(exc)
+        raise fail(
+            f"the console could not be loaded ({exc}); reinstall servicedeck, or use "
+            f"{meanwhile} meanwhile.",
+            EXIT_FAILURE,
+        ) from None
+    return ServiceDeckApp
 
 
 def build_controller(classes: Sequence[type[Service]], **kwargs: Any) -> ServiceController:

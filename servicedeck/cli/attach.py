@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import traceback
 
-from servicedeck.cli._command import EXIT_FAILURE, Subcommand, fail
-from servicedeck.cli._common import load_settings
-from servicedeck.cli.status import control_addresses
+from servicedeck.cli._addresses import add_addresses_argument, control_addresses
+from servicedeck.cli._command import Subcommand
+from servicedeck.cli._common import console_class, load_settings
 
 __all__ = ["COMMAND"]
 
@@ -26,12 +25,7 @@ examples:
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "addresses",
-        nargs="*",
-        metavar="ADDRESS",
-        help="a process's control endpoint (default: the state directory's)",
-    )
+    add_addresses_argument(parser)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -47,22 +41,13 @@ def _run(args: argparse.Namespace) -> int:
         for address in addresses
     ]
     control: ServiceControl = remotes[0] if len(remotes) == 1 else CombinedControl(remotes)
-    try:
-        from servicedeck.tui import ServiceDeckApp
-    except ImportError as exc:
-        if args.debug:
-            traceback.print_exception(exc)
-        raise fail(
-            f"the console could not be loaded ({exc}); reinstall servicedeck, or use "
-            "`servicedeck status` meanwhile.",
-            EXIT_FAILURE,
-        ) from None
+    app_class = console_class(args.debug, "`servicedeck status`")
     # The banner says when a process is lost or back: nothing may be written over the
     # screen (the client logs it too, for programs that use it without a console).
     client_log = logging.getLogger("servicedeck.control")
     client_log.addHandler(logging.NullHandler())
     client_log.propagate = False
-    app = ServiceDeckApp(control)
+    app = app_class(control)
     app.run()
     return int(app.return_code or 0)
 

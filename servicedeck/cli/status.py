@@ -6,15 +6,14 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from servicedeck.cli._addresses import add_addresses_argument, control_addresses
 from servicedeck.cli._command import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
     Subcommand,
-    fail,
     positive_seconds,
 )
 from servicedeck.cli._common import load_settings
@@ -22,7 +21,7 @@ from servicedeck.cli._common import load_settings
 if TYPE_CHECKING:
     from servicedeck.control import ControlAddress, ProcessInfo, ServiceSnapshot
 
-__all__ = ["COMMAND", "control_addresses", "healthy"]
+__all__ = ["COMMAND", "healthy"]
 
 EPILOG = """\
 ADDRESS is unix:PATH, tcp://HOST:PORT, a socket's path or a state directory; default:
@@ -39,12 +38,7 @@ examples:
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "addresses",
-        nargs="*",
-        metavar="ADDRESS",
-        help="a process's control endpoint (default: the state directory's)",
-    )
+    add_addresses_argument(parser)
     parser.add_argument(
         "-o",
         "--output",
@@ -59,26 +53,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long to wait for each process to answer (default: 5)",
     )
-
-
-def control_addresses(texts: list[str], state_dir: Path) -> list[ControlAddress]:
-    """The addresses named on the command line, or the state directory's socket.
-
-    Raises:
-        CliExit: an address is not valid (a one-line usage error, status 2).
-    """
-    from servicedeck.control import ControlAddress
-    from servicedeck.control._address import SOCKET_NAME
-
-    if not texts:
-        return [ControlAddress("unix", path=str((state_dir / SOCKET_NAME).absolute()))]
-    addresses = []
-    for text in texts:
-        try:
-            addresses.append(ControlAddress.parse(text))
-        except ValueError as exc:
-            raise fail(str(exc), EXIT_USAGE) from None
-    return addresses
 
 
 def healthy(snapshots: list[ServiceSnapshot]) -> bool:
