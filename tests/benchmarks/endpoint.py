@@ -48,7 +48,15 @@ from servicedeck.control.server import serve_control
 from servicedeck.controller import ServiceController
 
 from ._harness import Row, Scale, Target, Unit, Workload, median, p95
-from .console import SIZE, LagProbe, MeasuredApp, jitter, make_services, sample_window
+from .console import (
+    SIZE,
+    LagProbe,
+    MeasuredApp,
+    jitter,
+    make_services,
+    sample_window,
+    step_presses,
+)
 
 __all__ = ["WORKLOADS"]
 
@@ -343,19 +351,7 @@ async def attached(
                 )
                 table.move_cursor(target)
                 await pilot.pause()
-                latencies = []
-                for _ in range(presses):
-                    await asyncio.sleep(jitter(rng))
-                    stepped = remote.snapshot(target).status.loop_count + 1
-
-                    def shown(stepped: int = stepped) -> bool:
-                        painted = table.painted.get(target)
-                        return painted is not None and painted.status.loop_count >= stepped
-
-                    frame = asyncio.ensure_future(console.frame_when(shown))
-                    started = perf()
-                    console.simulate_key("n")
-                    latencies.append(await frame - started)
+                latencies = await step_presses(console, target, presses, rng)
                 await pilot.press("q")
             return Attached(window.cpu, window.rates, latencies)
 
