@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -124,6 +126,12 @@ async def take(name: str, output: Path, seconds: float) -> Path:
         return Path(app.save_screenshot(f"{name}.svg", str(output)))
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def take_attached(output: Path, seconds: float) -> list[Path]:
     """Start two `servicedeck run` of the demo, attach the console to both, and save it;
     then kill the second and save it again, its rows greyed under the banner."""
@@ -131,21 +139,29 @@ async def take_attached(output: Path, seconds: float) -> list[Path]:
     from servicedeck.control.remote import RemoteControl
 
     with tempfile.TemporaryDirectory(prefix="sd-shot-") as folder:
+        # On loopback TCP, so that the banner names no path of this machine.
+        token = secrets.token_urlsafe(16)
         runs, addresses = [], []
         for name in ("web-1", "web-2"):
-            state = Path(folder) / name
-            env = dict(os.environ, SERVICEDECK_STATE_DIR=str(state))
+            address = f"tcp://127.0.0.1:{_free_port()}"
+            env = dict(
+                os.environ,
+                SERVICEDECK_STATE_DIR=str(Path(folder) / name),
+                SERVICEDECK_CONTROL_TOKEN=token,
+            )
             runs.append(
                 await anyio.open_process(
-                    [sys.executable, "-m", "servicedeck", "run"],
+                    [sys.executable, "-m", "servicedeck", "run", "--control", address],
                     env=env,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
             )
-            addresses.append(f"unix:{state}/servicedeck.sock")
+            addresses.append(address)
         try:
-            control = CombinedControl([RemoteControl(address) for address in addresses])
+            control = CombinedControl(
+                [RemoteControl(address, token=token) for address in addresses]
+            )
             app = ServiceDeckApp(control)
             async with app.run_test(size=SIZE) as pilot:
                 await app.ready.wait()
