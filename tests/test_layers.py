@@ -79,7 +79,7 @@ LAYERS: tuple[Layer, ...] = (
     ),
     Layer(
         "control client",
-        ("servicedeck.control.remote",),
+        ("servicedeck.control.remote", "servicedeck.control._answers"),
         own=("servicedeck", "servicedeck.control"),
         third_party=("anyio", "httpx", "httpx_sse", "orjson"),
     ),

@@ -51,6 +51,7 @@ from servicedeck.control import (
     wait_until,
 )
 from servicedeck.control._address import ControlAddress
+from servicedeck.control._answers import describe, read_answer
 
 __all__ = ["RemoteControl"]
 
@@ -301,8 +302,8 @@ class RemoteControl:
                 f"/v1/services/{quote(name, safe='')}/where"
             )
         except (httpx.HTTPError, OSError) as exc:
-            raise CommandError(f"{self.address} cannot be reached: {_describe(exc)}") from None
-        stack = _answer(response).get("stack")
+            raise CommandError(f"{self.address} cannot be reached: {describe(exc)}") from None
+        stack = read_answer(response).get("stack")
         return None if stack is None else AwaitStack.from_json(stack)
 
     async def start_enabled(self, *, paused: bool = False) -> list[str]:
@@ -329,9 +330,9 @@ class RemoteControl:
         client = self._require_client()
         try:
             response = await client.get("/v1/services")
-            body = _answer(response)
+            body = read_answer(response)
         except (httpx.HTTPError, OSError, CommandError, ValueError) as exc:
-            self._lost(_describe(exc))
+            self._lost(describe(exc))
             return
         self._replace(body)
 
@@ -374,7 +375,7 @@ class RemoteControl:
                     self._stream = source.response
                     if source.response.status_code != 200:
                         await source.response.aread()
-                        _answer(source.response)  # raises with the server's message
+                        read_answer(source.response)  # raises with the server's message
                     async for event in source.aiter_sse():
                         if event.event == "services":
                             self._replace(orjson.loads(event.data))
@@ -384,7 +385,7 @@ class RemoteControl:
                             self._update(orjson.loads(event.data))
                 reason = "the process closed the connection"
             except (httpx.HTTPError, OSError, SSEError, CommandError, ValueError) as exc:
-                reason = _describe(exc)
+                reason = describe(exc)
             self._stream = None
             if self._leaving:
                 return
@@ -396,7 +397,7 @@ class RemoteControl:
     async def _fetch_logs(self, name: str) -> None:
         try:
             response = await self._require_client().get(f"/v1/services/{quote(name, safe='')}")
-            body = _answer(response)
+            body = read_answer(response)
         except (httpx.HTTPError, OSError, CommandError, KeyError, ValueError):
             return  # the stream reports the process lost; the next read asks again
         finally:
@@ -496,61 +497,11 @@ class RemoteControl:
                 timeout=httpx.Timeout(timeout, connect=self.connect_timeout),
             )
         except (httpx.HTTPError, OSError) as exc:
-            raise CommandError(f"{self.address} cannot be reached: {_describe(exc)}") from None
-        answer = _answer(response)
+            raise CommandError(f"{self.address} cannot be reached: {describe(exc)}") from None
+        answer = read_answer(response)
         self._clock(answer)
         return answer
 
 
 def _marked(snap: ServiceSnapshot, reason: str) -> ServiceSnapshot:
     return dataclasses.replace(snap, unreachable=reason)
-
-
-def _answer(response: httpx.Response) -> dict[str, Any]:
-    """The JSON object of a 2xx answer.
-
-    Raises:
-        KeyError: 404 (no such service), with the server's message.
-        CommandError: 409 (refused now) or any other error, with the server's message.
-        ValueError: the answer is not a JSON object.
-    """
-    try:
-        body = orjson.loads(response.content)
-    except ValueError:
-        body = None
-    message = body.get("message") if isinstance(body, dict) else None
-    if response.status_code == 404:
-        raise KeyError(message or f"{response.request.url.path} was not found")
-    if response.status_code == 401:
-        raise CommandError(
-            "the process refused the token: set SERVICEDECK_CONTROL_TOKEN to its token "
-            "(its file control.token in its state directory)"
-        )
-    if response.status_code >= 400:
-        raise CommandError(message or f"the process answered {response.status_code}")
-    if not isinstance(body, dict):
-        raise ValueError(f"the process answered {response.status_code} without a JSON object")
-    return body
-
-
-def _describe(exc: BaseException) -> str:
-    """A short reason for a failed request, without a traceback."""
-    if isinstance(exc, KeyError):
-        return str(exc.args[0]) if exc.args else "not found"
-    if isinstance(exc, httpx.ConnectError | ConnectionRefusedError | FileNotFoundError):
-        cause = exc.__cause__ or exc.__context__
-        text = str(cause or exc)
-        if "No such file" in text or isinstance(cause, FileNotFoundError):
-            return "no process serves there (no socket)"
-        if "refused" in text.lower():
-            return "no process serves there (connection refused)"
-        return text or type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
-        return "it did not answer in time"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "the connection was cut"
-    with contextlib.suppress(Exception):
-        text = str(exc)
-        if text:
-            return text
-    return type(exc).__name__
