@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +44,16 @@ def _isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A fresh folder with a short path (for Unix sockets), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="sd-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- coordination engines (tests/support/engines.py) --------------------------------

@@ -49,6 +49,40 @@ LAYERS: tuple[Layer, ...] = (
         ("servicedeck.__init__",),
         own=("servicedeck._core",),
     ),
+    # The endpoint, its server, metrics and the remote client live with the protocol they
+    # serve, each allowed exactly the third-party packages it needs (imported only by the
+    # commands and helpers that serve or attach). Listed before the protocol: first wins.
+    Layer(
+        "control endpoint",
+        ("servicedeck.control.endpoint",),
+        own=("servicedeck", "servicedeck.control"),
+        third_party=(
+            "anyio",
+            "orjson",
+            "prometheus_client",
+            "pydantic",
+            "sse_starlette",
+            "starlette",
+        ),
+    ),
+    Layer(
+        "control server",
+        ("servicedeck.control.server",),
+        own=("servicedeck", "servicedeck.control"),
+        third_party=("anyio", "hypercorn"),
+    ),
+    Layer(
+        "control metrics",
+        ("servicedeck.control.metrics",),
+        own=("servicedeck", "servicedeck.control"),
+        third_party=("prometheus_client",),
+    ),
+    Layer(
+        "control client",
+        ("servicedeck.control.remote", "servicedeck.control._answers"),
+        own=("servicedeck", "servicedeck.control"),
+        third_party=("anyio", "httpx", "httpx_sse", "orjson"),
+    ),
     Layer(
         "control protocol",
         ("servicedeck.control",),
@@ -193,6 +227,8 @@ def test_layers_every_module_imports_only_what_its_layer_allows() -> None:
         ("coordinate/bad.py", "import textual\n", "coordinators imports textual"),
         ("coordinate/bad.py", "from servicedeck._core import _lease\n", "coordinators imports"),
         ("_core/bad.py", "import psycopg\n", "framework imports psycopg"),
+        ("control/bad.py", "import starlette\n", "control protocol imports starlette"),
+        ("control/remote.py", "import starlette\n", "control client imports starlette"),
         ("newpackage/__init__.py", "", "belongs to no layer"),
     ],
 )

@@ -3,7 +3,8 @@
     CliSettings -> discovery -> ServiceController -> the console, `ls`, or a headless `run`
 
 Only this package knows every layer. Each subcommand is one module that declares its
-grammar and its handler together (`console`, `ls`, `run`, `stop`; see `_command.Subcommand`),
+grammar and its handler together (`console`, `ls`, `run`, `stop`, `status`, `attach`; see
+`_command.Subcommand`),
 listed once in `SUBCOMMANDS`. Handlers import what they need when they run, so
 `servicedeck --help` loads neither pydantic nor Rich, and no command but the console
 imports Textual.
@@ -13,10 +14,12 @@ Exit statuses (docs/reference/cli.md):
     0    success
     1    the command ran and failed: already running, no service enabled, `ls` found a
          service whose settings (or __init__) fail, every service of `run` crashed,
-         `stop` could not end the process
+         `stop` could not end the process, `status` found a service unhealthy or an
+         address unreachable
     2    usage error: bad option, a target that does not import, an invalid
          [tool.servicedeck] table or SERVICEDECK_* variable, a .env that cannot be read,
-         a state directory that is a file, two services with one name
+         a state directory that is a file, two services with one name; `status`: no
+         address could be reached
     130  `run` forced to exit by a second signal during its graceful stop, or a
          service raised KeyboardInterrupt (after every service was stopped); a service's
          SystemExit(n) exits with n, another BaseException with 1
@@ -31,7 +34,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from servicedeck.cli import console, ls, run, stop
+from servicedeck.cli import attach, console, ls, run, status, stop
 from servicedeck.cli._command import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILURE,
@@ -54,7 +57,14 @@ __all__ = [
     "parse_args",
 ]
 
-SUBCOMMANDS: tuple[Subcommand, ...] = (console.COMMAND, ls.COMMAND, run.COMMAND, stop.COMMAND)
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    console.COMMAND,
+    ls.COMMAND,
+    run.COMMAND,
+    stop.COMMAND,
+    status.COMMAND,
+    attach.COMMAND,
+)
 """Every subcommand, the console (the default, named `""`) first."""
 
 

@@ -17,10 +17,12 @@ if TYPE_CHECKING:
     from servicedeck.controller import ServiceController
     from servicedeck.coordinate import LeaseCoordinator
     from servicedeck.discovery import Discovered
+    from servicedeck.tui import ServiceDeckApp
 
 __all__ = [
     "build_controller",
     "build_coordinator",
+    "console_class",
     "discover",
     "load_settings",
     "one_line",
@@ -112,6 +114,26 @@ def build_coordinator(settings: CliSettings) -> LeaseCoordinator | None:
     from servicedeck.coordinate import connect
 
     return connect(settings.coordinate, timings=settings.lease_timings())
+
+
+def console_class(debug: bool, meanwhile: str) -> type[ServiceDeckApp]:
+    """The console's app class, or a one-line error (exit 1) when it cannot be loaded.
+
+    Args:
+        debug: print the import error's traceback too.
+        meanwhile: the commands to use instead, e.g. "`servicedeck status`".
+    """
+    try:
+        from servicedeck.tui import ServiceDeckApp
+    except ImportError as exc:
+        if debug:
+            traceback.print_exception(exc)
+        raise fail(
+            f"the console could not be loaded ({exc}); reinstall servicedeck, or use "
+            f"{meanwhile} meanwhile.",
+            EXIT_FAILURE,
+        ) from None
+    return ServiceDeckApp
 
 
 def build_controller(classes: Sequence[type[Service]], **kwargs: Any) -> ServiceController:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import traceback
 
-from servicedeck.cli._command import EXIT_FAILURE, Subcommand, fail
-from servicedeck.cli._common import build_controller, discover, load_settings
+from servicedeck.cli._command import Subcommand
+from servicedeck.cli._common import build_controller, console_class, discover, load_settings
 
 __all__ = ["COMMAND"]
 
@@ -29,18 +28,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     load_settings()  # its .env is the services' too: a broken one is one line, exit 2
     found = discover(args.targets, args.debug)
-    try:
-        from servicedeck.tui import ServiceDeckApp
-    except ImportError as exc:
-        if args.debug:
-            traceback.print_exception(exc)
-        raise fail(
-            f"the console could not be loaded ({exc}); reinstall servicedeck, or use "
-            "`servicedeck ls` and `servicedeck run` meanwhile.",
-            EXIT_FAILURE,
-        ) from None
+    app_class = console_class(args.debug, "`servicedeck ls` and `servicedeck run`")
     controller = build_controller(found.classes, propagate_logs=False)
-    app = ServiceDeckApp(controller, start_paused=args.paused)
+    app = app_class(controller, start_paused=args.paused)
     app.run()
     return int(app.return_code or 0)
 

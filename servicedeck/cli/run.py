@@ -18,6 +18,13 @@ from servicedeck.cli._command import (
     positive_seconds,
 )
 from servicedeck.cli._common import discover, load_settings, pid_file_failed, pid_file_of
+from servicedeck.cli._control import (
+    ControlError,
+    add_control_arguments,
+    control_args,
+    plan_control,
+    serve_with_control,
+)
 
 if TYPE_CHECKING:
     from servicedeck.cli._settings import CliSettings
@@ -32,6 +39,10 @@ SIGINT (Ctrl+C), SIGTERM or SIGHUP (its terminal closed) stops every service gra
 The pid file lives in the state directory (SERVICEDECK_STATE_DIR); one `run` per state
 directory.
 
+It serves a control endpoint (servicedeck attach, servicedeck status, /livez, /readyz,
+/metrics) on STATE_DIR/servicedeck.sock, or on --control ADDRESS; TCP needs a token
+(SERVICEDECK_CONTROL_TOKEN). docs/how-to/operate.md says more.
+
 With --coordinate (or SERVICEDECK_COORDINATE), several `run`s share the services: each
 service that is not RunInAllServers runs in one of them at a time, and the others stand
 by to take over (see docs/how-to/replicas.md).
@@ -39,7 +50,8 @@ by to take over (see docs/how-to/replicas.md).
 examples:
   servicedeck run myapp.services
   servicedeck run --background && servicedeck stop
-  servicedeck run --coordinate postgresql://app@db/app myapp.services"""
+  servicedeck run --coordinate postgresql://app@db/app myapp.services
+  servicedeck run --control tcp://127.0.0.1:8484"""
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +74,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="how long each service may take to stop before it is cancelled "
         "(default: SERVICEDECK_STOP_TIMEOUT, else 5)",
     )
+    add_control_arguments(parser)
     parser.add_argument(
         "--coordinate",
         metavar="URL",
@@ -79,6 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_settings(coordinate=("--coordinate", args.coordinate))
     level = args.log_level or settings.log_level
     stop_timeout = args.stop_timeout or settings.stop_timeout
+    plan = plan_control(args, settings.state_dir)
     pid_file = pid_file_of(settings)
     if args.background:
         discover(args.targets, args.debug)  # fail fast, before forking
@@ -128,17 +142,23 @@ def _run(args: argparse.Namespace) -> int:
     from servicedeck.cli._serve import serve
 
     coordinator = build_coordinator(settings)
-    controller = build_controller(found.classes, capture_logs=False, coordinator=coordinator)
+    # Log lines are kept (a bounded ring per service) only for a console attached through
+    # the endpoint; they go to stderr either way.
+    controller = build_controller(
+        found.classes, capture_logs=plan.address is not None, coordinator=coordinator
+    )
 
     async def serve_coordinated() -> int:
         if coordinator is None:
-            return await serve(controller, stop_timeout, ready, force)
+            return await serve_with_control(plan, serve, controller, stop_timeout, ready, force)
         # Entered around the services: their leases are released after they stopped.
         async with coordinator:
-            return await serve(controller, stop_timeout, ready, force)
+            return await serve_with_control(plan, serve, controller, stop_timeout, ready, force)
 
     try:
         return anyio.run(serve_coordinated)
+    except ControlError as exc:
+        raise fail(str(exc), EXIT_FAILURE) from None
     except Exception:
         raise
     except BaseException as exc:
@@ -165,7 +185,14 @@ def _start_background(
 
     state_dir = settings.state_dir.resolve()
     log_path = state_dir / _daemon.LOG_FILE_NAME
-    child_args = [*args.targets, "--log-level", level, "--stop-timeout", repr(stop_timeout)]
+    child_args = [
+        *args.targets,
+        "--log-level",
+        level,
+        "--stop-timeout",
+        repr(stop_timeout),
+        *control_args(args),
+    ]
     if args.coordinate:
         child_args += ["--coordinate", args.coordinate]
     env = dict(os.environ, SERVICEDECK_STATE_DIR=str(state_dir))

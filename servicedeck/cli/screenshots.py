@@ -4,18 +4,28 @@
 
 Each view runs the console headless at 160x45 on the built-in demo services, in real
 time (the demo runs for `--seconds` first so loops, an error and overruns show up), and
-saves `main.svg`, `error.svg`, `stepping.svg`, `filter.svg` and `help.svg`. The numbers
-in them differ from run to run; the snapshot tests (tests/tui) are the deterministic
-ones.
+saves `main.svg`, `error.svg`, `stepping.svg`, `filter.svg` and `help.svg`. Then it
+starts two `servicedeck run` processes of the demo and saves the console attached to
+both (`attached.svg`), and again once one of them was killed (`attached-lost.svg`). The
+numbers in them differ from run to run; the snapshot tests (tests/tui) are the
+deterministic ones.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import anyio
 from textual.pilot import Pilot
 
 from servicedeck import Service
@@ -23,7 +33,7 @@ from servicedeck.control import StopReport
 from servicedeck.controller import ServiceController
 from servicedeck.tui.app import ServiceDeckApp
 
-__all__ = ["demo_app", "demo_services", "main", "take_all"]
+__all__ = ["demo_app", "demo_services", "main", "take_all", "take_attached"]
 
 SIZE = (160, 45)
 
@@ -116,9 +126,69 @@ async def take(name: str, output: Path, seconds: float) -> Path:
         return Path(app.save_screenshot(f"{name}.svg", str(output)))
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def take_attached(output: Path, seconds: float) -> list[Path]:
+    """Start two `servicedeck run` of the demo, attach the console to both, and save it;
+    then kill the second and save it again, its rows greyed under the banner."""
+    from servicedeck.control import CombinedControl, wait_until
+    from servicedeck.control.remote import RemoteControl
+
+    with tempfile.TemporaryDirectory(prefix="sd-shot-") as folder:
+        # On loopback TCP, so that the banner names no path of this machine.
+        token = secrets.token_urlsafe(16)
+        runs, addresses = [], []
+        for name in ("web-1", "web-2"):
+            address = f"tcp://127.0.0.1:{_free_port()}"
+            env = dict(
+                os.environ,
+                SERVICEDECK_STATE_DIR=str(Path(folder) / name),
+                SERVICEDECK_CONTROL_TOKEN=token,
+            )
+            runs.append(
+                await anyio.open_process(
+                    [sys.executable, "-m", "servicedeck", "run", "--control", address],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            addresses.append(address)
+        try:
+            control = CombinedControl(
+                [RemoteControl(address, token=token) for address in addresses]
+            )
+            app = ServiceDeckApp(control)
+            async with app.run_test(size=SIZE) as pilot:
+                await app.ready.wait()
+                await wait_until(control, lambda: not control.unreachable, timeout=30)
+                await pilot.pause(seconds)
+                await pilot.press("down")
+                await _settle(pilot)
+                attached = Path(app.save_screenshot("attached.svg", str(output)))
+                runs[1].send_signal(signal.SIGKILL)
+                await runs[1].wait()
+                await wait_until(control, lambda: bool(control.unreachable), timeout=30)
+                await _settle(pilot)
+                lost = Path(app.save_screenshot("attached-lost.svg", str(output)))
+                await pilot.press("q")
+        finally:
+            for run in runs:
+                if run.returncode is None:
+                    run.terminate()
+                    with anyio.fail_after(30):
+                        await run.wait()
+    return [attached, lost]
+
+
 async def take_all(output: Path, seconds: float = 3.5) -> list[Path]:
     """Save every view's screenshot in `output` (which must exist)."""
-    return [await take(name, output, seconds) for name in SCENARIOS]
+    shots = [await take(name, output, seconds) for name in SCENARIOS]
+    return shots + await take_attached(output, seconds)
 
 
 def main(argv: list[str] | None = None) -> int:

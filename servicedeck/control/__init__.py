@@ -10,6 +10,16 @@
                         survives a JSON round trip
     Command, refusal    the commands, and the pure rule that refuses one in a given state
     wait_until          wait, event-driven, until a condition on the services holds
+    CombinedControl     several controls (processes) as one, names qualified NAME@N
+    ControlAddress      where a control endpoint listens: unix:PATH or tcp://HOST:PORT
+
+Served over HTTP, in modules imported only by what serves or attaches (they load an
+ASGI stack and an HTTP client; this package loads neither):
+
+    servicedeck.control.endpoint    ControlEndpoint: the ASGI application
+    servicedeck.control.server      serve_control(): serve it on a socket
+    servicedeck.control.remote      RemoteControl: the protocol over a socket
+    servicedeck.control.metrics     ServiceCollector: Prometheus metrics
 
 Errors:
 
@@ -33,6 +43,8 @@ from servicedeck import (
     ServiceStatus,
     StackFrame,
 )
+from servicedeck.control._address import ControlAddress
+from servicedeck.control._combined import CombinedControl
 from servicedeck.control._commands import Command, CommandError, refusal
 from servicedeck.control._protocol import ServiceControl, wait_until
 from servicedeck.control._records import (
@@ -48,8 +60,10 @@ from servicedeck.control._records import (
 
 __all__ = [
     "AwaitStack",
+    "CombinedControl",
     "Command",
     "CommandError",
+    "ControlAddress",
     "ErrorInfo",
     "Health",
     "HealthVerdict",

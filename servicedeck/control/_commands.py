@@ -46,6 +46,9 @@ _LOOP_ONLY = frozenset(
 def refusal(snapshot: ServiceSnapshot, command: Command, stopping: str | None = None) -> str | None:
     """Why `command` is not allowed on the service of `snapshot` now, or None if it is.
 
+    A snapshot marked `unreachable` (its process cannot be reached now) refuses every
+    command, with that reason.
+
     Args:
         snapshot: the service as it is now.
         command: the command asked for.
@@ -53,6 +56,9 @@ def refusal(snapshot: ServiceSnapshot, command: Command, stopping: str | None = 
             BaseException), or None. Commands that start a run are refused meanwhile.
     """
     name = snapshot.name
+    if snapshot.unreachable is not None:
+        # Seen through a client whose process cannot be reached now: nothing can be sent.
+        return snapshot.unreachable
     if stopping is not None and command in STARTING:
         return f"servicedeck is stopping: {stopping}"
     if command in _LOOP_ONLY and not snapshot.is_loop:

@@ -69,6 +69,26 @@ class ServiceControl(Protocol):
         """True inside `async with`, where commands work."""
         ...
 
+    @property
+    def owns_services(self) -> bool:
+        """True when this control runs the services, so leaving it stops them (in
+        process); False for a client of another process: leaving it only disconnects,
+        and the services run on."""
+        ...
+
+    @property
+    def unreachable(self) -> tuple[str, ...]:
+        """One sentence per process that runs some of the services and cannot be reached
+        now; empty when every one answers (always, in process). Their snapshots keep the
+        last state seen, marked `ServiceSnapshot.unreachable`."""
+        ...
+
+    def heartbeat_age(self) -> float | None:
+        """Seconds since the serving event loop last beat (the stall watchdog's heartbeat),
+        or None when nothing measures it. A loop that runs beats every fraction of a
+        second; a large age means it is blocked or starved."""
+        ...
+
     def now(self) -> float:
         """The time base of every snapshot: the serving process's monotonic clock."""
         ...

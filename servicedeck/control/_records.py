@@ -194,6 +194,14 @@ class ServiceSnapshot:
     log_level: int | None = None
     """The least level captured in its log, set for this session with `set_log_level`
     (e.g. `logging.DEBUG`); None: the default (`logging.INFO`)."""
+    stall_count: int = 0
+    """How many times its synchronous code blocked the event loop (it only grows)."""
+    process: ProcessInfo | None = None
+    """The process that runs it, set by a control that shows the services of several
+    processes together; None: the control's own `process`."""
+    unreachable: str | None = None
+    """Set by a client of another process while that process cannot be reached: why (one
+    sentence). The rest of the record is then the last state it was seen in."""
 
     @property
     def is_loop(self) -> bool:
@@ -238,6 +246,9 @@ class ServiceSnapshot:
             "health_reason": self.health_reason,
             "kill_requested_at": self.kill_requested_at,
             "log_level": self.log_level,
+            "stall_count": self.stall_count,
+            "process": None if self.process is None else self.process.to_json(),
+            "unreachable": self.unreachable,
         }
 
     @classmethod
@@ -251,6 +262,8 @@ class ServiceSnapshot:
         stall = data.get("stall")
         enabled = data.get("enabled")
         log_level = data.get("log_level")
+        process = data.get("process")
+        unreachable = data.get("unreachable")
         return cls(
             name=str(data["name"]),
             qualname=str(data["qualname"]),
@@ -273,6 +286,9 @@ class ServiceSnapshot:
             health_reason=str(data.get("health_reason", "")),
             kill_requested_at=_float_or_none(data.get("kill_requested_at")),
             log_level=None if log_level is None else int(log_level),
+            stall_count=int(data.get("stall_count", 0)),
+            process=None if process is None else ProcessInfo.from_json(process),
+            unreachable=None if unreachable is None else str(unreachable),
         )
 
 

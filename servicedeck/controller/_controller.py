@@ -223,6 +223,23 @@ class ServiceController:
         """True inside `async with controller:` (commands that start tasks work)."""
         return self._tg is not None
 
+    @property
+    def owns_services(self) -> bool:
+        """True: the controller runs its services, and leaving it stops them."""
+        return True
+
+    @property
+    def unreachable(self) -> tuple[str, ...]:
+        """Empty: the services run in this process."""
+        return ()
+
+    def heartbeat_age(self) -> float | None:
+        """Seconds since the watchdog's heartbeat last beat in the event loop; None when
+        the controller runs no watchdog (`stall_threshold=None`) or is not entered."""
+        if self._watchdog is None or self._tg is None:
+            return None
+        return max(time.monotonic() - self._watchdog.last_beat, 0.0)
+
     def snapshot(self, name: str) -> ServiceSnapshot:
         """A consistent snapshot of service `name`.
 
@@ -716,6 +733,7 @@ class ServiceController:
         entry = self._entries.get(stall.service or "")
         if entry is not None:
             entry.stall = stall
+            entry.stall_count += 1
             self._changed(entry.name)
 
     def _on_service_change(self, service: Service) -> None:

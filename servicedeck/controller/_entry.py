@@ -53,6 +53,7 @@ class Entry:
     stall: Stall | None = None
     kill_requested_at: float | None = None
     log_level: int | None = None
+    stall_count: int = 0
 
     def snapshot(self, now: float, log_count: int) -> ServiceSnapshot:
         """A consistent snapshot, its health judged at time `now`."""
@@ -93,4 +94,5 @@ class Entry:
             health_reason=verdict.reason,
             kill_requested_at=self.kill_requested_at if running else None,
             log_level=self.log_level,
+            stall_count=self.stall_count,
         )

@@ -98,6 +98,12 @@ class LoopWatchdog:
         for service in services:
             self.watch(service)
 
+    @property
+    def last_beat(self) -> float:
+        """`time.monotonic()` at the heartbeat's latest beat (while `run()` runs, never
+        older than `interval` plus however long the event loop was blocked)."""
+        return self._beat
+
     def watch(self, service: Service) -> None:
         """Recognise `service`: its task's name, and its code (`run_once`, hooks, helpers)."""
         self._names.add(service.name)

@@ -4,6 +4,7 @@ The app composes the widgets and routes what passes between them: it sets their
 attributes, they post messages.
 
     SummaryBar     the header line: totals and the table's view, reactive attributes
+    ConnectionBanner  shown while the services' process cannot be reached (attached)
     ServiceTable   one row per service; it owns the cursor, filter, sort and count
     DetailPanel    the highlighted service: detail, last error, logs
     FilterBar      the name filter box; it posts FilterChanged
@@ -31,7 +32,13 @@ from textual.binding import BindingType
 from textual.notifications import Notify
 from textual.widgets import Footer, Input
 
-from servicedeck.control import CommandError, ServiceControl, ServiceSnapshot, StopReport
+from servicedeck.control import (
+    CommandError,
+    ProcessInfo,
+    ServiceControl,
+    ServiceSnapshot,
+    StopReport,
+)
 from servicedeck.tui import keys
 from servicedeck.tui.changes import ChangeFeed
 from servicedeck.tui.commands import PaletteCommand, ServiceCommands, palette_commands
@@ -40,6 +47,8 @@ from servicedeck.tui.notices import NotificationBound, ServiceNotices
 from servicedeck.tui.screens.help import HelpScreen
 from servicedeck.tui.screens.quit import QuitScreen
 from servicedeck.tui.session import ServiceSession, kill_running
+from servicedeck.tui.widgets.banner import ConnectionBanner
+from servicedeck.tui.widgets.columns import with_process
 from servicedeck.tui.widgets.detail import DetailPanel, Tab
 from servicedeck.tui.widgets.filter_bar import FilterBar
 from servicedeck.tui.widgets.service_table import ServiceTable
@@ -100,6 +109,9 @@ class ServiceDeckApp(App[StopReport | None]):
         self._forced = False
         self._leaving = False
         self._allowed: tuple[bool, ...] = ()
+        self._names: tuple[str, ...] = ()
+        self._process: ProcessInfo = controller.process
+        self._process_column = False
 
     @property
     def stop_timeout(self) -> float:
@@ -116,6 +128,7 @@ class ServiceDeckApp(App[StopReport | None]):
 
     def compose(self) -> ComposeResult:
         yield SummaryBar(id="summary")
+        yield ConnectionBanner(id="banner")
         yield ServiceTable(self.controller.now, root=self.controller.process.root, id="table")
         yield DetailPanel(self.controller.process, id="detail")
         yield FilterBar(id="filter")
@@ -135,6 +148,11 @@ class ServiceDeckApp(App[StopReport | None]):
     def summary(self) -> SummaryBar:
         """The header line."""
         return self.query_one("#summary", SummaryBar)
+
+    @cached_property
+    def banner(self) -> ConnectionBanner:
+        """The line that says the services' process cannot be reached."""
+        return self.query_one("#banner", ConnectionBanner)
 
     @cached_property
     def filter_bar(self) -> FilterBar:
@@ -162,6 +180,7 @@ class ServiceDeckApp(App[StopReport | None]):
         snapshots = self.controller.snapshots()
         self.summary.note = "starting…"
         self.summary.count_services(snapshots)
+        self._names = self.controller.names
         self.table.set_rows(snapshots)
         self._changes.start()
         self.set_interval(ChangeFeed.FLUSH_SECONDS, self._changes.flush)
@@ -195,7 +214,14 @@ class ServiceDeckApp(App[StopReport | None]):
         await self._session.leave(forced=self._forced)
 
     async def action_quit(self) -> None:
-        """Quit: stop every service gracefully (the quit screen shows it); again: force."""
+        """Quit: stop every service gracefully (the quit screen shows it); again: force.
+
+        Attached to another process, quitting only detaches: its services run on."""
+        if not self.controller.owns_services:
+            self._quitting = True
+            self._session.end()
+            self.exit(None)
+            return
         if self._quitting:
             await kill_running(self.controller)
             self._force_exit()
@@ -225,6 +251,7 @@ class ServiceDeckApp(App[StopReport | None]):
     def _show_snapshots(self, snapshots: list[ServiceSnapshot]) -> None:
         """The change feed's callback: hand the new snapshots to everything that shows them."""
         table = self.table
+        self._follow_the_process(snapshots)
         table.update_rows(snapshots)
         self.summary.count_services(snapshots)
         cursor = table.cursor_name
@@ -238,6 +265,26 @@ class ServiceDeckApp(App[StopReport | None]):
                 self.notify(notice, severity="warning", timeout=6, markup=False)
         if self._quit_screen is not None:
             self._quit_screen.update(snapshots)
+
+    def _follow_the_process(self, snapshots: list[ServiceSnapshot]) -> None:
+        """Attached to another process: it may be lost, reached (its services and paths
+        known only then), replaced by a new one, or be one of several."""
+        control = self.controller
+        self.banner.reasons = control.unreachable
+        process = control.process
+        if process != self._process:
+            self._process = process
+            self.detail.process = process
+            self.table.root = process.root
+            self._notices.root = process.root
+        if not self._process_column and any(snap.process is not None for snap in snapshots):
+            self._process_column = True
+            self.table.show_columns(with_process())
+        names = control.names
+        if names != self._names:
+            self._names = names
+            self.table.set_rows(control.snapshots())
+            self._show_detail()
 
     def _show_break(self, snap: ServiceSnapshot) -> None:
         """Break on exception: show the service that paused on error, traceback open."""

@@ -133,6 +133,15 @@ class ChangeFeed:
             return  # the screens are closing: nothing left to update
         self._applying = True
         try:
-            self._on_snapshots([self._control.snapshot(name) for name in names])
+            snapshots = []
+            for name in names:
+                try:
+                    snapshots.append(self._control.snapshot(name))
+                except KeyError:
+                    # A name that is gone, or "" (a client of another process that has
+                    # no services yet, saying it was lost or reached): the callback still
+                    # hears that something changed.
+                    continue
+            self._on_snapshots(snapshots)
         finally:
             self._applying = False

@@ -64,7 +64,8 @@ class ServiceNotices:
         stall_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._root = root
+        self.root = root
+        """Paths under it are shown relative to it."""
         self._stall_seconds = stall_seconds
         self._clock = clock
         self._broken: set[str] = set()
@@ -92,5 +93,5 @@ class ServiceNotices:
             self._stalls_seen[snap.name] = (stall, noticed)
             return None
         self._stalls_seen[snap.name] = (stall, now)
-        where = fmt.stall_line(stall, self._root)
+        where = fmt.stall_line(stall, self.root)
         return f"{snap.name} {where}: every service and the console were frozen meanwhile."

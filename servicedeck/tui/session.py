@@ -2,8 +2,10 @@
 
 It enters the control in a task of the console's event loop, starts the enabled
 services (unless `start_paused`), waits until asked to end, stops whatever still runs,
-and leaves the control. A service's `BaseException` (KeyboardInterrupt, SystemExit, ...)
-is kept for the console to exit with, rather than tearing through its event loop.
+and leaves the control. Attached to another process (the control does not own its
+services), it starts and stops nothing: leaving only disconnects, and they run on. A
+service's `BaseException` (KeyboardInterrupt, SystemExit, ...) is kept for the console to
+exit with, rather than tearing through its event loop.
 
 No Textual here: the app starts it, ends it, and exits as `outcome()` says.
 """
@@ -100,7 +102,8 @@ class ServiceSession:
             return
         done, _ = await asyncio.wait({task}, timeout=0.5 if forced else self.stop_timeout + 1)
         if not done:
-            await kill_running(self.control)
+            if self.control.owns_services:
+                await kill_running(self.control)
             done, _ = await asyncio.wait({task}, timeout=1.0)
             if not done:
                 task.cancel()
@@ -108,14 +111,16 @@ class ServiceSession:
     async def _run(self, on_started: Callable[[], None]) -> None:
         try:
             async with self.control:
-                if not self.start_paused:
+                owned = self.control.owns_services
+                if owned and not self.start_paused:
                     await self.control.start_enabled()
                 self.started.set()
                 on_started()
                 await self._end.wait()
-                # Whatever the quit screen did not stop (everything, when leaving without it).
-                report = await self.control.stop_all(self.stop_timeout)
-                self.report = self.report or report
+                if owned:
+                    # Whatever the quit screen did not stop (everything, when leaving without it).
+                    report = await self.control.stop_all(self.stop_timeout)
+                    self.report = self.report or report
         except (asyncio.CancelledError, Exception, GeneratorExit):
             raise
         except BaseException as exc:

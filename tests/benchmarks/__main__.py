@@ -8,13 +8,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import console, framework, replicas, startup
+from . import console, endpoint, framework, replicas, startup
 from ._harness import Scale, Workload, format_table, summary, write_report
 
 WORKLOADS: list[Workload] = [
     *framework.WORKLOADS,
     *startup.WORKLOADS,
     *console.WORKLOADS,
+    *endpoint.WORKLOADS,
     *replicas.WORKLOADS,
 ]
 REPORT = Path(__file__).resolve().parents[2] / "docs" / "performance.md"

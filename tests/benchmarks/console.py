@@ -297,21 +297,31 @@ async def busy_console(plan: BusyPlan) -> Busy:
         await until_state(controller, name, ServiceState.PAUSED)
         table.move_cursor(name)
         await pilot.pause()
-        latencies = []
-        for _ in range(plan.presses):
-            await asyncio.sleep(jitter(rng))
-            stepped = controller.snapshot(name).status.loop_count + 1
-
-            def shown(stepped: int = stepped) -> bool:
-                painted = table.painted.get(name)
-                return painted is not None and painted.status.loop_count >= stepped
-
-            frame = asyncio.ensure_future(app.frame_when(shown))
-            started = perf()
-            # As a terminal delivers it; Pilot.press() would also wait for an idle screen.
-            app.simulate_key("n")
-            latencies.append(await frame - started)
+        latencies = await step_presses(app, name, plan.presses, rng)
     return Busy(window, latencies)
+
+
+async def step_presses(
+    app: MeasuredApp, name: str, presses: int, rng: random.Random
+) -> list[float]:
+    """Press `n` on the highlighted service `name` (paused) `presses` times, after a
+    random wait each: the time from each key to the first frame that drew its effect."""
+    table = app.measured
+    latencies = []
+    for _ in range(presses):
+        await asyncio.sleep(jitter(rng))
+        stepped = app.controller.snapshot(name).status.loop_count + 1
+
+        def shown(stepped: int = stepped) -> bool:
+            painted = table.painted.get(name)
+            return painted is not None and painted.status.loop_count >= stepped
+
+        frame = asyncio.ensure_future(app.frame_when(shown))
+        started = perf()
+        # As a terminal delivers it; Pilot.press() would also wait for an idle screen.
+        app.simulate_key("n")
+        latencies.append(await frame - started)
+    return latencies
 
 
 def measure_busy(scale: Scale) -> list[Row]:

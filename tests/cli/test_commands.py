@@ -26,13 +26,16 @@ def test_help_lists_the_commands_and_examples_without_importing_textual(
 
     assert result.status == 0
     assert result.stdout.startswith("usage: servicedeck [-h] [--version] [--paused]")
-    for command in ("ls ", "run ", "stop "):
+    for command in ("ls ", "run ", "stop ", "status "):
         assert f"\n  {command}" in result.stdout
     assert "examples:" in result.stdout
     imported = result.stderr
     assert "| servicedeck.cli" in imported
     assert "textual" not in imported
     assert "| rich" not in imported
+    # Nor the control endpoint's stack: the commands that serve or attach load it.
+    for stack in ("starlette", "hypercorn", "httpx", "prometheus_client", "orjson"):
+        assert f"| {stack}" not in imported, stack
 
 
 def test_command_line_modules_do_not_import_textual(sd: ServiceDeck) -> None:
@@ -48,7 +51,7 @@ def test_command_line_modules_do_not_import_textual(sd: ServiceDeck) -> None:
     assert done.stdout.strip() == "False", done.stderr
 
 
-@pytest.mark.parametrize("command", ["ls", "run", "stop"])
+@pytest.mark.parametrize("command", ["ls", "run", "stop", "status"])
 def test_every_command_has_help_with_an_example(sd: ServiceDeck, command: str) -> None:
     result = sd(command, "--help")
 

@@ -132,10 +132,11 @@ def test_ls_rejects_an_unknown_output_format(sd: ServiceDeck) -> None:
     assert "invalid choice: 'xml'" in result.stderr
 
 
-def test_ls_does_not_import_textual(sd: ServiceDeck) -> None:
+def test_ls_does_not_import_textual_nor_the_http_stack(sd: ServiceDeck) -> None:
     code = (
         "import sys; from servicedeck.cli import main; status = main(['ls', '-o', 'json']); "
-        "print('textual' in sys.modules, status, file=sys.stderr)"
+        "print('textual' in sys.modules, 'starlette' in sys.modules, 'httpx' in sys.modules, "
+        "status, file=sys.stderr)"
     )
     import subprocess
     import sys
@@ -150,7 +151,7 @@ def test_ls_does_not_import_textual(sd: ServiceDeck) -> None:
         check=True,
     )
 
-    assert done.stderr.split() == ["False", "0"]
+    assert done.stderr.split() == ["False", "False", "False", "0"]
 
 
 # -- hardening (issue 11): pipes, markup, narrow terminals, what is known despite errors --

@@ -130,3 +130,13 @@ def test_refusal_is_pure() -> None:
     copy = dataclasses.replace(before)
 
     assert [refusal(before, c) for c in Command] == [refusal(copy, c) for c in Command]
+
+
+@pytest.mark.parametrize("command", list(Command))
+def test_refusal_of_an_unreachable_service_refuses_every_command_with_why(
+    command: Command,
+) -> None:
+    why = "unix:/srv/app/servicedeck.sock cannot be reached: connection refused"
+    out_of_reach = dataclasses.replace(snap(), unreachable=why)
+
+    assert refusal(out_of_reach, command) == why

@@ -3,6 +3,7 @@ socket: `Record.from_json(json.loads(json.dumps(record.to_json()))) == record`."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -102,7 +103,13 @@ def snapshot() -> ServiceSnapshot:
         health_reason="1 of the last 3 loops failed",
         kill_requested_at=1041.0,
         log_level=logging.DEBUG,
+        stall_count=3,
     )
+
+
+PROCESS = ProcessInfo(
+    pid=4242, host="web-1", root="/srv/app", framework_path="/x/_core", version="1"
+)
 
 
 def await_stack() -> AwaitStack:
@@ -147,7 +154,11 @@ EXAMPLES: list[Any] = [
     await_stack(),
     AwaitStack("Idle", 1.0, (), None),
     StackFrame("<frozen importlib._bootstrap>", 1, "f", "", "library"),
-    ProcessInfo(pid=4242, host="web-1", root="/srv/app", framework_path="/x/_core", version="1"),
+    PROCESS,
+    # As a client of several processes shows it: whose it is, and that it is out of reach.
+    dataclasses.replace(
+        snapshot(), process=PROCESS, unreachable="unix:/srv/app/servicedeck.sock cannot be reached"
+    ),
 ]
 
 

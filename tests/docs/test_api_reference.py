@@ -12,6 +12,10 @@ import pytest
 
 import servicedeck
 import servicedeck.control
+import servicedeck.control.endpoint
+import servicedeck.control.metrics
+import servicedeck.control.remote
+import servicedeck.control.server
 import servicedeck.controller
 import servicedeck.coordinate
 import servicedeck.discovery
@@ -20,6 +24,10 @@ API_MD = Path(__file__).resolve().parents[2] / "docs" / "reference" / "api.md"
 MODULES = [
     servicedeck,
     servicedeck.control,
+    servicedeck.control.endpoint,
+    servicedeck.control.server,
+    servicedeck.control.remote,
+    servicedeck.control.metrics,
     servicedeck.controller,
     servicedeck.coordinate,
     servicedeck.discovery,

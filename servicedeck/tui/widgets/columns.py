@@ -15,7 +15,16 @@ from typing import Any, Literal
 from servicedeck.control import ServiceSnapshot
 from servicedeck.tui import format as fmt
 
-__all__ = ["COLUMNS", "Cell", "CellContext", "Column", "layout", "sort_key"]
+__all__ = [
+    "COLUMNS",
+    "PROCESS",
+    "Cell",
+    "CellContext",
+    "Column",
+    "layout",
+    "sort_key",
+    "with_process",
+]
 
 Cell = tuple[str, str]
 """What a cell shows: its text, and a style name of the table (`dim`, `error`, ...; ''
@@ -187,6 +196,25 @@ COLUMNS: tuple[Column, ...] = (
     ),
 )  # fmt: skip
 """The table's columns, left to right."""
+
+
+def _process(snap: ServiceSnapshot) -> str:
+    process = snap.process
+    return "" if process is None else f"{process.host}:{process.pid}"
+
+
+PROCESS = Column(
+    "process", "PROCESS", 14, 92,
+    render=lambda s, c: (_process(s), "dim"),
+    sort=lambda s: (_process(s), s.name.lower()),
+)  # fmt: skip
+"""Which process runs the service (host and pid): shown when the table shows the
+services of several processes (`servicedeck attach ADDRESS ADDRESS`)."""
+
+
+def with_process(columns: Sequence[Column] = COLUMNS) -> tuple[Column, ...]:
+    """`columns` with the PROCESS column first."""
+    return (PROCESS, *(column for column in columns if column is not PROCESS))
 
 
 def sort_key(

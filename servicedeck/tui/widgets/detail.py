@@ -97,6 +97,16 @@ class DetailPanel(Vertical):
     # -- public API -------------------------------------------------------------------
 
     @property
+    def process(self) -> ProcessInfo:
+        """The process that runs the services: how its paths and tracebacks are shown."""
+        return self._process
+
+    @process.setter
+    def process(self, process: ProcessInfo) -> None:
+        self._process = process
+        self._shown_key = ()  # draw again, with the new paths
+
+    @property
     def snapshot(self) -> ServiceSnapshot | None:
         """The snapshot shown."""
         return self._snapshot
@@ -148,10 +158,15 @@ class DetailPanel(Vertical):
         if self.tab == "error":
             error = snap.status.last_error
             key = (snap.name, self.tab, id(error), len(snap.status.recent_errors))
-        elif self.tab == "logs":
-            key = (snap.name, self.tab, snap.log_count)
         else:
-            key = (snap.name, self.tab, snap, snap.log_count, self._epoch)
+            # The lines themselves too: a client of another process fetches them after
+            # the snapshot that said they arrived.
+            logs = self._logs
+            shown_logs = (len(logs), logs[-1] if logs else None)
+            if self.tab == "logs":
+                key = (snap.name, self.tab, snap.log_count, shown_logs)
+            else:
+                key = (snap.name, self.tab, snap, snap.log_count, self._epoch, shown_logs)
         if key == self._shown_key:
             return
         self._shown_key = key

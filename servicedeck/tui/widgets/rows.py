@@ -22,7 +22,7 @@ __all__ = ["STYLE_NAMES", "RowPainter"]
 
 STYLE_NAMES = (
     *("header", "cursor", "dim", "running", "sleeping", "starting", "paused", "stopping"),
-    *("stopped", "crashed", "failing", "enabled", "error", "number"),
+    *("stopped", "crashed", "failing", "enabled", "error", "number", "unreachable"),
 )
 """The style names a cell may ask for (and the header and cursor rows): each is the
 table's component class `service-table--<name>`."""
@@ -77,8 +77,12 @@ class RowPainter:
         """The line of one service; `cursor`: the highlighted one."""
         styles = self._styles
         text = Text(no_wrap=True, overflow="crop", end="")
+        # A process that cannot be reached: its rows are its last known state, greyed.
+        unreachable = snap.unreachable is not None
         for column, x, cells in self.layout:
             value, style = column.render(snap, context)
+            if unreachable:
+                style = "unreachable"
             self._place(text, x, Text(value, style=styles.get(style, "")), cells, column.right)
         return self._to_strip(text, styles["cursor"] if cursor else None)
 

@@ -73,6 +73,7 @@ class ServiceTable(ScrollView, can_focus=True):
         & > .service-table--enabled { color: $text; }
         & > .service-table--error { color: $error; }
         & > .service-table--number { color: $text; }
+        & > .service-table--unreachable { color: $text-disabled; text-style: italic; }
     }
     """
 
@@ -168,6 +169,32 @@ class ServiceTable(ScrollView, can_focus=True):
         self._header: Strip | None = None
 
     # -- public API -------------------------------------------------------------------
+
+    @property
+    def names(self) -> list[str]:
+        """The names of every row, in the order they were given (before filter and sort)."""
+        return list(self._order)
+
+    @property
+    def root(self) -> str | None:
+        """Paths under it are shown relative to it."""
+        return self._root
+
+    @root.setter
+    def root(self, root: str | None) -> None:
+        self._root = root
+        for row in self._rows.values():
+            row.version += 1
+        self.refresh()
+
+    def show_columns(self, columns: Sequence[Column]) -> None:
+        """Draw these columns from now on (e.g. add the PROCESS column)."""
+        self._columns = tuple(columns)
+        self._painter = None
+        self._header = None
+        for row in self._rows.values():
+            row.version += 1
+        self.refresh()
 
     @property
     def visible_names(self) -> list[str]:

@@ -1,0 +1,1 @@
+"""The endpoint tests share their helpers with the reliability tests: `support.served`."""
