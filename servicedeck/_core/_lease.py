@@ -79,6 +79,22 @@ class LeaseStatus:
     transitions: int = 0
     """How many times this process became, or stopped being, the leader."""
 
+    @property
+    def summary(self) -> str:
+        """One line for people: `standby: running on host-b:4242, epoch 7`,
+        `leader here, epoch 7`, `lost (epoch 7): standing by`, `off: stopped here`."""
+        lease, role = self.lease, self.role
+        if role is LeaseRole.STANDBY:
+            if lease is None:
+                return "standby: nobody holds it"
+            return f"standby: running on {lease.holder}, epoch {lease.epoch}"
+        epoch = "" if lease is None else f" epoch {lease.epoch}"
+        if role is LeaseRole.LEADER:
+            return f"leader here,{epoch}" if epoch else "leader here"
+        if role is LeaseRole.LOST:
+            return f"lost ({epoch.strip()}): standing by" if epoch else "lost: standing by"
+        return "off: stopped here"
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
         return {

@@ -135,7 +135,13 @@ def _print_table(answers: list[_Answer]) -> None:
     # In a pipe, never wrap a row: one service per line, for grep.
     console = Console(width=None if sys.stdout.isatty() else 1000, highlight=False)
     table = Table(box=None, header_style="bold")
-    columns = ("Process", "Service", "State", "Health", "Loops", "Errors", "Last loop", "Next loop")
+    columns: tuple[str, ...] = (
+        "Process", "Service", "State", "Health", "Loops", "Errors", "Last loop", "Next loop",
+    )  # fmt: skip
+    # Several replicas (a coordinator): who leads each service.
+    leased = any(s.status.lease is not None for a in answers for s in a.services)
+    if leased:
+        columns = (*columns, "Lease")
     for column in (*columns, "Last error"):
         table.add_column(column, no_wrap=column != "Last error")
     for answer in answers:
@@ -150,7 +156,7 @@ def _print_table(answers: list[_Answer]) -> None:
             good = snap.health is Health.HEALTHY or not snap.enabled
             since = None if status.last_loop_at is None else answer.now - status.last_loop_at
             due = status.next_loop_at
-            table.add_row(
+            cells: list[str | Text] = [
                 where,
                 snap.name,
                 state,
@@ -159,8 +165,11 @@ def _print_table(answers: list[_Answer]) -> None:
                 str(status.error_count),
                 "-" if since is None else f"{_ago(since)} ago",
                 "-" if due is None else f"in {_ago(max(due - answer.now, 0.0))}",
-                Text(status.last_error.summary, style="red") if status.last_error else "",
-            )
+            ]
+            if leased:
+                cells.append("-" if status.lease is None else status.lease.summary)
+            error = Text(status.last_error.summary, style="red") if status.last_error else ""
+            table.add_row(*cells, error)
     lines: list[str] = []
     if any(answer.error is None for answer in answers):
         with console.capture() as captured:

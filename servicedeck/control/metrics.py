@@ -13,6 +13,13 @@ Every series has the label `service`:
     servicedeck_service_state                    gauge    1 for its state (label `state`), else 0
     servicedeck_service_up                       gauge    1 when its health verdict is healthy
 
+With several replicas (a coordinator), for each leased service:
+
+    servicedeck_service_lease_role               gauge    1 for its role here (label `role`)
+    servicedeck_service_lease_epoch              gauge    the lease's epoch, as last seen
+    servicedeck_service_lease_transitions_total  counter  times this process became or
+                                                          stopped being its leader
+
 The counters and gauges cost nothing between scrapes: `collect()` reads one snapshot per
 service. A histogram needs every loop's duration, and a snapshot holds only the last
 few (`ServiceStatus.recent_durations`, 32): `DurationHistograms` folds the loops it has
@@ -37,7 +44,7 @@ from dataclasses import dataclass
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from servicedeck.control import Health, ServiceControl, ServiceSnapshot, ServiceState
+from servicedeck.control import Health, LeaseRole, ServiceControl, ServiceSnapshot, ServiceState
 
 __all__ = ["BUCKETS", "DurationHistograms", "ServiceCollector"]
 
@@ -120,14 +127,16 @@ class ServiceCollector(Collector):
 
     def describe(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         """The metric names, without samples (so registering reads no snapshot)."""
-        return list(self._families())
+        return [*self._families(), *_lease_families()]
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         """Every metric, from one snapshot of each service."""
         snapshots = self.control.snapshots()
         self.histograms.fold(snapshots)
         loops, errors, overruns, stalls, duration, state, up = self._families()
+        role, epoch, transitions = _lease_families()
         states = [s.value for s in ServiceState]
+        roles = [r.value for r in LeaseRole]
         for snap in snapshots:
             status, labels = snap.status, [snap.name]
             loops.add_metric(labels, status.loop_count)
@@ -140,7 +149,15 @@ class ServiceCollector(Collector):
             for value in states:
                 state.add_metric([snap.name, value], 1.0 if status.state.value == value else 0.0)
             up.add_metric(labels, 1.0 if snap.health is Health.HEALTHY else 0.0)
+            lease = status.lease
+            if lease is not None:
+                for value in roles:
+                    role.add_metric([snap.name, value], 1.0 if lease.role.value == value else 0.0)
+                if lease.lease is not None:
+                    epoch.add_metric(labels, lease.lease.epoch)
+                transitions.add_metric(labels, lease.transitions)
         yield from (loops, errors, overruns, stalls, duration, state, up)
+        yield from (role, epoch, transitions)
 
     @staticmethod
     def _families() -> tuple[
@@ -186,3 +203,24 @@ class ServiceCollector(Collector):
                 labels=service,
             ),
         )
+
+
+def _lease_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, CounterMetricFamily]:
+    """The lease's series: only services run under a coordinator have samples."""
+    return (
+        GaugeMetricFamily(
+            "servicedeck_service_lease_role",
+            "1 for the service's lease role in this process, 0 for the others.",
+            labels=["service", "role"],
+        ),
+        GaugeMetricFamily(
+            "servicedeck_service_lease_epoch",
+            "The epoch (fencing token) of the service's lease, as last seen.",
+            labels=["service"],
+        ),
+        CounterMetricFamily(
+            "servicedeck_service_lease_transitions_total",
+            "Times this process became, or stopped being, the service's leader.",
+            labels=["service"],
+        ),
+    )

@@ -364,6 +364,13 @@ class LeaseCoordinator(ABC):
                 waiter.granted.set()
             elif waiter is not None and _who(lease) != _who(waiter.seen):
                 waiter.seen = lease  # told on a change of hands, not on every renewal
+                if lease is not None:
+                    logger.info(
+                        "lease %s held by %s (epoch %d): standing by",
+                        name,
+                        lease.holder,
+                        lease.epoch,
+                    )
                 if waiter.observe is not None:
                     waiter.observe(lease)
 

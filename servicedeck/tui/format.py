@@ -168,30 +168,13 @@ def state_cell(snap: ServiceSnapshot, blocking: bool = False) -> tuple[str, str]
 
 
 def lease_line(snap: ServiceSnapshot) -> str | None:
-    """The service's lease with several replicas, for people; None without a coordinator.
-
-    `leader here · epoch 7 · 3 transitions`, `standby · running on host-b:4242, epoch 7`,
-    `lost (epoch 7) · standing by`, `off (stopped here)`.
-    """
+    """The service's lease with several replicas, for people; None without a coordinator:
+    `standby: running on host-b:4242, epoch 7 · 3 transitions`."""
     status = snap.status.lease
     if status is None:
         return None
-    lease = status.lease
-    transitions = f"{status.transitions} transition{'' if status.transitions == 1 else 's'}"
-    if status.role is LeaseRole.LEADER:
-        epoch = f" · epoch {lease.epoch}" if lease is not None else ""
-        return f"leader here{epoch} · {transitions}"
-    if status.role is LeaseRole.STANDBY:
-        where = (
-            "nobody holds it"
-            if lease is None
-            else (f"running on {lease.holder}, epoch {lease.epoch}")
-        )
-        return f"standby · {where} · {transitions}"
-    if status.role is LeaseRole.LOST:
-        epoch = f" (epoch {lease.epoch})" if lease is not None else ""
-        return f"lost{epoch} · standing by · {transitions}"
-    return f"off (stopped here) · {transitions}"
+    count = status.transitions
+    return f"{status.summary} · {count} transition{'' if count == 1 else 's'}"
 
 
 def stall_line(stall: Stall, cwd: str | None = None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 
 from .conftest import ServiceDeck
 
@@ -60,3 +61,27 @@ def test_coordinate_two_runs_share_a_service_and_hand_it_over(sd: ServiceDeck) -
     second.wait_for(r"lease Ticker acquired \(epoch 2\)")
     second.signal(signal.SIGTERM)
     assert second.finish() == 0
+
+
+def test_coordinate_status_shows_who_leads_and_a_standby_is_healthy(sd: ServiceDeck) -> None:
+    fast = {"SERVICEDECK_POLL_SECONDS": "0.1", "SERVICEDECK_COORDINATE": "sqlite:///leases.db"}
+    first = sd.start("run", "services.py:Ticker", **fast)
+    first.wait_for(r"lease Ticker acquired \(epoch 1\)")
+    second_state = sd.state_dir / "second"
+    second = sd.start("run", "services.py:Ticker", SERVICEDECK_STATE_DIR=str(second_state), **fast)
+    second.wait_for(rf"lease Ticker held by \S+:{first.proc.pid} \(epoch 1\): standing by")
+    try:
+        table = sd("status", str(second_state))
+        leader = sd("status")
+    finally:
+        for run in (second, first):
+            run.signal(signal.SIGTERM)
+            assert run.finish() == 0, run.output()
+
+    assert table.status == 0, table.stdout  # a standby is healthy: another replica runs it
+    header, row = table.stdout.splitlines()[:2]
+    assert "Lease" in header.split()
+    assert f"standby: running on {socket.gethostname()}:{first.proc.pid}, epoch 1" in row
+    assert "healthy" in row
+    assert leader.status == 0, leader.stdout
+    assert "leader here, epoch 1" in leader.stdout.splitlines()[1]

@@ -114,3 +114,45 @@ def test_histograms_start_again_when_the_counters_do() -> None:
     buckets, _ = histograms.series("Reaper")
     assert dict(buckets)["+Inf"] == 1
     assert len(buckets) == len(BUCKETS) + 1
+
+
+class Snapshots:
+    """A `ServiceControl` as far as the collector reads one: its snapshots."""
+
+    def __init__(self, *snapshots: ServiceSnapshot) -> None:
+        self._snapshots = list(snapshots)
+
+    def snapshots(self) -> list[ServiceSnapshot]:
+        return self._snapshots
+
+
+def test_metrics_of_leased_services_say_the_role_epoch_and_transitions() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from servicedeck.control import Lease, LeaseRole, LeaseStatus
+    from servicedeck.control.metrics import ServiceCollector
+
+    elsewhere = Lease("Reaper", "host-b:4242", 7, 1.7e9)
+    registry = CollectorRegistry()
+    registry.register(
+        ServiceCollector(
+            Snapshots(  # type: ignore[arg-type]
+                loop_snapshot("Reaper", lease=LeaseStatus(LeaseRole.STANDBY, elsewhere, 3)),
+                loop_snapshot("Cache"),  # RunInAllServers, or no coordinator: no lease series
+            )
+        )
+    )
+
+    found = samples(generate_latest(registry).decode())
+
+    reaper = (("service", "Reaper"),)
+    for role in LeaseRole:
+        labels = (("role", role.value), ("service", "Reaper"))
+        assert found["servicedeck_service_lease_role", labels] == (role is LeaseRole.STANDBY)
+    assert found["servicedeck_service_lease_epoch", reaper] == 7
+    assert found["servicedeck_service_lease_transitions_total", reaper] == 3
+    assert not [
+        key
+        for key in found
+        if key[0].startswith("servicedeck_service_lease") and ("service", "Cache") in key[1]
+    ]

@@ -78,14 +78,14 @@ def test_lease_display_state_cell_says_a_standby_waits(
     ("lease", "line"),
     [
         (None, None),
-        (LeaseStatus(LeaseRole.LEADER, ELSEWHERE, 1), "leader here · epoch 7 · 1 transition"),
+        (LeaseStatus(LeaseRole.LEADER, ELSEWHERE, 1), "leader here, epoch 7 · 1 transition"),
         (
             LeaseStatus(LeaseRole.STANDBY, ELSEWHERE, 0),
-            "standby · running on host-b:4242, epoch 7 · 0 transitions",
+            "standby: running on host-b:4242, epoch 7 · 0 transitions",
         ),
-        (LeaseStatus(LeaseRole.STANDBY, None, 0), "standby · nobody holds it · 0 transitions"),
-        (LeaseStatus(LeaseRole.LOST, ELSEWHERE, 2), "lost (epoch 7) · standing by · 2 transitions"),
-        (LeaseStatus(LeaseRole.OFF, None, 2), "off (stopped here) · 2 transitions"),
+        (LeaseStatus(LeaseRole.STANDBY, None, 0), "standby: nobody holds it · 0 transitions"),
+        (LeaseStatus(LeaseRole.LOST, ELSEWHERE, 2), "lost (epoch 7): standing by · 2 transitions"),
+        (LeaseStatus(LeaseRole.OFF, None, 2), "off: stopped here · 2 transitions"),
     ],
 )
 def test_lease_display_detail_line(lease: LeaseStatus | None, line: str | None) -> None:
