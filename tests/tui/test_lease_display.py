@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
 
-from servicedeck.control import (
-    Health,
-    Lease,
-    LeaseRole,
-    LeaseStatus,
-    ServiceSnapshot,
-    ServiceState,
-    ServiceStatus,
-)
+import pytest
+from support.records import loop_snapshot
+
+from servicedeck.control import Lease, LeaseRole, LeaseStatus, ServiceSnapshot, ServiceState
 from servicedeck.tui import format as fmt
 
 ELSEWHERE = Lease("Reaper", "host-b:4242", 7, 1.7e9)
@@ -21,20 +16,9 @@ ELSEWHERE = Lease("Reaper", "host-b:4242", 7, 1.7e9)
 def snap(
     lease: LeaseStatus | None, *, has_task: bool = True, state: ServiceState = ServiceState.STOPPED
 ) -> ServiceSnapshot:
-    return ServiceSnapshot(
-        name="Reaper",
-        qualname="shop.Reaper",
-        kind="loop",
-        markers=(),
-        description="",
-        enabled=True,
-        enabled_source="default",
-        env_var="SERVICEDECK_SERVICES_REAPER_ENABLED",
-        settings=(),
-        settings_error=None,
-        status=ServiceStatus(name="Reaper", state=state, lease=lease),
-        health=Health.STOPPED,
-        has_task=has_task,
+    base = loop_snapshot(lease=lease)
+    return dataclasses.replace(
+        base, status=dataclasses.replace(base.status, state=state), has_task=has_task
     )
 
 
