@@ -161,8 +161,8 @@ def _print_table(answers: list[_Answer]) -> None:
                 snap.name,
                 state,
                 Text(snap.health.value, style="green" if good else "bold red"),
-                str(status.loop_count),
-                str(status.error_count),
+                str(status.loop_count) if snap.is_loop else "-",
+                str(status.error_count) if snap.is_loop else "-",
                 "-" if since is None else f"{_ago(since)} ago",
                 "-" if due is None else f"in {_ago(max(due - answer.now, 0.0))}",
             ]

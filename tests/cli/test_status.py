@@ -190,3 +190,46 @@ def test_run_refuses_an_address_it_cannot_take(sd: ServiceDeck, taken: str) -> N
     expected = "another process serves" if taken == "socket" else "is not a socket"
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_status_table_shows_no_loop_counts_for_a_service_that_does_not_loop(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from servicedeck.cli import status as status_command
+    from servicedeck.control import (
+        ControlAddress,
+        Health,
+        ProcessInfo,
+        ServiceSnapshot,
+        ServiceState,
+        ServiceStatus,
+    )
+
+    relay = ServiceSnapshot(
+        name="Relay",
+        qualname="shop.Relay",
+        kind="service",
+        markers=(),
+        description="",
+        enabled=True,
+        enabled_source="default",
+        env_var="SERVICEDECK_SERVICES_RELAY_ENABLED",
+        settings=(),
+        settings_error=None,
+        status=ServiceStatus(name="Relay", state=ServiceState.RUNNING),
+        health=Health.HEALTHY,
+        has_task=True,
+    )
+    process = ProcessInfo(pid=7, host="web", root="/", framework_path="/x", version="1")
+    answer = status_command._Answer(
+        address=ControlAddress.parse("unix:/tmp/x.sock"),
+        error=None,
+        process=process,
+        now=10.0,
+        services=[relay],
+    )
+
+    status_command._print_table([answer])
+
+    [row] = [line for line in capsys.readouterr().out.splitlines() if "Relay" in line]
+    assert row.split()[:6] == ["web:7", "Relay", "running", "healthy", "-", "-"]

@@ -99,3 +99,19 @@ async def test_only_the_last_error_column_shows_the_error() -> None:
     assert cells["name"] == "Failing"
     assert cells["loops"] == "1"
     assert cells["errors"] == "1"
+
+
+async def test_the_name_column_widens_when_rows_with_longer_names_arrive() -> None:
+    """An attached console learns its services after the first paint: names still fit."""
+    import dataclasses
+
+    app = TableApp(COLUMNS, [])
+    async with app.run_test(size=(160, 10)) as pilot:
+        table = app.query_one(ServiceTable)
+        await pilot.pause()
+        assert table.render_line(0).text.strip().startswith("SERVICE")  # painted, empty
+        long_name = "TelemetryUploaderOfInvoices"
+        snap = dataclasses.replace(await failed_snapshot(), name=long_name)
+        table.set_rows([snap])
+        await pilot.pause()
+        assert table.render_line(1).text.split()[0] == long_name

@@ -217,6 +217,8 @@ class ServiceTable(ScrollView, can_focus=True):
         """Show these services (replacing any), in this order."""
         self._rows = {snap.name: _Row(snap) for snap in snapshots}
         self._order = list(self._rows)
+        # The name column fits the longest name: lay the columns out again.
+        self._painter = None
         self._header = None
         self._rebuild()
 
