@@ -200,22 +200,21 @@ class Service(ABC):
     @classmethod
     def environment_variable_name(cls) -> str:
         """The env var that enables or disables this service, e.g. `..._ORDER_REAPER_ENABLED`."""
-        from ._settings import env_prefix_of
-
-        return env_prefix_of(cls._settings_class()) + "ENABLED"
+        return cls._settings_env_prefix() + "ENABLED"
 
     @classmethod
-    def _settings_class(cls) -> type[ServicesBaseSetting]:
-        """The settings model class, without reading the environment when we can avoid it."""
-        from ._settings import ServiceSettingsError, default_settings_class
+    def _settings_env_prefix(cls) -> str:
+        """The prefix of the settings' variables, without reading the environment when
+        we can avoid it."""
+        from ._settings import ServiceSettingsError, default_env_prefix, env_prefix_of
 
         if cls.service_settings.__func__ is Service.service_settings.__func__:  # type: ignore[attr-defined]
-            return default_settings_class(cls.__name__)
+            return default_env_prefix(cls.__name__)
         try:
-            return type(cls.service_settings())
+            return env_prefix_of(cls.service_settings())
         except ServiceSettingsError as exc:
             # The variable's name is wanted most when its value is bad.
-            return exc.settings_class  # type: ignore[return-value]
+            return exc.env_prefix
 
     @classmethod
     def enabled(cls) -> bool:
