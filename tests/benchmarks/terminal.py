@@ -91,12 +91,20 @@ def services_file(count: int, interval: float) -> str:
 # -- tmux --------------------------------------------------------------------------------
 
 
+def child_environment() -> dict[str, str]:
+    """The environment the measured processes run in: this one, with bytecode written
+    and read as a user's interpreter does (a `PYTHONDONTWRITEBYTECODE` here would make
+    every launch compile servicedeck and the services file again)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 class Tmux:
     """A private tmux server (its own socket name), so no user session is touched."""
 
     def __init__(self) -> None:
         self.socket = f"servicedeck-bench-{os.getpid()}"
         self._sessions = 0
+        self._environment = child_environment()
 
     def _run(self, *args: str) -> str:
         done = subprocess.run(
@@ -105,6 +113,7 @@ class Tmux:
             text=True,
             check=True,
             timeout=10,
+            env=self._environment,  # the server's, and so its panes'
         )
         return done.stdout
 
@@ -344,7 +353,11 @@ def run_headless(files: Path, count: int, plan: Plan) -> Headless:
     """`servicedeck run` of the same file, with no console: CPU and memory."""
     argv = [str(servicedeck_command()), "run", "--no-control", f"s{count}.py"]
     process = subprocess.Popen(
-        argv, cwd=files, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        argv,
+        cwd=files,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=child_environment(),
     )
     try:
         time.sleep(plan.warm_up + 1.0)  # start-up, then the same settling as the console's
