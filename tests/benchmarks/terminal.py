@@ -105,6 +105,9 @@ class Tmux:
         self.socket = f"servicedeck-bench-{os.getpid()}"
         self._sessions = 0
         self._environment = child_environment()
+        # Kept running between sessions: a server that exits with its last session
+        # refuses the next one while it goes.
+        self._run("start-server", ";", "set-option", "-g", "exit-empty", "off")
 
     def _run(self, *args: str) -> str:
         done = subprocess.run(
