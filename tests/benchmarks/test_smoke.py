@@ -34,6 +34,7 @@ MEASURED = (
     "constructed, started and run once (in an anyio task group)",
     "peak memory growth per service (tracemalloc)",
     "peak memory growth per service, in an anyio task group",
+    "peak memory growth per service, each of its own class",
     "await-stack refresh of a hung service",
     "`import servicedeck`",
     "`servicedeck ls` on the demo",
