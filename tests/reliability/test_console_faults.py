@@ -32,7 +32,7 @@ SIZE = (150, 40)
 def make_app(classes: list[type], *, start_paused: bool = False) -> ServiceDeckApp:
     """The console on `classes` in real time (a frozen clock would hold scheduled loops)."""
     controller = ServiceController(classes, propagate_logs=False, root=REPOSITORY)
-    return ServiceDeckApp(controller, start_paused=start_paused)
+    return ServiceDeckApp(controller, open_stopped=start_paused)
 
 
 def shown_text(widget: Static, width: int = 200) -> str:

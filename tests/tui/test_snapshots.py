@@ -115,7 +115,7 @@ def test_filter_applied(snap_compare: SnapCompare) -> None:
 def test_settings_error(snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch) -> None:
     """A service whose enabling variable does not parse: listed, explained, not started."""
     monkeypatch.setenv("SERVICEDECK_SERVICES_HEARTBEAT_ENABLED", "maybe")
-    app = demo_app(start_paused=True, clock=ManualClock(1000.0), root=ROOT)
+    app = demo_app(open_stopped=True, clock=ManualClock(1000.0), root=ROOT)
 
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)
