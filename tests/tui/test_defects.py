@@ -316,6 +316,7 @@ async def test_defect_10_a_running_loop_shows_how_long_it_runs_and_no_contradict
         await press_and_settle(pilot, "X")
         assert app.controller.snapshot("Hanging").stuck
         row = row_text(app, "Hanging")
+        assert (app.summary.running, app.summary.stuck) == (0, 1), "stuck, not also running"
         assert "stuck" in row, row
         assert "healthy" not in row, row
         assert "running" not in row, row
