@@ -42,6 +42,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.prompt = prompt
         self.detail = detail
         self.yes = yes
+        self._answered = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -61,12 +62,19 @@ class ConfirmScreen(ModalScreen[bool]):
         """One key answers: y yes, anything else no (the key does nothing more)."""
         event.stop()
         event.prevent_default()
-        self.dismiss(event.key == "y")
+        self._answer(event.key == "y")
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:
-        self.dismiss(True)
+        self._answer(True)
 
     @on(Button.Pressed, "#no")
     def _no(self) -> None:
-        self.dismiss(False)
+        self._answer(False)
+
+    def _answer(self, yes: bool) -> None:
+        # Once: keys typed fast arrive before the screen is gone, and a second dismiss
+        # would pop the screen under it.
+        if not self._answered:
+            self._answered = True
+            self.dismiss(yes)
