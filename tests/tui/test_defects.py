@@ -403,3 +403,16 @@ async def test_defect_13_an_init_error_shows_user_frames_and_the_cursor_row_is_r
                 break
         else:
             raise AssertionError(strip.text)
+
+
+async def test_defect_12_the_sort_mark_is_never_cut_off_in_a_narrow_column() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(pilot)
+        app.sort_by("overruns")  # OVR is 4 cells: the title gives way to the mark
+        await pilot.pause()
+        header = app.table.render_line(0).text
+        assert "OV ▼" in header, header
+        app.sort_by("overruns", reverse=True)
+        await pilot.pause()
+        assert "OV ▲" in app.table.render_line(0).text
