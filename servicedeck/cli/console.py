@@ -12,7 +12,7 @@ __all__ = ["COMMAND"]
 EPILOG = """\
 examples:
   servicedeck                            open the console on the demo services
-  servicedeck myapp.services --paused    open it on your services, all stopped
+  servicedeck myapp.services --paused    open it on your services, paused for stepping
   servicedeck ./services.py:Reaper       just one class from a file
   servicedeck ls --output json           list services as JSON
   servicedeck run --background           run them headless, in the background
@@ -21,7 +21,10 @@ examples:
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--paused", action="store_true", help="open with every service stopped, for stepping"
+        "--paused",
+        action="store_true",
+        help="open with every enabled loop service paused (setup done, no loop run): n steps "
+        "one loop at a time without re-running setup",
     )
 
 
@@ -39,7 +42,8 @@ COMMAND = Subcommand(
     name="",
     summary="open the console on the services found",
     description="Write, watch, step and run in-process async loop services.\n\n"
-    "With no command, opens the console on the services found.",
+    "With no command, opens the console on the services found. Exit status: 0 when every "
+    "service stopped, 130 when the quit was forced (q twice), 2 for bad input.",
     epilog=EPILOG,
     add_arguments=_arguments,
     run=_run,

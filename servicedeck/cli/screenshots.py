@@ -50,16 +50,18 @@ def demo_app(
     start_paused: bool = False,
     clock: Callable[[], float] | None = None,
     root: str | None = None,
+    open_stopped: bool = False,
 ) -> ServiceDeckApp:
     """The console on the demo services, logs kept off the screen.
 
     Args:
-        start_paused: open with everything stopped, for stepping.
+        start_paused: open with the enabled loops paused (`--paused`), for stepping.
         clock: the controller's clock (e.g. a `ManualClock` for snapshot tests).
         root: paths are shown relative to it (default: the working directory).
+        open_stopped: open with every service stopped.
     """
     controller = ServiceController(demo_services(), clock=clock, propagate_logs=False, root=root)
-    return ServiceDeckApp(controller, start_paused=start_paused)
+    return ServiceDeckApp(controller, start_paused=start_paused, open_stopped=open_stopped)
 
 
 DemoPilot = Pilot[StopReport | None]
@@ -89,7 +91,7 @@ async def _error(pilot: DemoPilot, seconds: float) -> None:
 
 
 async def _stepping(pilot: DemoPilot, seconds: float) -> None:
-    await pilot.press("down", "p")
+    await pilot.press("down")  # it opened paused (setup done): n steps it
     await pilot.pause(0.2)
     for _ in range(4):
         await pilot.press("n")
