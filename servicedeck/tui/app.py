@@ -431,8 +431,14 @@ class ServiceDeckApp(App[StopReport | None]):
         self._send("stop")
 
     def action_restart(self) -> None:
-        """Stop the highlighted service (waiting), then start it again."""
-        self._send("restart")
+        """Reload the highlighted service's changed code, else restart it; say which."""
+        if snap := self._target(keys.spec("restart")):
+            self._run_worker(snap.name, partial(self._restart, snap.name))
+
+    async def _restart(self, name: str) -> None:
+        # The controller logs the same sentence in the service's log.
+        report = await self.controller.restart(name)
+        self.notify(report.summary, timeout=5, markup=False)
 
     def action_kill(self) -> None:
         """Cancel the highlighted service's task."""
