@@ -51,6 +51,7 @@ from servicedeck.tui.widgets.banner import ConnectionBanner
 from servicedeck.tui.widgets.columns import with_process
 from servicedeck.tui.widgets.detail import DetailPanel, Tab
 from servicedeck.tui.widgets.filter_bar import FilterBar
+from servicedeck.tui.widgets.reload_banner import ReloadBanner
 from servicedeck.tui.widgets.service_table import ServiceTable
 from servicedeck.tui.widgets.summary import SummaryBar
 
@@ -129,6 +130,7 @@ class ServiceDeckApp(App[StopReport | None]):
     def compose(self) -> ComposeResult:
         yield SummaryBar(id="summary")
         yield ConnectionBanner(id="banner")
+        yield ReloadBanner(id="reload-banner")
         yield ServiceTable(self.controller.now, root=self.controller.process.root, id="table")
         yield DetailPanel(self.controller.process, id="detail")
         yield FilterBar(id="filter")
@@ -153,6 +155,11 @@ class ServiceDeckApp(App[StopReport | None]):
     def banner(self) -> ConnectionBanner:
         """The line that says the services' process cannot be reached."""
         return self.query_one("#banner", ConnectionBanner)
+
+    @cached_property
+    def reload_banner(self) -> ReloadBanner:
+        """The line that says a reload of changed code failed (`--reload`)."""
+        return self.query_one("#reload-banner", ReloadBanner)
 
     @cached_property
     def filter_bar(self) -> FilterBar:
@@ -182,6 +189,7 @@ class ServiceDeckApp(App[StopReport | None]):
         self.summary.count_services(snapshots)
         self._names = self.controller.names
         self.table.set_rows(snapshots)
+        self.reload_banner.show(snapshots)
         self._changes.start()
         self.set_interval(ChangeFeed.FLUSH_SECONDS, self._changes.flush)
         self._session.start(self._services_started, self._services_ended)
@@ -253,6 +261,7 @@ class ServiceDeckApp(App[StopReport | None]):
         table = self.table
         self._follow_the_process(snapshots)
         table.update_rows(snapshots)
+        self.reload_banner.show(snapshots)
         self.summary.count_services(snapshots)
         cursor = table.cursor_name
         if any(snap.name == cursor for snap in snapshots):
@@ -439,6 +448,10 @@ class ServiceDeckApp(App[StopReport | None]):
         # The controller logs the same sentence in the service's log.
         report = await self.controller.restart(name)
         self.notify(report.summary, timeout=5, markup=False)
+
+    def action_debug(self) -> None:
+        """Run the next loop of the highlighted service under pdb (the console steps aside)."""
+        self._send("debug")
 
     def action_kill(self) -> None:
         """Cancel the highlighted service's task."""

@@ -111,6 +111,12 @@ KEYS: tuple[KeySpec, ...] = (
             send=lambda c, s, n: c.kill(s.name),
             why="k9s's ctrl+k kills a pod; plain k too, as the reliability issue asks "
             "(the cursor moves with the arrow keys, not vi's j/k)."),
+    KeySpec("debug", "d", "debug", "debug",
+            "Run the next loop under pdb, stopped at the first line of run_once; the console "
+            "steps aside until you continue (c). The event loop waits meanwhile.",
+            "Service", Command.DEBUG, "Debug the next loop of {name} in pdb", footer=False,
+            send=lambda c, s, n: c.debug(s.name),
+            why="d for debugger; b (break on error) was taken."),
     KeySpec("toggle_enabled", "t", "toggle_enabled", "enable",
             "Toggle whether the service is enabled, for this session only (it does not "
             "start or stop it).",

@@ -37,7 +37,7 @@ def test_keys_each_binding_has_a_unique_id_and_key() -> None:
 def test_keys_are_the_ones_the_issue_lists() -> None:
     keys = {key for spec in KEYS for key in spec.keys}
     issue = {"s", "n", "p", "x", "X", "r", "ctrl+k", "t", "l", "e", "enter", "slash",
-             "exclamation_mark", "question_mark", "f1", "ctrl+p", "q", "k"}  # fmt: skip
+             "exclamation_mark", "question_mark", "f1", "ctrl+p", "q", "k", "d"}  # fmt: skip
     assert issue <= keys
     extra = {spec.id: spec.why for spec in KEYS if set(spec.keys) - issue - {"escape"}}
     assert extra == {"pause_on_error": extra["pause_on_error"]}, "every extra key says why"
