@@ -77,8 +77,12 @@ class TerminalDebugger(pdb.Pdb):
         code = getattr(function, "__wrapped__", function).__code__
         self._target = instance
         self.set_break(code.co_filename, first_line(code), temporary=True)
-        self.set_trace(sys._getframe(1))
-        self.set_continue()  # trace only what the breakpoint needs until it is hit
+        # What `set_trace()` then `c` would leave, without stopping here first: no frame
+        # to stop in but the breakpoint's, traced from the next call on.
+        self.reset()
+        self.botframe = sys._getframe(1)
+        super().set_continue()
+        sys.settrace(self.trace_dispatch)
 
     def break_here(self, frame: FrameType) -> bool:
         """A breakpoint of `break_in()` stops only for its instance."""
