@@ -451,7 +451,13 @@ class ServiceDeckApp(App[StopReport | None]):
 
     def action_debug(self) -> None:
         """Run the next loop of the highlighted service under pdb (the console steps aside)."""
-        self._send("debug")
+        if snap := self._target(keys.spec("debug")):
+            self._run_worker(snap.name, partial(self._debug, snap.name))
+
+    async def _debug(self, name: str) -> None:
+        await self.controller.debug(name)
+        loops = self.controller.snapshot(name).status.loop_count
+        self.notify(f"{name}: its loop ran under pdb (loop {loops})", timeout=5, markup=False)
 
     def action_kill(self) -> None:
         """Cancel the highlighted service's task."""
