@@ -34,7 +34,7 @@ import anyio
 
 from servicedeck import Service
 from servicedeck.control import CommandError
-from servicedeck.controller import ServiceController
+from servicedeck.controller import LOGGER_PREFIX, ServiceController
 from servicedeck.reload._graph import ModuleGraph, source_cache_of
 
 __all__ = ["ReloadReport", "Reloader"]
@@ -180,7 +180,14 @@ class Reloader:
             except (Exception, SystemExit) as exc:
                 self._put_back(saved, affected)
                 error = self._describe(exc)
-                logger.error("reload of %s failed: %s (the old code runs on)", files, error)
+                # In the services' own logs: the console shows them there (a line on
+                # stderr would be written over its screen), `run` on stderr.
+                for name in names:
+                    logging.getLogger(f"{LOGGER_PREFIX}.{name}").error(
+                        "%s: reload failed: %s (its old code runs on)", name, error
+                    )
+                if not names:
+                    logger.info("reload of %s failed: %s", ", ".join(files), error)
                 self.controller.set_reload_error(names, error)
                 self.graph.scan()
                 self.last = ReloadReport(files=files, error=error)
