@@ -102,7 +102,9 @@ KEYS: tuple[KeySpec, ...] = (
             "Stop and wait until it has stopped (teardown done); the screen stays live and a "
             "notification says when it stopped or that it timed out.",
             "Service", Command.STOP, "Stop {name} and wait"),
-    KeySpec("restart", "r", "restart", "restart", "Stop (waiting), then start again.", "Service",
+    KeySpec("restart", "r", "restart", "restart",
+            "Reload its code if a file it depends on changed (--reload), else stop (waiting) "
+            "and start again; a notification says which.", "Service",
             Command.RESTART, "Restart {name}", footer=False,
             send=lambda c, s, n: c.restart(s.name)),
     KeySpec("kill", "ctrl+k,k", "kill", "kill",
