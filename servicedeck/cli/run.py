@@ -162,7 +162,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.reload:
         reload_on_save(controller, args.targets)
     # A breakpoint() in a service: pdb, with the stall watchdog told it holds the loop.
-    sys.breakpointhook = controller.breakpointhook
+    hook, sys.breakpointhook = sys.breakpointhook, controller.breakpointhook
 
     async def serve_coordinated() -> int:
         if coordinator is None:
@@ -188,6 +188,7 @@ def _run(args: argparse.Namespace) -> int:
             raise  # main() exits 130 for the one, Python with its code for the other
         return EXIT_FAILURE
     finally:
+        sys.breakpointhook = hook
         pid_file.release()
 
 

@@ -451,6 +451,9 @@ class ServiceDeckApp(App[StopReport | None]):
 
     def action_debug(self) -> None:
         """Run the next loop of the highlighted service under pdb (the console steps aside)."""
+        if self.is_headless:  # no terminal to hand to pdb (a test's pilot)
+            self.notify("the debugger needs a terminal", severity="warning", markup=False)
+            return
         if snap := self._target(keys.spec("debug")):
             self._run_worker(snap.name, partial(self._debug, snap.name))
 
