@@ -56,6 +56,7 @@ from servicedeck.tui.widgets.banner import ConnectionBanner
 from servicedeck.tui.widgets.columns import with_process
 from servicedeck.tui.widgets.detail import DetailPanel, Tab
 from servicedeck.tui.widgets.filter_bar import FilterBar
+from servicedeck.tui.widgets.reload_banner import ReloadBanner
 from servicedeck.tui.widgets.service_table import ServiceTable
 from servicedeck.tui.widgets.summary import SummaryBar
 
@@ -148,6 +149,7 @@ class ServiceDeckApp(App[StopReport | None]):
     def compose(self) -> ComposeResult:
         yield SummaryBar(id="summary")
         yield ConnectionBanner(id="banner")
+        yield ReloadBanner(id="reload-banner")
         yield ServiceTable(self.controller.now, root=self.controller.process.root, id="table")
         yield DetailPanel(self.controller.process, id="detail")
         yield FilterBar(id="filter")
@@ -172,6 +174,11 @@ class ServiceDeckApp(App[StopReport | None]):
     def banner(self) -> ConnectionBanner:
         """The line that says the services' process cannot be reached."""
         return self.query_one("#banner", ConnectionBanner)
+
+    @cached_property
+    def reload_banner(self) -> ReloadBanner:
+        """The line that says a reload of changed code failed (`--reload`)."""
+        return self.query_one("#reload-banner", ReloadBanner)
 
     @cached_property
     def filter_bar(self) -> FilterBar:
@@ -201,6 +208,7 @@ class ServiceDeckApp(App[StopReport | None]):
         self.summary.count_services(snapshots)
         self._names = self.controller.names
         self.table.set_rows(snapshots)
+        self.reload_banner.show(snapshots)
         self._changes.start()
         self.set_interval(ChangeFeed.FLUSH_SECONDS, self._changes.flush)
         self._session.start(self._services_started, self._services_ended)
@@ -273,6 +281,7 @@ class ServiceDeckApp(App[StopReport | None]):
         table = self.table
         self._follow_the_process(snapshots)
         table.update_rows(snapshots)
+        self.reload_banner.show(snapshots)
         self.summary.count_services(snapshots)
         cursor = table.cursor_name
         if any(snap.name == cursor for snap in snapshots):
@@ -451,8 +460,27 @@ class ServiceDeckApp(App[StopReport | None]):
         self._send("stop")
 
     def action_restart(self) -> None:
-        """Stop the highlighted service (waiting), then start it again."""
-        self._send("restart")
+        """Reload the highlighted service's changed code, else restart it; say which."""
+        if snap := self._target(keys.spec("restart")):
+            self._run_worker(snap.name, partial(self._restart, snap.name))
+
+    async def _restart(self, name: str) -> None:
+        # The controller logs the same sentence in the service's log.
+        report = await self.controller.restart(name)
+        self.notify(report.summary, timeout=5, markup=False)
+
+    def action_debug(self) -> None:
+        """Run the next loop of the highlighted service under pdb (the console steps aside)."""
+        if self.is_headless:  # no terminal to hand to pdb (a test's pilot)
+            self.notify("the debugger needs a terminal", severity="warning", markup=False)
+            return
+        if snap := self._target(keys.spec("debug")):
+            self._run_worker(snap.name, partial(self._debug, snap.name))
+
+    async def _debug(self, name: str) -> None:
+        await self.controller.debug(name)
+        loops = self.controller.snapshot(name).status.loop_count
+        self.notify(f"{name}: its loop ran under pdb (loop {loops})", timeout=5, markup=False)
 
     def action_kill(self) -> None:
         """Cancel the highlighted service's task: at once when it is stuck (or a kill is

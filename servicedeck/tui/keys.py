@@ -102,7 +102,9 @@ KEYS: tuple[KeySpec, ...] = (
             "Stop and wait until it has stopped (teardown done); the screen stays live and a "
             "notification says when it stopped or that it timed out.",
             "Service", Command.STOP, "Stop {name} and wait"),
-    KeySpec("restart", "r", "restart", "restart", "Stop (waiting), then start again.", "Service",
+    KeySpec("restart", "r", "restart", "restart",
+            "Reload its code if a file it depends on changed (--reload), else stop (waiting) "
+            "and start again; a notification says which.", "Service",
             Command.RESTART, "Restart {name}", footer=False,
             send=lambda c, s, n: c.restart(s.name)),
     KeySpec("kill", "ctrl+k", "kill", "kill",
@@ -116,6 +118,12 @@ KEYS: tuple[KeySpec, ...] = (
             "Service", Command.CANCEL_STEPS, "Cancel the queued steps of {name}", footer=False,
             send=lambda c, s, n: c.cancel_steps(s.name),
             why="The issue asks for a key to cancel queued steps; c for cancel."),
+    KeySpec("debug", "d", "debug", "debug",
+            "Run the next loop under pdb, stopped at the first line of run_once; the console "
+            "steps aside until you continue (c). The event loop waits meanwhile.",
+            "Service", Command.DEBUG, "Debug the next loop of {name} in pdb", footer=False,
+            send=lambda c, s, n: c.debug(s.name),
+            why="d for debugger; b (break on error) was taken."),
     KeySpec("toggle_enabled", "t", "toggle_enabled", "enable",
             "Toggle whether the service is enabled, for this session only (it does not "
             "start or stop it).",
