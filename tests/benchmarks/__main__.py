@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import console, endpoint, framework, replicas, startup, terminal
+from . import console, endpoint, framework, reload, replicas, startup, terminal
 from ._harness import Scale, Workload, format_table, summary, write_report
 
 WORKLOADS: list[Workload] = [
@@ -18,6 +18,7 @@ WORKLOADS: list[Workload] = [
     *terminal.WORKLOADS,
     *endpoint.WORKLOADS,
     *replicas.WORKLOADS,
+    *reload.WORKLOADS,
 ]
 REPORT = Path(__file__).resolve().parents[2] / "docs" / "performance.md"
 COMMAND = ".venv/bin/python -m tests.benchmarks"

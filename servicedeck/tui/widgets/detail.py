@@ -28,6 +28,7 @@ from textual.widgets import Static
 
 from servicedeck.control import LogLine, ProcessInfo, ServiceSnapshot
 from servicedeck.tui import format as fmt
+from servicedeck.tui.widgets.reload_banner import code_line
 
 __all__ = ["DetailPanel", "Tab"]
 
@@ -242,6 +243,9 @@ class DetailPanel(Vertical):
             stall = Text(fmt.stall_line(snap.stall, self._process.root), "yellow")
             stall.append(f"  ({fmt.session_time(snap.stall.when, self._epoch)})", "dim")
             grid.add_row("Loop stall", stall)
+        # Reloading changed code (`--reload`): the line is made in reload_banner.py.
+        if (code := code_line(snap, self._epoch)) is not None:
+            grid.add_row("Code", code)
         if status.last_error is not None and snap.settings_error is None:
             error = status.last_error
             summary = Text(fmt.safe_line(f"{error.type_name}: {error.message}", 300), "red")
