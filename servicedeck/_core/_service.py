@@ -12,7 +12,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, nullcontext
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, overload
 
 import anyio
 
@@ -139,6 +139,34 @@ def _tracked_stop(stop: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
     return wrapper
 
 
+class _ServiceLogger:
+    """`service.logger`: `logging.getLogger("servicedeck.services.<name>")`, made on first
+    use and then kept; a service may set its own.
+
+    Made lazily because a logger lives for the rest of the process (the logging module
+    keeps it): about 0.4 KB for each of a thousand services that may never log.
+    """
+
+    @overload
+    def __get__(self, service: None, owner: type[Any]) -> _ServiceLogger: ...
+
+    @overload
+    def __get__(self, service: Service, owner: type[Any]) -> logging.Logger: ...
+
+    def __get__(self, service: Service | None, owner: type[Any]) -> logging.Logger | _ServiceLogger:
+        if service is None:
+            return self
+        found = service.__dict__.get("logger")
+        if found is None:
+            found = service.__dict__["logger"] = logging.getLogger(
+                f"servicedeck.services.{service.name}"
+            )
+        return found
+
+    def __set__(self, service: Service, logger: logging.Logger) -> None:
+        service.__dict__["logger"] = logger
+
+
 class Service(ABC):
     """An async service: something started as a task that runs until stopped.
 
@@ -151,7 +179,7 @@ class Service(ABC):
     """
 
     name: str
-    logger: logging.Logger
+    logger: _ServiceLogger = _ServiceLogger()
     _servicedeck: Runtime
     _servicedeck_self_managed: ClassVar[bool] = False
 
@@ -169,12 +197,10 @@ class Service(ABC):
         # Made here, not in __init__, so it exists even if a subclass forgets super().__init__().
         self._servicedeck = Runtime(self)
         self.name = service_name(cls)
-        self.logger = logging.getLogger(f"servicedeck.services.{self.name}")
         return self
 
     def __init__(self) -> None:
         self.name = service_name(type(self))
-        self.logger = logging.getLogger(f"servicedeck.services.{self.name}")
 
     # -- settings ---------------------------------------------------------------------
 
@@ -200,22 +226,21 @@ class Service(ABC):
     @classmethod
     def environment_variable_name(cls) -> str:
         """The env var that enables or disables this service, e.g. `..._ORDER_REAPER_ENABLED`."""
-        from ._settings import env_prefix_of
-
-        return env_prefix_of(cls._settings_class()) + "ENABLED"
+        return cls._settings_env_prefix() + "ENABLED"
 
     @classmethod
-    def _settings_class(cls) -> type[ServicesBaseSetting]:
-        """The settings model class, without reading the environment when we can avoid it."""
-        from ._settings import ServiceSettingsError, default_settings_class
+    def _settings_env_prefix(cls) -> str:
+        """The prefix of the settings' variables, without reading the environment when
+        we can avoid it."""
+        from ._settings import ServiceSettingsError, default_env_prefix, env_prefix_of
 
         if cls.service_settings.__func__ is Service.service_settings.__func__:  # type: ignore[attr-defined]
-            return default_settings_class(cls.__name__)
+            return default_env_prefix(cls.__name__)
         try:
-            return type(cls.service_settings())
+            return env_prefix_of(cls.service_settings())
         except ServiceSettingsError as exc:
             # The variable's name is wanted most when its value is bad.
-            return exc.settings_class  # type: ignore[return-value]
+            return exc.env_prefix
 
     @classmethod
     def enabled(cls) -> bool:

@@ -33,9 +33,10 @@ def load_settings(entry: Entry) -> None:
     except ServiceSettingsError as exc:
         entry.settings_error = str(exc)
         invalid = _invalid_fields(exc)
-        known = _read_around(exc.settings_class, invalid)
+        prefix = _read_prefix(exc)
+        known = _read_around(exc.settings_class, invalid, prefix)
         entry.enabled = None if known is None or "enabled" in invalid else bool(known.enabled)
-        entry.enabled_source = source_of(exc.settings_class, "enabled")
+        entry.enabled_source = source_of(exc.settings_class, "enabled", prefix)
         entry.settings = () if known is None else describe_settings(known, invalid)
         return
     except Exception as exc:
@@ -55,9 +56,19 @@ Invalid = dict[str, tuple[Any, str]]
 """The fields a settings error is about: `field -> (the value rejected, why)`."""
 
 
+def _read_prefix(exc: ServiceSettingsError) -> str | None:
+    """The prefix to read the model of `exc` with again: the one it was read with when
+    that is not its own (the shared default model's, read with its service's), else None."""
+    return None if exc.env_prefix == _own_prefix(exc.settings_class) else exc.env_prefix
+
+
+def _own_prefix(settings_class: type[BaseSettings]) -> str:
+    return str(settings_class.model_config.get("env_prefix", "")).upper()
+
+
 def _invalid_fields(exc: ServiceSettingsError) -> Invalid:
     settings_class = exc.settings_class
-    prefix = str(settings_class.model_config.get("env_prefix", "")).upper()
+    prefix = exc.env_prefix
     by_variable = {prefix + name.upper(): name for name in settings_class.model_fields}
     return {
         by_variable[variable]: (value, message)
@@ -67,7 +78,7 @@ def _invalid_fields(exc: ServiceSettingsError) -> Invalid:
 
 
 def _read_around(
-    settings_class: type[BaseSettings], invalid: Invalid
+    settings_class: type[BaseSettings], invalid: Invalid, prefix: str | None = None
 ) -> ServicesBaseSetting | None:
     """The settings read again with the `invalid` fields at their defaults (arguments
     win over every source); None when that cannot be done (a field without a default)."""
@@ -77,6 +88,8 @@ def _read_around(
         if field.is_required():
             return None
         defaults[name] = field.get_default(call_default_factory=True)
+    if prefix is not None:
+        defaults["_env_prefix"] = prefix
     try:
         known = settings_class(**defaults)
     except Exception:
@@ -84,12 +97,15 @@ def _read_around(
     return known if isinstance(known, ServicesBaseSetting) else None
 
 
-def source_of(settings_class: type[BaseSettings], field_name: str) -> str:
-    """Where field `field_name` of `settings_class` comes from: `env`, `.env` or `default`."""
+def source_of(
+    settings_class: type[BaseSettings], field_name: str, prefix: str | None = None
+) -> str:
+    """Where field `field_name` of `settings_class` (read with env prefix `prefix`, None:
+    its own) comes from: `env`, `.env` or `default`."""
     try:
-        if field_name in EnvSettingsSource(settings_class)():
+        if field_name in EnvSettingsSource(settings_class, env_prefix=prefix)():
             return "env"
-        if field_name in DotEnvSettingsSource(settings_class)():
+        if field_name in DotEnvSettingsSource(settings_class, env_prefix=prefix)():
             return ".env"
     except Exception:
         return "env"
@@ -106,7 +122,9 @@ def describe_settings(
     """
     invalid = invalid or {}
     cls = type(settings)
-    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    prefix = settings.variable_prefix
+    # The shared default model is read with its service's prefix; any other, its own.
+    read_prefix = None if prefix == _own_prefix(cls) else prefix
     from_env: dict[str, Any] = {}
     from_dotenv: dict[str, Any] = {}
     # Only a field given a value (model_fields_set) can come from a source; reading the
@@ -114,8 +132,8 @@ def describe_settings(
     # was most of what `servicedeck ls` spent on a thousand services left at defaults.
     if settings.model_fields_set or invalid:
         try:
-            from_env = EnvSettingsSource(cls)()
-            from_dotenv = DotEnvSettingsSource(cls)()
+            from_env = EnvSettingsSource(cls, env_prefix=read_prefix)()
+            from_dotenv = DotEnvSettingsSource(cls, env_prefix=read_prefix)()
         except Exception:
             from_env, from_dotenv = {}, {}
     infos = []

@@ -120,7 +120,7 @@ class ServiceDeckApp(App[StopReport | None]):
             stop_timeout=stop_timeout,
             start_nothing=open_stopped,
         )
-        self._changes = ChangeFeed(controller, self._show_snapshots)
+        self._changes = ChangeFeed(controller, self._show_snapshots, in_view=self._names_in_view)
         self._notices = ServiceNotices(controller.process.root, self.STALL_NOTICE_SECONDS)
         self._notifications_shown = NotificationBound(self.MAX_NOTIFICATIONS)
         self._stopped = asyncio.Event()
@@ -197,7 +197,8 @@ class ServiceDeckApp(App[StopReport | None]):
         return self._stopped
 
     def flush(self) -> None:
-        """Show every pending change of the services now (a timer does this 4 times a second)."""
+        """Show every pending change of the services now (a timer does this 4 times a
+        second for the rows on screen, once a second for the others)."""
         self._changes.flush()
 
     # -- life cycle -----------------------------------------------------------------------
@@ -210,7 +211,7 @@ class ServiceDeckApp(App[StopReport | None]):
         self.table.set_rows(snapshots)
         self.reload_banner.show(snapshots)
         self._changes.start()
-        self.set_interval(ChangeFeed.FLUSH_SECONDS, self._changes.flush)
+        self.set_interval(ChangeFeed.FLUSH_SECONDS, self._changes.tick)
         self._session.start(self._services_started, self._services_ended)
         self.table.focus()
         self._show_detail()
@@ -294,6 +295,21 @@ class ServiceDeckApp(App[StopReport | None]):
                 self.notify(notice, severity="warning", timeout=6, markup=False)
         if self._quit_screen is not None:
             self._quit_screen.update(snapshots)
+
+    def _names_in_view(self) -> list[str] | None:
+        """The services whose changes show now: the rows on screen, the highlighted one,
+        and "" (the connection, attached); None when every service's do (a sort by a
+        column that changes, failing only, the quit screen's progress)."""
+        table = self.table
+        if (
+            self._quit_screen is not None
+            or table.failing_only
+            or table.sort_column[0] not in (None, "name")
+        ):
+            return None
+        names = [name for y in range(1, table.size.height) if (name := table.name_at(y))]
+        names += ["", table.cursor_name or ""]
+        return names
 
     def _follow_the_process(self, snapshots: list[ServiceSnapshot]) -> None:
         """Attached to another process: it may be lost, reached (its services and paths

@@ -1,14 +1,18 @@
 """`ChangeFeed`: the control protocol's change stream, coalesced into a few screen updates
 a second.
 
-Each change only marks its service dirty. `flush()` (a timer calls it, four times a
-second) reads one snapshot per dirty service and hands them to a callback together,
-however many changes arrived. A service the user just acted on is *urgent* for a
-moment: its changes are handed over at once, at the end of the event-loop turn that
-made them (spaced so a fast loop cannot flood the screen), so a key press shows its
-effect within a frame.
+Each change only marks its service dirty. `tick()` (a timer calls it, four times a
+second) reads one snapshot per dirty service on screen (`in_view`) and hands them to a
+callback together, however many changes arrived; the services off screen are handed
+over once a second (reading every snapshot of 500 busy services four times a second was
+a quarter of the console's own work). `flush()` hands over everything at once.
 
-No Textual here: the app gives it a callback, and a timer that calls `flush()`.
+A service the user just acted on is *urgent* for a moment: its changes are handed
+over at once, at the end of the event-loop turn that made them (spaced so a fast loop
+cannot flood the screen), so a key press shows its effect within a frame.
+
+No Textual here: the app gives it a callback, what is in view, and a timer that calls
+`tick()`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import ClassVar
 
 from servicedeck.control import ServiceControl, ServiceSnapshot
@@ -31,10 +35,14 @@ class ChangeFeed:
         control: where the changes come from, and the snapshots.
         on_snapshots: called with the latest snapshot of each service that changed.
         clock: monotonic seconds, for the urgent window and spacing.
+        in_view: the names whose changes `tick()` hands over each time (the rows on
+            screen); None from it (or no `in_view`): every name counts.
     """
 
     FLUSH_SECONDS: ClassVar[float] = 0.25
-    """How often changes should be applied to the screen (the app's timer calls `flush`)."""
+    """How often changes should be applied to the screen (the app's timer calls `tick`)."""
+    BACKGROUND_SECONDS: ClassVar[float] = 1.0
+    """How often `tick()` hands over the changes of the services not in view."""
     URGENT_SECONDS: ClassVar[float] = 2.0
     """After an action, changes of that service are applied at once for this long."""
     URGENT_SPACING: ClassVar[float] = 1 / 30
@@ -46,10 +54,13 @@ class ChangeFeed:
         on_snapshots: Callable[[list[ServiceSnapshot]], None],
         *,
         clock: Callable[[], float] = time.monotonic,
+        in_view: Callable[[], Collection[str] | None] | None = None,
     ) -> None:
         self._control = control
         self._on_snapshots = on_snapshots
         self._clock = clock
+        self._in_view = in_view
+        self._background_due = float("-inf")
         self._dirty: set[str] = set()
         self._urgent: dict[str, float] = {}
         """Urgent services, and until when."""
@@ -80,6 +91,20 @@ class ChangeFeed:
         """Hand over every pending change now."""
         if self._dirty:
             names, self._dirty = self._dirty, set()
+            self._apply(names)
+
+    def tick(self) -> None:
+        """Hand over the pending changes of the services in view, and every other
+        service's once `BACKGROUND_SECONDS` have passed since they last were."""
+        now = self._clock()
+        view = self._in_view() if self._in_view is not None else None
+        if view is None or now >= self._background_due:
+            self._background_due = now + self.BACKGROUND_SECONDS
+            self.flush()
+            return
+        names = self._dirty.intersection(view)
+        if names:
+            self._dirty.difference_update(names)
             self._apply(names)
 
     def mark_urgent(self, name: str) -> None:

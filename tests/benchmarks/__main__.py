@@ -8,13 +8,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import console, endpoint, framework, reload, replicas, startup
+from . import console, endpoint, framework, reload, replicas, startup, terminal
 from ._harness import Scale, Workload, format_table, summary, write_report
 
 WORKLOADS: list[Workload] = [
     *framework.WORKLOADS,
     *startup.WORKLOADS,
     *console.WORKLOADS,
+    *terminal.WORKLOADS,
     *endpoint.WORKLOADS,
     *replicas.WORKLOADS,
     *reload.WORKLOADS,
@@ -45,22 +46,33 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="write the results into this Markdown file (default: docs/performance.md, "
         "on a full run of every workload only)",
     )
+    parser.add_argument(
+        "--skip",
+        metavar="KEYS",
+        help="comma-separated workloads to leave out (e.g. terminal, which needs tmux)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
-    if args.only:
-        wanted = [key.strip() for key in args.only.split(",") if key.strip()]
-        unknown = [key for key in wanted if key not in keys]
-        if unknown or not wanted:
-            bad = ", ".join(unknown) or args.only
-            parser.error(f"unknown workload {bad!r}; choose from {', '.join(keys)}")
-        args.only = wanted
+    for option in ("only", "skip"):
+        given = getattr(args, option)
+        if given:
+            wanted = [key.strip() for key in given.split(",") if key.strip()]
+            unknown = [key for key in wanted if key not in keys]
+            if unknown or not wanted:
+                bad = ", ".join(unknown) or given
+                parser.error(f"unknown workload {bad!r}; choose from {', '.join(keys)}")
+            setattr(args, option, wanted)
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     scale = Scale(quick=args.quick)
-    selected = [w for w in WORKLOADS if not args.only or w.key in args.only]
+    selected = [
+        w
+        for w in WORKLOADS
+        if (not args.only or w.key in args.only) and not (args.skip and w.key in args.skip)
+    ]
     rows = []
     for workload in selected:
         print(f"measuring {workload.key} ...", end=" ", file=sys.stderr, flush=True)
@@ -76,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{summary(rows, judge=not scale.quick)}.")
 
     output = args.output
-    if output is None and not (args.quick or args.only or args.no_write):
+    if output is None and not (args.quick or args.only or args.skip or args.no_write):
         output = REPORT
     if output is not None and not args.no_write:
         write_report(output, rows, COMMAND)

@@ -103,24 +103,30 @@ def _sig(value: float) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """What servicedeck must reach on a row: at most `limit` times bare asyncio, or at
-    most `limit` in the row's unit."""
+    """What servicedeck must reach on a row: at most `limit` times bare asyncio (`ratio`),
+    at most the baseline plus `limit` in the row's unit (`over`), or at most `limit` in
+    the row's unit."""
 
     limit: float
     ratio: bool = False
+    over: bool = False
 
     def describe(self, unit: Unit) -> str:
-        """E.g. `≤ 3x bare` or `≤ 1 ms`."""
+        """E.g. `≤ 3x bare`, `≤ bare + 3 % of a core` or `≤ 1 ms`."""
         if self.ratio:
             return f"≤ {_sig(self.limit)}x bare"
+        if self.over:
+            return f"≤ bare + {unit.format(self.limit)}"
         return f"≤ {unit.format(self.limit)}"
 
     def met(self, bare: float | None, servicedeck: float) -> bool | None:
         """Whether `servicedeck` meets the target; None when it cannot be judged."""
-        if not self.ratio:
+        if not (self.ratio or self.over):
             return servicedeck <= self.limit
-        if not bare:
+        if bare is None or (self.ratio and not bare):
             return None
+        if self.over:
+            return servicedeck - bare <= self.limit
         return servicedeck / bare <= self.limit
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import itertools
 import logging
 import time
 import traceback
@@ -658,9 +659,34 @@ async def peak_memory_per_service(launch: Launch, count: int) -> float:
     return (peak - before) / count
 
 
+_batches = itertools.count()
+
+
+async def peak_memory_of_distinct_classes(count: int) -> float:
+    """`peak_memory_per_service` for `count` services of as many classes, as a services
+    file defines them (the classes made first: they are the user's code, not its cost)."""
+    # New names every time: a process builds its services once, and what is kept per
+    # name (a logger, a settings model) would be found made by the previous repetition.
+    batch = next(_batches)
+    classes = [type(f"Distinct{batch}x{i:04d}", (CountingService,), {}) for i in range(count)]
+    counter = Counter(goal=count)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    services = [cls() for cls in classes]
+    for service in services:
+        service.counter = counter
+    tasks = [asyncio.create_task(service.start()) for service in services]
+    await counter.reached.wait()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    await cancel_all(tasks)
+    return (peak - before) / count
+
+
 def warm_up_construction() -> None:
-    """Pay the one-off costs (pydantic-settings' import, the settings model) up front."""
-    asyncio.run(construct_servicedeck(1))
+    """Pay the one-off costs (pydantic-settings' import, the settings model, anyio's
+    backend, imported by the first start) up front."""
+    asyncio.run(until_each_ran_once(launch_servicedeck, 1))
 
 
 def measure_construct(scale: Scale) -> list[Row]:
@@ -693,12 +719,13 @@ def measure_construct_start(scale: Scale) -> list[Row]:
             lambda: until_each_ran_once(launch_servicedeck_task_group, count),
         )
     )
-    bare_peak, peak, peak_in_task_group = asyncio.run(
+    bare_peak, peak, peak_in_task_group, peak_of_classes = asyncio.run(
         interleaved(
-            scale.pick(2, 1),  # the same to a few bytes every time
+            scale.pick(3, 1),  # the same to a few bytes every time
             lambda: peak_memory_per_service(launch_bare_services, count),
             lambda: peak_memory_per_service(launch_servicedeck, count),
             lambda: peak_memory_per_service(launch_servicedeck_task_group, count),
+            lambda: peak_memory_of_distinct_classes(count),
         )
     )
     title = f"{count:,} services constructed, started and run once"
@@ -717,6 +744,13 @@ def measure_construct_start(scale: Scale) -> list[Row]:
             None,
             bare_peak,
             peak_in_task_group,
+        ),
+        compared(
+            f"{title}: peak memory growth per service, each of its own class (a services file)",
+            Unit.BYTES,
+            Target(2, ratio=True),
+            bare_peak,
+            peak_of_classes,
         ),
     ]
 

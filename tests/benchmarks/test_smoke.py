@@ -6,9 +6,12 @@ the suite completes and every row has both figures.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,6 +34,7 @@ MEASURED = (
     "constructed, started and run once (in an anyio task group)",
     "peak memory growth per service (tracemalloc)",
     "peak memory growth per service, in an anyio task group",
+    "peak memory growth per service, each of its own class",
     "await-stack refresh of a hung service",
     "`import servicedeck`",
     "`servicedeck ls` on the demo",
@@ -74,8 +78,22 @@ def table_rows(stdout: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[1:]]
 
 
+# The terminal workload's rows (it needs tmux: tested on its own, below).
+TERMINAL = (
+    "6 services looping every 50 ms: key `p` to its row and the detail panel on screen, median",
+    "6 services looping every 50 ms: key `p` to its row and the detail panel on screen, p95",
+    "6 services looping every 50 ms: the console process's CPU",
+    "6 services looping every 50 ms: the console process's memory",
+    "30 services looping every 50 ms: key `p` to its row and the detail panel on screen, median",
+    "30 services looping every 50 ms: key `p` to its row and the detail panel on screen, p95",
+    "30 services looping every 50 ms: the console process's CPU",
+    "30 services looping every 50 ms: the console process's memory",
+    "50 services: from launching the console to its table on screen",
+)
+
+
 def test_quick_run_prints_every_row() -> None:
-    done = run_quick()
+    done = run_quick("--skip", "terminal")
 
     assert done.returncode == 0, done.stderr
     rows = table_rows(done.stdout)
@@ -88,6 +106,22 @@ def test_quick_run_prints_every_row() -> None:
         assert ratio.endswith("x"), row
         assert verdict == "—", row  # a smoke run judges nothing
     assert f"{len(MEASURED)} rows measured (not judged); 0 rows not yet measured." in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="the terminal rows need tmux")
+def test_quick_terminal_run_prints_every_row() -> None:
+    done = run_quick("--only", "terminal")
+
+    assert done.returncode == 0, done.stderr
+    rows = table_rows(done.stdout)
+    assert len(rows) == len(TERMINAL), done.stdout
+    for row, fragment in zip(rows, TERMINAL, strict=True):
+        assert row[0].startswith("terminal (tmux 200x50)"), row
+        assert fragment in row[0], row
+        _, baseline, servicedeck, _, _, verdict = row
+        assert baseline[0].isdigit(), row
+        assert servicedeck[0].isdigit(), row
+        assert verdict == "—", row
 
 
 def test_unknown_workload_is_refused_with_the_choices() -> None:

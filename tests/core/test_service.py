@@ -489,3 +489,38 @@ def test_run_services_leaves_an_ignored_sigint_ignored(
         pytest.fail("run_services() took an ignored SIGINT")
 
     assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+# -- the logger, made on first use -------------------------------------------------------
+
+
+class QuietService(LoopService):
+    async def run_once(self) -> None:
+        return None
+
+
+class LoggingNamed(LoopService):
+    name = "custom-name"
+
+    async def run_once(self) -> None:
+        self.logger.info("ran")
+
+
+def test_a_service_that_never_logs_makes_no_logger() -> None:
+    """A logger per service cost about 0.4 KB each, for services that may never log."""
+    logging.Logger.manager.loggerDict.pop("servicedeck.services.QuietService", None)
+
+    QuietService()
+
+    assert "servicedeck.services.QuietService" not in logging.Logger.manager.loggerDict
+
+
+def test_the_logger_is_named_after_the_service_and_may_be_replaced() -> None:
+    service = LoggingNamed()
+
+    assert service.logger is logging.getLogger("servicedeck.services.custom-name")
+    assert service.logger is service.logger
+    mine = logging.getLogger("mine")
+    service.logger = mine
+    assert service.logger is mine
+    assert LoggingNamed().logger is logging.getLogger("servicedeck.services.custom-name")

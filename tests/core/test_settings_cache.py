@@ -21,7 +21,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from servicedeck import LoopService, ServicesBaseSetting, ServiceSettingsError
-from servicedeck._core._settings import default_settings_class
+from servicedeck._core._settings import DefaultServiceSettings, default_settings_class
 
 VAR = "SERVICEDECK_SERVICES_CACHED_REAPER_ENABLED"
 
@@ -157,7 +157,7 @@ def test_settings_from_a_cached_read_may_be_changed_without_effect() -> None:
 def test_the_default_model_is_read_once_while_nothing_changes(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    model = default_settings_class("CachedReaper")
+    model = DefaultServiceSettings
     reads: list[None] = []
     original: Callable[..., None] = model.__init__
 
@@ -177,6 +177,65 @@ def test_the_default_model_is_read_once_while_nothing_changes(
     assert not CachedReaper.enabled()
     assert not CachedReaper.enabled()
     assert len(reads) <= 2
+
+
+def many_services(count: int) -> list[type[LoopService]]:
+    """`count` service classes with the default settings, named Many0000, ..."""
+
+    async def run_once(self: LoopService) -> None:
+        return None
+
+    return [type(f"Many{i:04d}", (LoopService,), {"run_once": run_once}) for i in range(count)]
+
+
+def test_services_with_default_settings_share_one_model() -> None:
+    """Building a pydantic model class per service cost a third of a millisecond each."""
+    first, second = many_services(2)
+
+    settings = first.service_settings(), second.service_settings()
+
+    assert type(settings[0]) is type(settings[1])
+    assert [s.variable_prefix for s in settings] == [
+        "SERVICEDECK_SERVICES_MANY0000_",
+        "SERVICEDECK_SERVICES_MANY0001_",
+    ]
+    assert second.environment_variable_name() == "SERVICEDECK_SERVICES_MANY0001_ENABLED"
+
+
+def test_services_that_no_input_names_share_one_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    reads: list[str] = []
+    original: Callable[..., None] = DefaultServiceSettings.__init__
+
+    def counting_init(self: DefaultServiceSettings, **values: Any) -> None:
+        reads.append(values["_env_prefix"])
+        original(self, **values)
+
+    monkeypatch.setattr(DefaultServiceSettings, "__init__", counting_init)
+    (tmp_path / ".env").write_text("SERVICEDECK_SERVICES_MANY0003_ENABLED=false\nOTHER=1\n")
+    monkeypatch.setenv("SERVICEDECK_SERVICES_MANY0002_ENABLED", "false")
+    classes = many_services(100)
+
+    enabled = [cls.enabled() for cls in classes]
+    services = [cls() for cls in classes]
+
+    # One read for the 98 services nothing names, one each for the two that are named.
+    assert len(reads) <= 3
+    assert enabled == [i not in (2, 3) for i in range(100)]
+    assert len(services) == 100
+    for cls in classes:  # each as a fresh read of its own model gives it
+        assert (
+            cls.service_settings().model_dump()
+            == default_settings_class(cls.__name__)().model_dump()
+        )
+
+    monkeypatch.setenv("SERVICEDECK_SERVICES_MANY0005_ENABLED", "nope")
+    with pytest.raises(
+        ServiceSettingsError, match="Many0005Settings: SERVICEDECK_SERVICES_MANY0005_ENABLED='nope'"
+    ):
+        classes[5].enabled()
+    assert classes[6].enabled() is True
 
 
 class CustomSettings(ServicesBaseSetting):

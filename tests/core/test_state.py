@@ -59,6 +59,7 @@ SERVICE_API = {
     "environment_variable_name",
     "is_running",
     "lease",
+    "logger",  # made on first use (a descriptor on the class)
     "run_services",
     "running",
     "service_settings",
