@@ -130,7 +130,12 @@ class ServiceDeckApp(App[StopReport | None]):
         yield SummaryBar(id="summary")
         yield ConnectionBanner(id="banner")
         yield ServiceTable(self.controller.now, root=self.controller.process.root, id="table")
-        yield DetailPanel(self.controller.process, id="detail")
+        yield DetailPanel(
+            self.controller.process,
+            where=self.controller.where,
+            now=self.controller.now,
+            id="detail",
+        )
         yield FilterBar(id="filter")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -505,6 +510,18 @@ class ServiceDeckApp(App[StopReport | None]):
     def action_show_detail(self) -> None:
         """Show the detail tab (again: enlarge it)."""
         self._show_tab("detail")
+
+    # -- the detail panel: copy, the log viewer ------------------------------------------
+
+    def action_copy(self) -> None:
+        """Copy what the detail panel shows: the await stack, the traceback, the log line."""
+        found = self.detail.copy_text()
+        if found is None:
+            self.notify("Nothing to copy here.", severity="warning", timeout=3, markup=False)
+            return
+        text, what = found
+        self.copy_to_clipboard(text)
+        self.notify(f"Copied {what}.", timeout=3, markup=False)
 
     def action_filter(self) -> None:
         """Open the filter box."""

@@ -129,6 +129,12 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("detail", "enter", "show_detail", "detail",
             "Show the detail: description, settings, durations (press again to enlarge).",
             "View", None, "Show detail of {name}", footer=False),
+    # -- the detail panel's debugger views (issue 10) --
+    KeySpec("copy", "c", "copy", "copy",
+            "Copy what the detail panel shows: the await stack of the running loop, the "
+            "last traceback, or the selected log line (with its traceback).", "View",
+            footer=False,
+            why="The issue asks for a named copy key; c as in copy (y is vim's yank)."),
     KeySpec("filter", "slash", "filter", "filter",
             "Filter services by name (Enter keeps it, Esc clears it).", "View"),
     KeySpec("failing", "exclamation_mark", "failing_only", "failing",

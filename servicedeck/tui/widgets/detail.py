@@ -13,7 +13,8 @@ error message shows as typed and a 1 MB message cannot freeze the screen.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
 from typing import ClassVar, Literal
 
 from rich.console import Group, RenderableType
@@ -24,10 +25,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.highlight import highlight
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Static
 
-from servicedeck.control import LogLine, ProcessInfo, ServiceSnapshot
+from servicedeck.control import AwaitStack, Health, LogLine, ProcessInfo, ServiceSnapshot
 from servicedeck.tui import format as fmt
+from servicedeck.tui.widgets.await_stack import AwaitStackView
+from servicedeck.tui.widgets.duration_plot import DurationPlot
 
 __all__ = ["DetailPanel", "Tab"]
 
@@ -48,6 +52,37 @@ _LEVEL_STYLES = {
 }
 _LOG_LINE_LIMIT = 2_000
 _RECENT_LOGS = 5
+_LABEL = 16
+"""Cells of the labels in the detail tab's head."""
+_HEALTH_STYLES = {
+    Health.HEALTHY: "green",
+    Health.FAILING: "bold red",
+    Health.CRASHED: "bold red",
+    Health.STALE: "yellow",
+    Health.STOPPED: "dim",
+}
+
+
+def _health(snap: ServiceSnapshot) -> Text:
+    """The verdict and its reason: `failing · 3 of the last 10 loops failed`. A stuck
+    service is never called healthy, whatever the verdict of its counters says."""
+    health, reason = snap.health, snap.health_reason
+    text = Text()
+    if snap.stuck and health in (Health.HEALTHY, Health.STOPPED):
+        text.append("stuck", "bold red")
+        text.append(" · a stop timed out and it still runs: ctrl+k cancels it", "red")
+        return text
+    text.append(health.value, _HEALTH_STYLES.get(health, ""))
+    if reason:
+        text.append(f" · {fmt.safe_line(reason, 300)}")
+    return text
+
+
+def _seconds(seconds: float) -> str:
+    """Whole seconds under a minute (`12s`; the line is refreshed once a second), then
+    `1m05s`."""
+    seconds = max(seconds, 0.0)
+    return f"{int(seconds)}s" if seconds < 60 else fmt.duration(seconds)
 
 
 def _n(count: int, noun: str) -> str:
@@ -61,7 +96,14 @@ def _limited(text: str, limit: int = fmt.ERROR_TEXT_LIMIT) -> tuple[str, str]:
 
 
 class DetailPanel(Vertical):
-    """Shows one service's snapshot, last error and logs (see the module docstring)."""
+    """Shows one service's snapshot, last error and logs (see the module docstring).
+
+    Args:
+        process: the process that runs the services (how paths are shown).
+        where: asks where a service's task waits (`ServiceControl.where`); None: the
+            await stack is not shown.
+        now: the services' clock (`ServiceControl.now`), for "running for".
+    """
 
     DEFAULT_CSS = """
     DetailPanel {
@@ -70,7 +112,13 @@ class DetailPanel(Vertical):
         #detail-tabs { height: 1; padding: 0 1; background: $panel; }
         #detail-body { height: 1fr; padding: 0 1; }
         #detail-code { display: none; }
+        #detail-live { display: none; }
+        #detail-live.-shown { display: block; }
+        #detail-plot { display: none; }
         &.-error #detail-code { display: block; }
+        &.-detail #detail-body { height: auto; max-height: 45%; }
+        &.-detail.-plot #detail-plot { display: block; }
+        &.-detail.-noplot #detail-body { height: 1fr; max-height: 100%; }
     }
     """
 
@@ -78,21 +126,43 @@ class DetailPanel(Vertical):
     """The tab shown."""
 
     ALLOW_MAXIMIZE: ClassVar[bool] = True
+    LIVE_SECONDS: ClassVar[float] = 1.0
+    """How often "running for" and the await stack of a running loop are refreshed
+    (only while one runs and the detail tab shows it)."""
 
-    def __init__(self, process: ProcessInfo, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        process: ProcessInfo,
+        *,
+        where: Callable[[str], Awaitable[AwaitStack | None]] | None = None,
+        now: Callable[[], float] | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self._process = process
+        self._where = where
+        self._now = now
         self._snapshot: ServiceSnapshot | None = None
         self._logs: Sequence[LogLine] = ()
         self._epoch: float | None = None
         self._shown_key: tuple[object, ...] = ()
+        self._drawn: dict[str, object] = {}
+        self._live: Timer | None = None
+        self._asking = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-tabs")
         with VerticalScroll(id="detail-body", can_focus=False):
             yield Static(id="detail-head")
+            yield Static(id="detail-live")
+            yield AwaitStackView(self._process, id="detail-stack")
             yield Static(id="detail-code")
             yield Static(id="detail-tail")
+        yield DurationPlot(id="detail-plot")
+
+    def on_mount(self) -> None:
+        self.set_class(True, "-detail")
+        self._live = self.set_interval(self.LIVE_SECONDS, self._refresh_live, pause=True)
 
     # -- public API -------------------------------------------------------------------
 
@@ -105,6 +175,7 @@ class DetailPanel(Vertical):
     def process(self, process: ProcessInfo) -> None:
         self._process = process
         self._shown_key = ()  # draw again, with the new paths
+        self._drawn.clear()
 
     @property
     def snapshot(self) -> ServiceSnapshot | None:
@@ -115,14 +186,17 @@ class DetailPanel(Vertical):
         self, snapshot: ServiceSnapshot | None, logs: Sequence[LogLine], epoch: float | None
     ) -> None:
         """Show this snapshot (and the service's log lines); re-renders what changed."""
-        if (
+        new_service = (
             snapshot is not None
             and self._snapshot is not None
             and snapshot.name != self._snapshot.name
-        ):
+        )
+        if new_service:
             self.query_one("#detail-body", VerticalScroll).scroll_home(animate=False)
+            self._stack_view.show(None, self._process)
         self._snapshot, self._logs, self._epoch = snapshot, logs, epoch
         self._refresh_content()
+        self._follow_the_loop(ask_now=new_service)
 
     def select_tab(self, tab: Tab) -> None:
         """Show `tab`; the tab shown already is enlarged (maximized), or brought back."""
@@ -132,29 +206,145 @@ class DetailPanel(Vertical):
             self.screen.minimize()
         self.tab = tab
 
+    def copy_text(self) -> tuple[str, str] | None:
+        """What the copy key takes from the tab shown, and what it is: the await stack
+        (detail tab), the traceback (error tab); None when there is nothing to copy."""
+        snap = self._snapshot
+        if snap is None:
+            return None
+        if self.tab == "detail":
+            text = self._stack_view.copy_text()
+            return None if text is None else (text, f"the await stack of {snap.name}")
+        if self.tab == "error" and snap.status.last_error is not None:
+            error = snap.status.last_error
+            trace, _ = fmt.clean_traceback(
+                error.traceback, self._process.framework_path, self._process.root
+            )
+            return trace or error.summary, f"the last error of {snap.name}"
+        return None
+
     def watch_tab(self, tab: Tab) -> None:
-        self.set_class(tab == "error", "-error")
+        for name in ("detail", "error", "logs"):
+            self.set_class(tab == name, f"-{name}")
         self._shown_key = ()
+        self._drawn.clear()
         self._refresh_content()
+        self._follow_the_loop(ask_now=True)
         body = self.query_one("#detail-body", VerticalScroll)
         if tab == "logs":
             body.scroll_end(animate=False, immediate=False)
         else:
             body.scroll_home(animate=False)
 
+    # -- the running loop: "running for" and the await stack ----------------------------
+
+    @cached_property
+    def _stack_view(self) -> AwaitStackView:
+        return self.query_one("#detail-stack", AwaitStackView)
+
+    def _loop_runs(self) -> bool:
+        """A loop (or a stop, or a kill) of the service shown is in flight, on the tab
+        that shows it."""
+        snap = self._snapshot
+        if snap is None or self.tab != "detail" or not self.display:
+            return False
+        status = snap.status
+        return status.loop_started_at is not None or (
+            snap.has_task and (snap.stuck or snap.kill_requested_at is not None)
+        )
+
+    def _follow_the_loop(self, *, ask_now: bool = False) -> None:
+        """Run the live timer only while a loop runs and is shown; hide the stack when none."""
+        if self._live is None:
+            return
+        if self._loop_runs():
+            self._live.resume()
+            if ask_now or self._stack_view.stack is None:
+                self.call_later(self._ask_where)
+        else:
+            self._live.pause()
+            self._stack_view.show(None, self._process)
+
+    async def _refresh_live(self) -> None:
+        if not self._loop_runs():
+            self._follow_the_loop()
+            return
+        self._set_if_changed("#detail-live", self._live_line())
+        await self._ask_where()
+
+    async def _ask_where(self) -> None:
+        snap = self._snapshot
+        if self._where is None or snap is None or self._asking or not self._loop_runs():
+            return
+        self._asking = True
+        try:
+            stack = await self._where(snap.name)
+        except Exception:
+            # A request that failed (the process went away): the stack is just not shown.
+            stack = None
+        finally:
+            self._asking = False
+        current = self._snapshot
+        if current is not None and current.name == snap.name and self._loop_runs():
+            self._stack_view.show(stack, self._process)
+
+    def _live_line(self) -> Text:
+        snap = self._snapshot
+        text = Text()
+        if snap is None:
+            return text
+        status = snap.status
+        now = self._now() if self._now is not None else None
+        if status.loop_started_at is not None:
+            text.append(f"{'Running':<{_LABEL}}", "dim")
+            text.append(f"loop {status.loop_count + 1} ", "bold")
+            if now is not None:
+                text.append(f"running for {_seconds(now - status.loop_started_at)}", "bold")
+            text.append(
+                f"  (started {fmt.session_time(status.loop_started_at, self._epoch)})", "dim"
+            )
+        if status.queued_steps:
+            text.append(f"  +{status.queued_steps} queued", "yellow")
+        if snap.kill_requested_at is not None and snap.has_task:
+            if text:
+                text.append("\n")
+            text.append(f"{'Kill':<{_LABEL}}", "dim")
+            text.append("asked", "bold red")
+            if now is not None:
+                text.append(f" {_seconds(now - snap.kill_requested_at)} ago", "red")
+            text.append("; the task has not ended (it may shield itself)", "red")
+        return text
+
     # -- rendering --------------------------------------------------------------------
+
+    def _set_if_changed(self, part: str, content: RenderableType) -> None:
+        """Update one part only when what it shows changed: an unchanged part is not
+        rendered again (a Rich table costs more to render than to compare)."""
+        if self._drawn.get(part) == content:
+            return
+        self._drawn[part] = content
+        widget = self.query_one(part, Static)
+        if part == "#detail-live":
+            widget.set_class(bool(content), "-shown")
+        widget.update(content)
 
     def _refresh_content(self) -> None:
         if not self.is_mounted:
             return
         snap = self._snapshot
-        self.query_one("#detail-tabs", Static).update(self._tabs_line(snap))
+        self._set_if_changed("#detail-tabs", self._tabs_line(snap))
         if snap is None:
             key: tuple[object, ...] = (None, self.tab)
             if key != self._shown_key:
                 self._shown_key = key
                 self._set("No service is shown (the filter hides them all).", None, "")
+                self._set_if_changed("#detail-live", Text())
+                self._show_plot(None)
             return
+        if self.tab == "detail":
+            self._render_detail(snap)
+            return
+        self._set_if_changed("#detail-live", Text())
         if self.tab == "error":
             error = snap.status.last_error
             key = (snap.name, self.tab, id(error), len(snap.status.recent_errors))
@@ -162,22 +352,39 @@ class DetailPanel(Vertical):
             # The lines themselves too: a client of another process fetches them after
             # the snapshot that said they arrived.
             logs = self._logs
-            shown_logs = (len(logs), logs[-1] if logs else None)
-            if self.tab == "logs":
-                key = (snap.name, self.tab, snap.log_count, shown_logs)
-            else:
-                key = (snap.name, self.tab, snap, snap.log_count, self._epoch, shown_logs)
+            key = (snap.name, self.tab, snap.log_count, len(logs), logs[-1] if logs else None)
         if key == self._shown_key:
             return
         self._shown_key = key
         if self.tab == "error":
             self._render_error(snap)
-        elif self.tab == "logs":
-            self._set(self._logs_text(self._logs, snap.name), None, "")
         else:
-            self._set(self._detail(snap), None, self._recent_logs(snap))
+            self._set(self._logs_text(self._logs, snap.name), None, "")
+
+    def _render_detail(self, snap: ServiceSnapshot) -> None:
+        self._set_if_changed("#detail-head", self._detail(snap))
+        self._set_if_changed("#detail-live", self._live_line())
+        logs = self._logs[-_RECENT_LOGS:]
+        tail_key = (snap.name, snap.settings, snap.settings_error, tuple(logs), self._epoch)
+        if tail_key != self._drawn.get("tail-key"):
+            self._drawn["tail-key"] = tail_key
+            self._set_if_changed("#detail-tail", Group(*self._tail(snap)))
+        self._show_plot(snap)
+
+    def _show_plot(self, snap: ServiceSnapshot | None) -> None:
+        plot = snap is not None and snap.is_loop
+        self.set_class(plot, "-plot")
+        self.set_class(not plot, "-noplot")
+        if snap is not None and plot:
+            status = snap.status
+            self.query_one(DurationPlot).plot(
+                status.recent_durations, status.recent_failed, status.loop_seconds
+            )
 
     def _set(self, head: RenderableType, code: Content | None, tail: RenderableType) -> None:
+        self._drawn.pop("#detail-head", None)
+        self._drawn.pop("#detail-tail", None)
+        self._drawn.pop("tail-key", None)
         self.query_one("#detail-head", Static).update(head)
         if code is not None:
             self.query_one("#detail-code", Static).update(code)
@@ -194,62 +401,59 @@ class DetailPanel(Vertical):
             line.append(f"{key} ", "dim")
         return line
 
-    def _detail(self, snap: ServiceSnapshot) -> RenderableType:
+    def _detail(self, snap: ServiceSnapshot) -> Text:
+        """The head of the detail tab: what the service is and how it is doing. Plain
+        `Text` with aligned labels (no Rich table to lay out on every change)."""
         status = snap.status
-        parts: list[RenderableType] = []
-        title = Text()
-        title.append(snap.name, "bold")
-        title.append(f"  {fmt.kind_cell(snap)} · {snap.qualname}", "dim")
-        parts.append(title)
+        text = Text()
+        text.append(snap.name, "bold")
+        text.append(f"  {fmt.kind_cell(snap)} · {snap.qualname}", "dim")
         if snap.description:
-            parts.append(Text(snap.description[:2000]))
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="dim", no_wrap=True)
-        grid.add_column()
+            text.append("\n")
+            text.append(fmt.safe_text(snap.description[:2000]).strip())
+        text.append("\n")
+
+        def row(label: str, value: str | Text, style: str = "") -> None:
+            text.append(f"\n{label:<{_LABEL}}", "dim")
+            text.append(value, style) if isinstance(value, str) else text.append(value)
+
         state, _ = fmt.state_cell(snap)
-        grid.add_row("State", Text(f"{state} · {snap.health.value}"))
+        row("State", state)
+        row("Health", _health(snap))
         if snap.is_loop:
-            grid.add_row(
+            row(
                 "Loops",
-                Text(
-                    f"{_n(status.loop_count, 'loop')} · {_n(status.error_count, 'error')}"
-                    f" ({status.consecutive_errors} in a row) · "
-                    f"{_n(status.overrun_count, 'overrun')}"
-                ),
+                f"{_n(status.loop_count, 'loop')} · {_n(status.error_count, 'error')}"
+                f" ({status.consecutive_errors} in a row) · "
+                f"{_n(status.overrun_count, 'overrun')}",
             )
         if status.loop_seconds is not None:
-            grid.add_row("Interval", Text(f"every {fmt.interval(status.loop_seconds)}"))
-        if status.recent_durations:
-            durations = status.recent_durations
-            spark = Text(fmt.sparkline(durations), "green")
-            spark.append(
-                f"  last {fmt.duration(durations[-1])} · max {fmt.duration(max(durations))}"
-                f" · the last {_n(len(durations), 'loop')}",
-                "dim",
-            )
-            grid.add_row("Durations", spark)
+            last = fmt.duration(status.last_duration)
+            row("Interval", f"every {fmt.interval(status.loop_seconds)} · last loop took {last}")
         lease = fmt.lease_line(snap)
         if lease is not None:
-            grid.add_row("Lease", Text(lease))
+            row("Lease", lease)
         enabled, _ = fmt.enabled_cell(snap)
-        grid.add_row("Enabled", Text(f"{enabled}  {snap.env_var}"))
+        row("Enabled", f"{enabled}  {snap.env_var}")
         if snap.is_loop:
             on = "on: pauses when a loop raises" if snap.pause_on_error else "off"
-            grid.add_row("Break on error", Text(f"{on}  (b toggles)"))
+            row("Break on error", f"{on}  (b toggles)")
         if status.started_at is not None:
-            grid.add_row("Started", Text(fmt.session_time(status.started_at, self._epoch)))
+            row("Started", fmt.session_time(status.started_at, self._epoch))
         if snap.stall is not None:
             stall = Text(fmt.stall_line(snap.stall, self._process.root), "yellow")
             stall.append(f"  ({fmt.session_time(snap.stall.when, self._epoch)})", "dim")
-            grid.add_row("Loop stall", stall)
+            row("Loop stall", stall)
         if status.last_error is not None and snap.settings_error is None:
             error = status.last_error
             summary = Text(fmt.safe_line(f"{error.type_name}: {error.message}", 300), "red")
             summary.append(f"  ({self._error_where(error)}; e: traceback)", "dim")
-            grid.add_row("Last error", summary)
-        parts.append(Text())
-        parts.append(grid)
-        parts.append(Text())
+            row("Last error", summary)
+        return text
+
+    def _tail(self, snap: ServiceSnapshot) -> list[RenderableType]:
+        """Below the running loop: the settings and the latest log lines."""
+        parts: list[RenderableType] = [Text()]
         if snap.settings_error is not None:
             parts.append(Text("Settings do not load", "bold red"))
             message, note = _limited(snap.settings_error, 2_000)
@@ -267,7 +471,8 @@ class DetailPanel(Vertical):
                 )
             parts.append(Text("Settings", "bold"))
             parts.append(table)
-        return Group(*parts)
+        parts.append(self._recent_logs(snap))
+        return parts
 
     def _error_where(self, error: object) -> str:
         loop = getattr(error, "loop", None)
