@@ -32,6 +32,7 @@ from servicedeck.control import AwaitStack, Health, LogLine, ProcessInfo, Servic
 from servicedeck.tui import format as fmt
 from servicedeck.tui.widgets.await_stack import AwaitStackView
 from servicedeck.tui.widgets.duration_plot import DurationPlot
+from servicedeck.tui.widgets.log_view import LogView
 
 __all__ = ["DetailPanel", "Tab"]
 
@@ -115,10 +116,11 @@ class DetailPanel(Vertical):
         #detail-live { display: none; }
         #detail-live.-shown { display: block; }
         #detail-plot { display: none; }
+        #detail-logs { display: none; }
+        &.-logs #detail-logs { display: block; }
+        &.-logs #detail-body { display: none; }
         &.-error #detail-code { display: block; }
-        &.-detail #detail-body { height: auto; max-height: 45%; }
         &.-detail.-plot #detail-plot { display: block; }
-        &.-detail.-noplot #detail-body { height: 1fr; max-height: 100%; }
     }
     """
 
@@ -153,12 +155,14 @@ class DetailPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="detail-tabs")
         with VerticalScroll(id="detail-body", can_focus=False):
-            yield Static(id="detail-head")
+            # A running loop first: where it waits is what a hung loop is looked at for.
             yield Static(id="detail-live")
             yield AwaitStackView(self._process, id="detail-stack")
+            yield Static(id="detail-head")
             yield Static(id="detail-code")
             yield Static(id="detail-tail")
         yield DurationPlot(id="detail-plot")
+        yield LogView(self._process, id="detail-logs")
 
     def on_mount(self) -> None:
         self.set_class(True, "-detail")
@@ -202,6 +206,8 @@ class DetailPanel(Vertical):
         """Show `tab`; the tab shown already is enlarged (maximized), or brought back."""
         if self.tab == tab and self.screen.maximized is not self:
             self.screen.maximize(self)
+            if tab == "logs":
+                self.log_view.lines.focus()  # enlarged: its keys are the log viewer's
         elif self.tab == tab:
             self.screen.minimize()
         self.tab = tab
@@ -215,6 +221,8 @@ class DetailPanel(Vertical):
         if self.tab == "detail":
             text = self._stack_view.copy_text()
             return None if text is None else (text, f"the await stack of {snap.name}")
+        if self.tab == "logs":
+            return self.log_view.copy_text()
         if self.tab == "error" and snap.status.last_error is not None:
             error = snap.status.last_error
             trace, _ = fmt.clean_traceback(
@@ -230,13 +238,14 @@ class DetailPanel(Vertical):
         self._drawn.clear()
         self._refresh_content()
         self._follow_the_loop(ask_now=True)
-        body = self.query_one("#detail-body", VerticalScroll)
-        if tab == "logs":
-            body.scroll_end(animate=False, immediate=False)
-        else:
-            body.scroll_home(animate=False)
+        self.query_one("#detail-body", VerticalScroll).scroll_home(animate=False)
 
     # -- the running loop: "running for" and the await stack ----------------------------
+
+    @cached_property
+    def log_view(self) -> LogView:
+        """The log viewer (the logs tab)."""
+        return self.query_one("#detail-logs", LogView)
 
     @cached_property
     def _stack_view(self) -> AwaitStackView:
@@ -359,7 +368,7 @@ class DetailPanel(Vertical):
         if self.tab == "error":
             self._render_error(snap)
         else:
-            self._set(self._logs_text(self._logs, snap.name), None, "")
+            self.log_view.show(snap.name, self._logs, self._epoch, self._process)
 
     def _render_detail(self, snap: ServiceSnapshot) -> None:
         self._set_if_changed("#detail-head", self._detail(snap))
@@ -374,7 +383,6 @@ class DetailPanel(Vertical):
     def _show_plot(self, snap: ServiceSnapshot | None) -> None:
         plot = snap is not None and snap.is_loop
         self.set_class(plot, "-plot")
-        self.set_class(not plot, "-noplot")
         if snap is not None and plot:
             status = snap.status
             self.query_one(DurationPlot).plot(

@@ -45,10 +45,9 @@ class DurationPlot(Widget):
 
     DEFAULT_CSS = """
     DurationPlot {
-        height: 1fr;
-        min-height: 5;
+        height: 50%;
+        min-height: 6;
         padding: 0 1;
-        border-top: hkey $primary 30%;
     }
     """
 

@@ -84,3 +84,22 @@ class Hanging(LoopService):
 
 
 ALL = [OrderReaper, InvoiceMailer, ReportBuilder, EventRelay]
+
+
+class Chatty(LoopService):
+    """Logs at each level every loop, and a traceback every third loop (the log viewer)."""
+
+    loop_seconds = 60.0
+
+    async def run_once(self) -> None:
+        loop = self.status.loop_count + 1
+        self.logger.debug("debug detail of loop %d", loop)
+        self.logger.info("line %d of the log", loop)
+        if loop % 3 == 0:
+            try:
+                self._parse(f"loop {loop}")
+            except ValueError:
+                self.logger.exception("could not parse loop %d", loop)
+
+    def _parse(self, text: str) -> int:
+        return int(text)
