@@ -25,16 +25,17 @@ _LIBRARY_ROOTS = ("site-packages", "dist-packages")
 
 
 def shown_path(path: str, root: str) -> str:
-    """`path` as the console shows it: relative to `root` when under it; from the package
-    down for an installed library (`anyio/_core/_eventloop.py`); else the file's name
-    with its folder (`…/asyncio/tasks.py`), never a path of this machine."""
-    prefix = root.rstrip(os.sep) + os.sep
-    if path.startswith(prefix):
-        return path[len(prefix) :]
+    """`path` as the console shows it: from the package down for an installed library
+    (`anyio/_core/_eventloop.py`); relative to `root` when under it; else the file's
+    name with its folder (`…/asyncio/tasks.py`), never a path of this machine."""
     parts = path.split(os.sep)
+    # An installed library first: a virtual environment may live under the root.
     for marker in _LIBRARY_ROOTS:
         if marker in parts:
             return "/".join(parts[len(parts) - parts[::-1].index(marker) :])
+    prefix = root.rstrip(os.sep) + os.sep
+    if path.startswith(prefix):
+        return path[len(prefix) :]
     if not os.path.isabs(path):
         return path
     return "…/" + "/".join(parts[-2:])

@@ -101,7 +101,7 @@ def _chart(data: PlotData, width: int, height: int) -> Text:
     if errors:
         out.append(f" · {errors} failed ✖", "red")
     if overruns:
-        out.append(f" · {overruns} overran ▲", "yellow")
+        out.append(f" · {overruns} longer than the interval ▲", "yellow")
     out.append("\n")
 
     interval_row = None

@@ -474,7 +474,7 @@ class LogView(Vertical):
                 status.append(": no match", "red")
         else:
             status.append(" · / search")
-        status.append(" · c copies the line · esc back")
+        status.append(" · c copy · esc back")
         plain = status.plain
         if plain != self._status:
             self._status = plain
