@@ -87,6 +87,11 @@ def _render_into(
         _render_into(text, plain, child, process, indent + "  ")
 
 
+def _drawn(stack: AwaitStack) -> tuple[object, ...]:
+    """What is drawn of `stack` and of its children's: all but their capture times."""
+    return (stack.task, stack.frames, stack.user_frame, tuple(map(_drawn, stack.children)))
+
+
 def stack_text(stack: AwaitStack, process: ProcessInfo) -> str:
     """The stack as plain text, innermost last, paths as the console shows them: what the
     copy key puts on the clipboard."""
@@ -122,7 +127,7 @@ class AwaitStackView(Static):
         self._stack, self._process = stack, process
         self.set_class(stack is not None, "-shown")
         # The capture time changes every time: compare what is drawn, not the record.
-        key = None if stack is None else (stack.frames, stack.user_frame, stack.children, process)
+        key = None if stack is None else (_drawn(stack), process)
         if key == self._shown:
             return
         self._shown = key
