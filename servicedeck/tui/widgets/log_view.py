@@ -122,6 +122,9 @@ class LogLines(ScrollView, can_focus=True):
         self.wrap = False
         self.level = logging.INFO
         self.search = ""
+        """The search text, case-folded (what records are matched with)."""
+        self.search_typed = ""
+        """The search text as typed."""
         self.matches: list[int] = []
         """Positions in `shown` whose message holds the search text."""
         self._strips: dict[int, Strip] = {}
@@ -260,6 +263,7 @@ class LogLines(ScrollView, can_focus=True):
 
     def set_search(self, text: str) -> None:
         """Highlight `text` (case-insensitive); empty: no search."""
+        self.search_typed = text
         self.search = text.casefold()
         self.matches = (
             [p for p, i in enumerate(self.shown) if self.search in self.records[i].folded]
@@ -462,7 +466,7 @@ class LogView(Vertical):
         if lines.search:
             found = len(lines.matches)
             status.append(" · ")
-            status.append(f"/{lines.search}", "bold")
+            status.append(f"/{lines.search_typed}", "bold")
             if found:
                 current = (
                     f"{lines.matches.index(lines.cursor) + 1} of "
