@@ -340,9 +340,13 @@ LOG_KEY_NAMES: frozenset[str] = frozenset(key for k in LOG_KEYS for key in k.key
 """Every Textual key name the log viewer binds."""
 
 LOG_BINDINGS: list[Binding] = [
-    Binding(k.key, k.action, k.label, show=False, id=k.id, tooltip=k.help) for k in LOG_KEYS
+    Binding(k.key, k.action, k.label, show=False, id=k.id, tooltip=k.help, priority=True)
+    for k in LOG_KEYS
 ]
-"""The Textual bindings of the log viewer, made from `LOG_KEYS`."""
+"""The Textual bindings of the log viewer, made from `LOG_KEYS`: priority bindings, as
+the app's and the table's (see `TABLE_BINDINGS`), so that keys typed fast act in order
+(`/` focuses the search box before the next key arrives). `LogView.check_action` leaves
+every key but Esc to its search box while that has focus."""
 
 
 def keys_markdown() -> str:

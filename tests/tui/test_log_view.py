@@ -8,6 +8,7 @@ import logging
 import anyio
 import pytest
 from support import REPOSITORY, widget_text
+from textual import events
 from textual.pilot import Pilot
 
 from servicedeck.tui import ServiceDeckApp
@@ -179,3 +180,23 @@ async def test_escape_gives_the_keys_back_to_the_table() -> None:
         with anyio.fail_after(5):
             await press_and_settle(pilot, "n")  # the table's n again: a step
         await wait_for(pilot, lambda: app.controller.snapshot("Chatty").status.loop_count == 1)
+
+
+async def test_keys_typed_fast_after_slash_go_to_the_search_box() -> None:
+    """As a terminal delivers them (tmux send-keys `/ d i v Enter`): the box has the
+    focus before the next key, so `v` is typed, not a level change, and Enter searches
+    instead of showing the detail tab."""
+    app = log_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await step(pilot, 6)
+        await press_and_settle(pilot, "l")
+        for key, character in [("l", "l"), ("slash", "/"), *zip("parsev", "parsev", strict=True)]:
+            app.post_message(events.Key(key, character))  # not awaited, as a terminal sends
+        app.post_message(events.Key("enter", "\r"))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.detail.tab == "logs"
+        assert lines(app).level == logging.INFO
+        assert lines(app).search == "parsev"
+        assert app.focused is lines(app)

@@ -121,6 +121,7 @@ class DetailPanel(Vertical):
         &.-logs #detail-body { display: none; }
         &.-error #detail-code { display: block; }
         &.-detail.-plot #detail-plot { display: block; }
+        &.-running #detail-plot { height: 35%; }
     }
     """
 
@@ -128,6 +129,9 @@ class DetailPanel(Vertical):
     """The tab shown."""
 
     ALLOW_MAXIMIZE: ClassVar[bool] = True
+    PLOT_MIN_PANEL: ClassVar[int] = 24
+    """While a loop runs, the duration plot shows only in a panel this tall (rows), so
+    that a short one has room for where the loop waits."""
     LIVE_SECONDS: ClassVar[float] = 1.0
     """How often "running for" and the await stack of a running loop are refreshed
     (only while one runs and the detail tab shows it)."""
@@ -207,7 +211,8 @@ class DetailPanel(Vertical):
         if self.tab == tab and self.screen.maximized is not self:
             self.screen.maximize(self)
             if tab == "logs":
-                self.log_view.lines.focus()  # enlarged: its keys are the log viewer's
+                # Enlarged: its keys are the log viewer's, from the next key typed on.
+                self.screen.set_focus(self.log_view.lines)
         elif self.tab == tab:
             self.screen.minimize()
         self.tab = tab
@@ -380,9 +385,18 @@ class DetailPanel(Vertical):
             self._set_if_changed("#detail-tail", Group(*self._tail(snap)))
         self._show_plot(snap)
 
+    def on_resize(self) -> None:
+        self._show_plot(self._snapshot)
+
     def _show_plot(self, snap: ServiceSnapshot | None) -> None:
         plot = snap is not None and snap.is_loop
+        running = snap is not None and snap.status.loop_started_at is not None
+        # A running loop's stack matters more than its past durations: a short panel
+        # gives the plot's room to it, a tall one keeps a smaller plot.
+        if running and self.size.height < self.PLOT_MIN_PANEL:
+            plot = False
         self.set_class(plot, "-plot")
+        self.set_class(running, "-running")
         if snap is not None and plot:
             status = snap.status
             self.query_one(DurationPlot).plot(

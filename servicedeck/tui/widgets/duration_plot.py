@@ -48,6 +48,8 @@ class DurationPlot(Widget):
         height: 50%;
         min-height: 6;
         padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 

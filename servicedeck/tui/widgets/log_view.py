@@ -486,6 +486,11 @@ class LogView(Vertical):
 
     # -- keys ---------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Its bindings are priority bindings: while the search box has focus, leave it
+        every key but Esc (`n` or `v` are typed there, not acted on)."""
+        return action == "close" or not isinstance(self.screen.focused, Input)
+
     def action_cursor(self, delta: int) -> None:
         """Select the record `delta` away."""
         lines = self.lines
@@ -526,7 +531,8 @@ class LogView(Vertical):
         """Open the search box."""
         search = self.query_one("#log-search", Input)
         search.add_class("-shown")
-        search.focus()
+        # At once, not on a later turn as `focus()` would: the keys typed next are its.
+        self.screen.set_focus(search)
 
     def action_next_match(self, direction: int) -> None:
         """The next (1) or previous (-1) match."""
@@ -562,7 +568,7 @@ class LogView(Vertical):
             search.remove_class("-shown")
             search.value = ""
             self.lines.set_search("")
-            self.lines.focus()
+            self.screen.set_focus(self.lines)
             self._show_status()
             return
         self.post_message(self.Closed())
@@ -577,7 +583,7 @@ class LogView(Vertical):
     def _search_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         event.input.remove_class("-shown")
-        self.lines.focus()
+        self.screen.set_focus(self.lines)
         self.action_next_match(1)
 
 
