@@ -135,6 +135,7 @@ class ServiceDeckApp(App[StopReport | None]):
             self.controller.process,
             where=self.controller.where,
             now=self.controller.now,
+            snapshot=self.controller.snapshot,
             id="detail",
         )
         yield FilterBar(id="filter")

@@ -71,6 +71,10 @@ async def test_detail_of_a_hung_loop_shows_running_for_and_where_it_waits() -> N
         assert services.__file__ not in text, "paths are shown relative to the root"
         clock.advance(3.0)
         await until(pilot, lambda: "running for 15s" in detail_text(app))
+        # Nothing changed in the service, yet it is no longer healthy: no loop finished
+        # for 15 intervals. The verdict is read again while the loop runs.
+        await until(pilot, lambda: "stale · no loop finished for" in detail_text(app))
+        assert "healthy" not in detail_text(app)
 
 
 async def test_the_stack_is_fetched_only_while_a_loop_runs_and_is_shown() -> None:

@@ -104,6 +104,9 @@ class DetailPanel(Vertical):
         where: asks where a service's task waits (`ServiceControl.where`); None: the
             await stack is not shown.
         now: the services' clock (`ServiceControl.now`), for "running for".
+        snapshot: reads a service's snapshot now (`ServiceControl.snapshot`): a hung
+            loop changes nothing, so no new snapshot comes, but its health verdict
+            does change with time (stale); read again at each refresh while it runs.
     """
 
     DEFAULT_CSS = """
@@ -142,12 +145,14 @@ class DetailPanel(Vertical):
         *,
         where: Callable[[str], Awaitable[AwaitStack | None]] | None = None,
         now: Callable[[], float] | None = None,
+        snapshot: Callable[[str], ServiceSnapshot] | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self._process = process
         self._where = where
         self._now = now
+        self._read = snapshot
         self._snapshot: ServiceSnapshot | None = None
         self._logs: Sequence[LogLine] = ()
         self._epoch: float | None = None
@@ -283,6 +288,12 @@ class DetailPanel(Vertical):
         if not self._loop_runs():
             self._follow_the_loop()
             return
+        snap = self._snapshot
+        if self._read is not None and snap is not None:
+            fresh = self._read(snap.name)
+            if (fresh.health, fresh.health_reason) != (snap.health, snap.health_reason):
+                self._snapshot = fresh
+                self._set_if_changed("#detail-head", self._detail(fresh))
         self._set_if_changed("#detail-live", self._live_line())
         await self._ask_where()
 
