@@ -204,9 +204,9 @@ from servicedeck import LoopService
 
 
 class PriceFetcher(LoopService):
-    """Fetches prices from the upstream; this time it never answers."""
+    """Fetches prices from the upstream every second; this time it never answers."""
 
-    loop_seconds = 5.0
+    loop_seconds = 1.0
 
     async def run_once(self) -> None:
         prices = await self.fetch_prices()
@@ -249,7 +249,8 @@ async def take_stuck(output: Path, seconds: float) -> Path:
         app.stop_timeout = 0.5  # PriceFetcher never ends its loop: quitting cancels it
         async with app.run_test(size=SIZE) as pilot:
             await app.ready.wait()
-            await pilot.pause(max(seconds, 2.5))  # "running for" a few seconds
+            # "Running for" long enough to be judged stale (3 intervals without a loop).
+            await pilot.pause(max(seconds, 4.5))
             await _settle(pilot)
             return Path(app.save_screenshot("stuck.svg", str(output)))
 
