@@ -200,3 +200,11 @@ async def test_keys_typed_fast_after_slash_go_to_the_search_box() -> None:
         assert lines(app).level == logging.INFO
         assert lines(app).search == "parsev"
         assert app.focused is lines(app)
+
+
+async def test_an_empty_log_says_so() -> None:
+    app = make_app([services.Hanging])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "l")
+        assert "No log line of Hanging captured yet." in shown(app)

@@ -127,6 +127,8 @@ class LogLines(ScrollView, can_focus=True):
         """The search text as typed."""
         self.matches: list[int] = []
         """Positions in `shown` whose message holds the search text."""
+        self.empty = ""
+        """What it says while no line is shown."""
         self._strips: dict[int, Strip] = {}
         self._width = 0
         self._match_key: tuple[str, int] | None = None
@@ -323,6 +325,11 @@ class LogLines(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         style = self.rich_style
         if index >= len(self.rows):
+            if index == 0 and self.empty:
+                empty = Text(self.empty, "dim", end="")
+                empty.stylize_before(style)
+                strip = Strip(empty.render(self.app.console), empty.cell_len)
+                return strip.crop_extend(0, width, style)
             return Strip.blank(width, style)
         strip = self._strips.get(index)
         if strip is None:
@@ -454,13 +461,20 @@ class LogView(Vertical):
 
     def _show_status(self) -> None:
         lines = self.lines
+        hidden = len(lines.records) - len(lines.shown)
+        level = logging.getLevelName(lines.level)
+        empty = f"No log line of {self._name} captured yet." if not lines.records else ""
+        if hidden and not lines.shown:
+            empty = f"No line at {level} or above; {hidden} below it (v shows them)."
+        if empty != lines.empty:
+            lines.empty = empty
+            lines.refresh()
         status = Text(no_wrap=True, overflow="ellipsis")
         if lines.following:
             status.append("following", "green")
         else:
             at = (lines.cursor or 0) + 1
             status.append(f"line {at} of {len(lines.shown)} · End/G follows", "yellow")
-        level = logging.getLevelName(lines.level)
         status.append(f" · from {level} (v)")
         status.append(f" · wrap {'on' if lines.wrap else 'off'} (w)")
         if lines.search:
