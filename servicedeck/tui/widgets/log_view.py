@@ -328,8 +328,8 @@ class LogLines(ScrollView, can_focus=True):
             if index == 0 and self.empty:
                 empty = Text(self.empty, "dim", end="")
                 empty.stylize_before(style)
-                strip = Strip(empty.render(self.app.console), empty.cell_len)
-                return strip.crop_extend(0, width, style)
+                drawn = Strip(empty.render(self.app.console), empty.cell_len)
+                return drawn.crop_extend(0, width, style)
             return Strip.blank(width, style)
         strip = self._strips.get(index)
         if strip is None:
