@@ -7,6 +7,7 @@ import anyio
 import pytest
 from support import widget_text
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from servicedeck import ServiceState
 from servicedeck.controller import ManualClock
@@ -42,7 +43,9 @@ def detail_text(app: ServiceDeckApp) -> str:
     """The text of the detail tab: its head, live line, stack and tail, as drawn."""
     return "\n".join(
         widget_text(widget)
-        for widget in app.detail.query("#detail-head, #detail-live, #detail-stack, #detail-tail")
+        for widget in app.detail.query(
+            "#detail-head, #detail-live, #detail-stack, #detail-settings, #detail-tail"
+        )
         if widget.display
     )
 
@@ -172,7 +175,9 @@ async def test_the_detail_panel_redraws_only_what_changed() -> None:
         await press_and_settle(pilot, "n")
         parts = {
             part.id: part.content
-            for part in app.detail.query("#detail-head, #detail-tail, #detail-live")
+            for part in app.detail.query(
+                "#detail-head, #detail-settings, #detail-tail, #detail-live"
+            )
         }
         plot = app.detail.query_one(DurationPlot)
         drawn = plot.data
@@ -183,7 +188,7 @@ async def test_the_detail_panel_redraws_only_what_changed() -> None:
         )
         for _ in range(5):
             await pilot.pause(FAST)
-        for part in app.detail.query("#detail-head, #detail-tail, #detail-live"):
+        for part in app.detail.query("#detail-head, #detail-settings, #detail-tail, #detail-live"):
             assert part.content is parts[part.id], part.id
         assert plot.data is drawn
         assert not app.detail.query_one(AwaitStackView).display
@@ -217,3 +222,15 @@ async def test_a_stack_that_did_not_change_is_not_drawn_again() -> None:
         for _ in range(5):
             await pilot.pause(FAST)
         assert view.content is drawn
+
+
+async def test_a_new_log_line_does_not_lay_out_the_settings_again() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "n")
+        settings = app.detail.query_one("#detail-settings", Static).content
+        tail = app.detail.query_one("#detail-tail", Static).content
+        await press_and_settle(pilot, "n")  # a loop: new counters, a new log line
+        assert app.detail.query_one("#detail-settings", Static).content is settings
+        assert app.detail.query_one("#detail-tail", Static).content is not tail

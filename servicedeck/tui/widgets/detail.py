@@ -119,6 +119,8 @@ class DetailPanel(Vertical):
         #detail-live { display: none; }
         #detail-live.-shown { display: block; }
         #detail-plot { display: none; }
+        #detail-settings { display: none; }
+        &.-detail #detail-settings { display: block; }
         #detail-logs { display: none; }
         &.-logs #detail-logs { display: block; }
         &.-logs #detail-body { display: none; }
@@ -169,6 +171,7 @@ class DetailPanel(Vertical):
             yield AwaitStackView(self._process, id="detail-stack")
             yield Static(id="detail-head")
             yield Static(id="detail-code")
+            yield Static(id="detail-settings")
             yield Static(id="detail-tail")
         yield DurationPlot(id="detail-plot")
         yield LogView(self._process, id="detail-logs")
@@ -389,12 +392,22 @@ class DetailPanel(Vertical):
     def _render_detail(self, snap: ServiceSnapshot) -> None:
         self._set_if_changed("#detail-head", self._detail(snap))
         self._set_if_changed("#detail-live", self._live_line())
-        logs = self._logs[-_RECENT_LOGS:]
-        tail_key = (snap.name, snap.settings, snap.settings_error, tuple(logs), self._epoch)
-        if tail_key != self._drawn.get("tail-key"):
-            self._drawn["tail-key"] = tail_key
-            self._set_if_changed("#detail-tail", Group(*self._tail(snap)))
+        # Keys, not the renderables: a Rich table or group has no equality to compare.
+        # The settings table is laid out again only when the settings change, not at
+        # every log line (a service that logs at each loop).
+        settings_key = (snap.name, snap.settings, snap.settings_error)
+        if settings_key != self._drawn.get("settings-key"):
+            self._drawn["settings-key"] = settings_key
+            self._update("#detail-settings", Group(*self._settings(snap)))
+        logs = tuple(self._logs[-_RECENT_LOGS:])
+        if (snap.name, logs, self._epoch) != self._drawn.get("tail-key"):
+            self._drawn["tail-key"] = (snap.name, logs, self._epoch)
+            self._update("#detail-tail", self._recent_logs(snap))
         self._show_plot(snap)
+
+    def _update(self, part: str, content: RenderableType) -> None:
+        self._drawn.pop(part, None)
+        self.query_one(part, Static).update(content)
 
     def on_resize(self) -> None:
         self._show_plot(self._snapshot)
@@ -415,9 +428,9 @@ class DetailPanel(Vertical):
             )
 
     def _set(self, head: RenderableType, code: Content | None, tail: RenderableType) -> None:
-        self._drawn.pop("#detail-head", None)
-        self._drawn.pop("#detail-tail", None)
-        self._drawn.pop("tail-key", None)
+        for key in ("#detail-head", "#detail-tail", "tail-key", "settings-key"):
+            self._drawn.pop(key, None)
+        self.query_one("#detail-settings", Static).update("")
         self.query_one("#detail-head", Static).update(head)
         if code is not None:
             self.query_one("#detail-code", Static).update(code)
@@ -484,8 +497,8 @@ class DetailPanel(Vertical):
             row("Last error", summary)
         return text
 
-    def _tail(self, snap: ServiceSnapshot) -> list[RenderableType]:
-        """Below the running loop: the settings and the latest log lines."""
+    def _settings(self, snap: ServiceSnapshot) -> list[RenderableType]:
+        """The settings, each with its value, env var and where it came from."""
         parts: list[RenderableType] = [Text()]
         if snap.settings_error is not None:
             parts.append(Text("Settings do not load", "bold red"))
@@ -504,7 +517,6 @@ class DetailPanel(Vertical):
                 )
             parts.append(Text("Settings", "bold"))
             parts.append(table)
-        parts.append(self._recent_logs(snap))
         return parts
 
     def _error_where(self, error: object) -> str:
