@@ -96,6 +96,13 @@ LAYERS: tuple[Layer, ...] = (
         third_party=("anyio", "pydantic", "pydantic_settings"),
     ),
     Layer(
+        "reload",
+        ("servicedeck.reload",),
+        own=("servicedeck", "servicedeck.control", "servicedeck.controller", "servicedeck.reload"),
+        # watchfiles is an extra (servicedeck[reload]), imported only by Reloader.watch().
+        third_party=("anyio", "watchfiles"),
+    ),
+    Layer(
         "coordinators",
         ("servicedeck.coordinate",),
         own=("servicedeck", "servicedeck.coordinate"),

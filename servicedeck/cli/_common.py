@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from servicedeck.cli._command import EXIT_FAILURE, EXIT_USAGE, CliExit, fail
 
 if TYPE_CHECKING:
+    import argparse
+
     from servicedeck import Service
     from servicedeck.cli._daemon import PidFile, PidFileError
     from servicedeck.cli._settings import CliSettings
@@ -20,14 +22,17 @@ if TYPE_CHECKING:
     from servicedeck.tui import ServiceDeckApp
 
 __all__ = [
+    "add_reload_argument",
     "build_controller",
     "build_coordinator",
+    "check_reload",
     "console_class",
     "discover",
     "load_settings",
     "one_line",
     "pid_file_failed",
     "pid_file_of",
+    "reload_on_save",
 ]
 
 # Control characters (newlines, tabs, escape sequences) would break a line or drive
@@ -52,6 +57,37 @@ def discover(targets: Sequence[str], debug: bool) -> Discovered:
         if debug:
             traceback.print_exception(exc.__cause__ or exc)
         raise fail(str(exc)) from None
+
+
+def add_reload_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--reload` option of the console and of `run`."""
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="reload a service when a file of its module, or of a project module it "
+        "imports, is saved (needs servicedeck[reload])",
+    )
+
+
+def check_reload() -> None:
+    """A one-line error (exit 2) when `--reload` cannot work: watchfiles is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("watchfiles") is None:
+        raise fail(
+            "--reload needs watchfiles, which is not installed: pip install 'servicedeck[reload]'"
+        )
+
+
+def reload_on_save(controller: ServiceController, targets: Sequence[str]) -> None:
+    """Reload `controller`'s services when their files change (`--reload`), or a one-line
+    error (exit 2) when watchfiles is not installed."""
+    check_reload()
+    from servicedeck.discovery import discover as find
+    from servicedeck.reload import Reloader
+
+    reloader = Reloader(controller, lambda: find(targets).classes)
+    controller.run_beside(reloader.watch)
 
 
 def load_settings(**flags: tuple[str, Any]) -> CliSettings:

@@ -17,7 +17,15 @@ from servicedeck.cli._command import (
     fail,
     positive_seconds,
 )
-from servicedeck.cli._common import discover, load_settings, pid_file_failed, pid_file_of
+from servicedeck.cli._common import (
+    add_reload_argument,
+    check_reload,
+    discover,
+    load_settings,
+    pid_file_failed,
+    pid_file_of,
+    reload_on_save,
+)
 from servicedeck.cli._control import (
     ControlError,
     add_control_arguments,
@@ -51,7 +59,8 @@ examples:
   servicedeck run myapp.services
   servicedeck run --background && servicedeck stop
   servicedeck run --coordinate postgresql://app@db/app myapp.services
-  servicedeck run --control tcp://127.0.0.1:8484"""
+  servicedeck run --control tcp://127.0.0.1:8484
+  servicedeck run --reload myapp/services.py"""
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +91,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "postgresql://..., redis://..., rediss://..., unix://..., sqlite:///path "
         "(default: SERVICEDECK_COORDINATE, else no coordination)",
     )
+    add_reload_argument(parser)
     # Internal: the pipe a background run reports readiness on.
     parser.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
 
@@ -96,6 +106,8 @@ def _run(args: argparse.Namespace) -> int:
     pid_file = pid_file_of(settings)
     if args.background:
         discover(args.targets, args.debug)  # fail fast, before forking
+        if args.reload:
+            check_reload()
         try:
             pid = pid_file.running_pid()
         except _daemon.PidFileError as exc:
@@ -147,6 +159,10 @@ def _run(args: argparse.Namespace) -> int:
     controller = build_controller(
         found.classes, capture_logs=plan.address is not None, coordinator=coordinator
     )
+    if args.reload:
+        reload_on_save(controller, args.targets)
+    # A breakpoint() in a service: pdb, with the stall watchdog told it holds the loop.
+    hook, sys.breakpointhook = sys.breakpointhook, controller.breakpointhook
 
     async def serve_coordinated() -> int:
         if coordinator is None:
@@ -172,6 +188,7 @@ def _run(args: argparse.Namespace) -> int:
             raise  # main() exits 130 for the one, Python with its code for the other
         return EXIT_FAILURE
     finally:
+        sys.breakpointhook = hook
         pid_file.release()
 
 
@@ -195,6 +212,8 @@ def _start_background(
     ]
     if args.coordinate:
         child_args += ["--coordinate", args.coordinate]
+    if args.reload:
+        child_args.append("--reload")
     env = dict(os.environ, SERVICEDECK_STATE_DIR=str(state_dir))
     try:
         pid, ready, returncode, output = _daemon.spawn_background(

@@ -5,13 +5,15 @@
 Each view runs the console headless at 160x45 on the built-in demo services, in real
 time (the demo runs for `--seconds` first so loops, an error and overruns show up), and
 saves `main.svg`, `error.svg`, `stepping.svg`, `filter.svg`, `help.svg` and `logs.svg`
-(FlakyReaper's log viewer, enlarged, searching its tracebacks). Then `stuck.svg`: the
-console on a small services file, written to a temporary folder as a user's would be,
-whose PriceFetcher loop hangs waiting on an upstream: the detail panel says how long
-the loop has run and where it waits. Then it starts two `servicedeck run` processes of
-the demo and saves the console attached to both (`attached.svg`), and again once one of
-them was killed (`attached-lost.svg`). The numbers in them differ from run to run; the
-snapshot tests (tests/tui) are the deterministic ones.
+(FlakyReaper's log viewer, enlarged, searching its tracebacks); then
+`reload-failed.svg`, the console with `--reload` on a small file whose last save has a
+syntax error; then `stuck.svg`: the console on a small services file, written to a
+temporary folder as a user's would be, whose PriceFetcher loop hangs waiting on an
+upstream: the detail panel says how long the loop has run and where it waits. Then it
+starts two `servicedeck run` processes of the demo and saves the console attached to
+both (`attached.svg`), and again once one of them was killed (`attached-lost.svg`). The
+numbers in them differ from run to run; the snapshot tests (tests/tui) are the
+deterministic ones.
 """
 
 from __future__ import annotations
@@ -36,7 +38,14 @@ from servicedeck.control import StopReport
 from servicedeck.controller import ServiceController
 from servicedeck.tui.app import ServiceDeckApp
 
-__all__ = ["demo_app", "demo_services", "main", "take_all", "take_attached"]
+__all__ = [
+    "demo_app",
+    "demo_services",
+    "main",
+    "take_all",
+    "take_attached",
+    "take_reload_failed",
+]
 
 SIZE = (160, 45)
 
@@ -53,16 +62,18 @@ def demo_app(
     start_paused: bool = False,
     clock: Callable[[], float] | None = None,
     root: str | None = None,
+    open_stopped: bool = False,
 ) -> ServiceDeckApp:
     """The console on the demo services, logs kept off the screen.
 
     Args:
-        start_paused: open with everything stopped, for stepping.
+        start_paused: open with the enabled loops paused (`--paused`), for stepping.
         clock: the controller's clock (e.g. a `ManualClock` for snapshot tests).
         root: paths are shown relative to it (default: the working directory).
+        open_stopped: open with every service stopped.
     """
     controller = ServiceController(demo_services(), clock=clock, propagate_logs=False, root=root)
-    return ServiceDeckApp(controller, start_paused=start_paused)
+    return ServiceDeckApp(controller, start_paused=start_paused, open_stopped=open_stopped)
 
 
 DemoPilot = Pilot[StopReport | None]
@@ -92,7 +103,7 @@ async def _error(pilot: DemoPilot, seconds: float) -> None:
 
 
 async def _stepping(pilot: DemoPilot, seconds: float) -> None:
-    await pilot.press("down", "p")
+    await pilot.press("down")  # it opened paused (setup done): n steps it
     await pilot.pause(0.2)
     for _ in range(4):
         await pilot.press("n")
@@ -195,6 +206,61 @@ async def take_attached(output: Path, seconds: float) -> list[Path]:
     return [attached, lost]
 
 
+RELOADED = '''"""Shop services, reloaded on save."""
+
+from servicedeck import LoopService
+
+
+class OrderReaper(LoopService):
+    """Deletes expired orders."""
+
+    loop_seconds = 0.5
+
+    async def run_once(self) -> None:
+        self.logger.info("reaped %d expired orders", 3)
+
+
+class EventRelay(LoopService):
+    """Relays events to the bus."""
+
+    loop_seconds = 0.5
+
+    async def run_once(self) -> None:
+        self.logger.info("relayed a batch")
+'''
+
+
+async def take_reload_failed(output: Path, seconds: float) -> Path:
+    """`servicedeck --reload` on a small services file: one save reloads it, the next has
+    a syntax error. Saves `reload-failed.svg`: the banner, and the detail's Code line."""
+    from servicedeck.discovery import discover
+    from servicedeck.reload import Reloader
+
+    with tempfile.TemporaryDirectory(prefix="sd-shot-") as folder:
+        path = Path(folder) / "shop_services.py"
+        path.write_text(RELOADED)
+        classes = discover([str(path)]).classes
+        controller = ServiceController(classes, propagate_logs=False, root=folder)
+        reloader = Reloader(controller, lambda: discover([str(path)]).classes, root=Path(folder))
+        app = ServiceDeckApp(controller)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.ready.wait()
+            await pilot.pause(seconds / 2)
+            path.write_text(RELOADED.replace("%d expired orders", "%d expired orders (v2)"))
+            await reloader.reload_files([path])
+            await pilot.pause(seconds / 2)
+            broken = RELOADED.replace('self.logger.info("reaped', 'self.logger.info(("reaped')
+            path.write_text(broken)
+            await reloader.reload_files([path])
+            await pilot.pause(0.5)
+            await _settle(pilot)
+            shot = Path(app.save_screenshot("reload-failed.svg", str(output)))
+            await pilot.press("q")
+        for name in [n for n in sys.modules if n == "shop_services"]:
+            del sys.modules[name]
+    return shot
+
+
 HUNG_SERVICES = '''\
 """A user's services: one of them waits for an upstream that never answers."""
 
@@ -258,6 +324,7 @@ async def take_stuck(output: Path, seconds: float) -> Path:
 async def take_all(output: Path, seconds: float = 3.5) -> list[Path]:
     """Save every view's screenshot in `output` (which must exist)."""
     shots = [await take(name, output, seconds) for name in SCENARIOS]
+    shots.append(await take_reload_failed(output, seconds))
     shots.append(await take_stuck(output, seconds))
     return shots + await take_attached(output, seconds)
 

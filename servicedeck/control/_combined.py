@@ -222,6 +222,12 @@ class CombinedControl:
         report = await control.restart(inner)
         return dataclasses.replace(report, name=name)
 
+    async def debug(self, name: str) -> None:
+        """Run the next loop of the service of combined name `name` under pdb (refused
+        by a client of another process)."""
+        control, inner = self.split(name)
+        await control.debug(inner)
+
     async def set_enabled(self, name: str, enabled: bool | None) -> None:
         """Override whether the service of combined name `name` is enabled."""
         control, inner = self.split(name)

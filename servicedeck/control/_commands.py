@@ -33,13 +33,21 @@ class Command(enum.Enum):
     PAUSE_ON_ERROR = "pause_on_error"
     CANCEL_STEPS = "cancel_steps"
     SET_LOG_LEVEL = "set_log_level"
+    DEBUG = "debug"
 
 
-STARTING = frozenset({Command.START, Command.STEP, Command.PAUSE, Command.RESTART})
+STARTING = frozenset({Command.START, Command.STEP, Command.PAUSE, Command.RESTART, Command.DEBUG})
 """Commands that start a run: refused while every service is being stopped."""
 
 _LOOP_ONLY = frozenset(
-    {Command.STEP, Command.PAUSE, Command.RESUME, Command.PAUSE_ON_ERROR, Command.CANCEL_STEPS}
+    {
+        Command.STEP,
+        Command.PAUSE,
+        Command.RESUME,
+        Command.PAUSE_ON_ERROR,
+        Command.CANCEL_STEPS,
+        Command.DEBUG,
+    }
 )
 
 
@@ -61,12 +69,14 @@ def refusal(snapshot: ServiceSnapshot, command: Command, stopping: str | None = 
         return snapshot.unreachable
     if stopping is not None and command in STARTING:
         return f"servicedeck is stopping: {stopping}"
+    if snapshot.removed and command in STARTING:
+        return f"{name} was removed from its module (a reload found its class gone)"
     if command in _LOOP_ONLY and not snapshot.is_loop:
         return f"{name} is not a loop service"
     if command in STARTING and snapshot.settings_error is not None:
         return f"{name} has a settings error: {snapshot.settings_error}"
     running = snapshot.has_task
-    if command in (Command.START, Command.STEP) and running:
+    if command in (Command.START, Command.STEP, Command.DEBUG) and running:
         waiting = _standby(snapshot)
         if waiting is not None:
             return waiting

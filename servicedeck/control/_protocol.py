@@ -175,7 +175,18 @@ class ServiceControl(Protocol):
 
     async def restart(self, name: str) -> RestartReport:
         """Stop service `name` (waiting) if it runs, then start it again; says what it did
-        (also in the service's log)."""
+        (also in the service's log). Where changed code is reloaded (`--reload`) and its
+        code changed, it is started with the new code (`RestartReport.reloaded`)."""
+        ...
+
+    async def debug(self, name: str) -> None:
+        """Run the next loop of service `name` under pdb, in the terminal of the process
+        that runs it, and wait until that loop has run (recorded as for `step`).
+
+        pdb stops at the first line of `run_once`; the event loop of that process is
+        blocked while it holds the prompt. Only in process: a client of another process
+        has no terminal there, and raises `CommandError` saying so.
+        """
         ...
 
     async def set_enabled(self, name: str, enabled: bool | None) -> None:

@@ -202,6 +202,14 @@ class ServiceSnapshot:
     unreachable: str | None = None
     """Set by a client of another process while that process cannot be reached: why (one
     sentence). The rest of the record is then the last state it was seen in."""
+    reloaded_at: float | None = None
+    """When its code was last reloaded (`servicedeck --reload`; the controller's clock);
+    None: it runs the code the process loaded first. Its loop counts restart at a reload."""
+    reload_error: str | None = None
+    """Why the last reload of its code failed (`services.py:12: SyntaxError: invalid
+    syntax`): it runs its old code meanwhile. Cleared by the next reload that works."""
+    removed: bool = False
+    """A reload found its class gone from its module: it is stopped, and refuses to start."""
 
     @property
     def is_loop(self) -> bool:
@@ -249,6 +257,9 @@ class ServiceSnapshot:
             "stall_count": self.stall_count,
             "process": None if self.process is None else self.process.to_json(),
             "unreachable": self.unreachable,
+            "reloaded_at": self.reloaded_at,
+            "reload_error": self.reload_error,
+            "removed": self.removed,
         }
 
     @classmethod
@@ -264,6 +275,7 @@ class ServiceSnapshot:
         log_level = data.get("log_level")
         process = data.get("process")
         unreachable = data.get("unreachable")
+        reload_error = data.get("reload_error")
         return cls(
             name=str(data["name"]),
             qualname=str(data["qualname"]),
@@ -289,6 +301,9 @@ class ServiceSnapshot:
             stall_count=int(data.get("stall_count", 0)),
             process=None if process is None else ProcessInfo.from_json(process),
             unreachable=None if unreachable is None else str(unreachable),
+            reloaded_at=_float_or_none(data.get("reloaded_at")),
+            reload_error=None if reload_error is None else str(reload_error),
+            removed=bool(data.get("removed", False)),
         )
 
 
@@ -380,15 +395,32 @@ class RestartReport:
     """It had a task, and was stopped before it started again."""
     stop_seconds: float
     """How long stopping it took (0 when it was not running)."""
+    reloaded: tuple[str, ...] = ()
+    """The changed files whose new code it was started with (`servicedeck --reload`);
+    empty: it runs the code it had."""
+    watching: bool = False
+    """Its process reloads changed code (`--reload`): an empty `reloaded` means its code
+    had not changed."""
 
     @property
     def summary(self) -> str:
         """One sentence: `Reaper restarted: stopped in 0.20 s, started again (same code
-        and settings: code is loaded once per process)`."""
+        and settings: code is loaded once per process)`, or `Reaper reloaded
+        (services.py changed): stopped in 0.20 s, started with the new code`."""
+        if self.reloaded:
+            files = ", ".join(self.reloaded)
+            if not self.was_running:
+                return f"{self.name} reloaded ({files} changed): started with the new code"
+            return (
+                f"{self.name} reloaded ({files} changed): stopped in {self.stop_seconds:.2f} s, "
+                "started with the new code"
+            )
         if not self.was_running:
             done = "started (it was not running)"
         else:
             done = f"restarted: stopped in {self.stop_seconds:.2f} s, started again"
+        if self.watching:
+            return f"{self.name} {done} (its code has not changed since it was loaded)"
         return f"{self.name} {done} (same code and settings: code is loaded once per process)"
 
     def to_json(self) -> dict[str, Any]:
@@ -397,6 +429,8 @@ class RestartReport:
             "name": self.name,
             "was_running": self.was_running,
             "stop_seconds": self.stop_seconds,
+            "reloaded": list(self.reloaded),
+            "watching": self.watching,
         }
 
     @classmethod
@@ -406,6 +440,8 @@ class RestartReport:
             name=str(data["name"]),
             was_running=bool(data["was_running"]),
             stop_seconds=float(data["stop_seconds"]),
+            reloaded=tuple(str(path) for path in data.get("reloaded", ())),
+            watching=bool(data.get("watching", False)),
         )
 
 

@@ -64,6 +64,11 @@ READ_TIMEOUT = 20.0
 keep-alive comment every 5 s)."""
 QUICK = 30.0
 """Seconds a command that does not wait for the service may take."""
+NO_REMOTE_DEBUGGER = (
+    "the debugger needs the terminal of the process that runs the services: open the "
+    "console there (`servicedeck TARGET`), not attached"
+)
+"""Why `debug` is refused through a client of another process."""
 
 
 class RemoteControl:
@@ -240,7 +245,11 @@ class RemoteControl:
         return unsubscribe
 
     def check(self, name: str, command: Command) -> str | None:
-        """Why `command` is refused on service `name` now (`refusal()` of its snapshot)."""
+        """Why `command` is refused on service `name` now (`refusal()` of its snapshot);
+        `debug` always is (see `debug()`)."""
+        if command is Command.DEBUG:
+            self.snapshot(name)
+            return NO_REMOTE_DEBUGGER
         return refusal(self.snapshot(name), command)
 
     # -- commands -------------------------------------------------------------------------
@@ -276,6 +285,15 @@ class RemoteControl:
     async def kill(self, name: str) -> None:
         """Cancel the task of service `name` there."""
         await self._command(name, "kill")
+
+    async def debug(self, name: str) -> None:
+        """Refused: pdb needs the terminal of the process that runs the services.
+
+        Raises:
+            CommandError: always, saying so.
+        """
+        self.snapshot(name)
+        raise CommandError(NO_REMOTE_DEBUGGER)
 
     async def restart(self, name: str) -> RestartReport:
         """Stop (waiting) and start service `name` there; says what it did."""

@@ -10,8 +10,10 @@ import inspect
 import logging
 import os
 import socket
+import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -43,6 +45,7 @@ from servicedeck.control import (
     refusal,
     wait_until,
 )
+from servicedeck.controller._debugger import TakeTerminal, TerminalDebugger
 from servicedeck.controller._entry import Entry
 from servicedeck.controller._fatal import Fatal
 from servicedeck.controller._logs import LOGGER_PREFIX, LogCapture
@@ -56,6 +59,20 @@ DEFAULT_STOP_TIMEOUT = 5.0
 
 KILL_GRACE = 1.0
 """Seconds a killed service's task may take to end before a warning says it runs on."""
+
+ReloadHook = Callable[[str], Awaitable[tuple[str, ...]]]
+"""`hook(name)`: reload service `name`'s code if it changed; the changed files, or ()."""
+
+
+@dataclass
+class ReloadOutcome:
+    """What `ServiceController.replace_classes()` did, by service name."""
+
+    reloaded: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    stuck: list[str] = field(default_factory=list)
+    """Did not stop in time: they run on with their old code."""
 
 
 class ServiceController:
@@ -133,18 +150,12 @@ class ServiceController:
         self._propagate_logs = propagate_logs
         self._epoch: float | None = None
         self._fatal = Fatal()
+        self._take_terminal: TakeTerminal | None = None
+        self._beside: list[Callable[..., Coroutine[Any, Any, None]]] = []
+        self._beside_scope: anyio.CancelScope | None = None
+        self._reload_hook: ReloadHook | None = None
         for cls in classes:
-            entry = Entry(
-                cls=cls,
-                name=service_name(cls),
-                qualname=f"{cls.__module__}.{cls.__qualname__}",
-                kind="loop" if issubclass(cls, LoopService) else "service",
-                markers=("all-servers",) if issubclass(cls, RunInAllServers) else (),
-                description=inspect.cleandoc(cls.__dict__.get("__doc__") or ""),
-            )
-            self._entries[entry.name] = entry
-            load_settings(entry)
-            self._instantiate(entry)
+            self._add(cls)
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -157,6 +168,9 @@ class ServiceController:
         await self._tg.__aenter__()
         if self._watchdog is not None:
             await self._tg.start(self._watchdog.run, name="servicedeck:watchdog")
+        if self._beside:
+            self._beside_scope = anyio.CancelScope()
+            await self._tg.start(self._run_beside, name="servicedeck:beside")
         return self
 
     async def __aexit__(
@@ -168,6 +182,8 @@ class ServiceController:
         tg = self._tg
         assert tg is not None, "controller was not entered"
         try:
+            if self._beside_scope is not None:
+                self._beside_scope.cancel()  # e.g. a reloader: nothing restarts a service now
             with anyio.CancelScope(shield=True):
                 await self.stop_all()
             tg.cancel_scope.cancel()
@@ -445,24 +461,87 @@ class ServiceController:
             self._changed(entry.name)
 
     async def restart(self, name: str) -> RestartReport:
-        """Stop service `name` (blocking) if it runs, then start it again.
+        """Stop service `name` (blocking) if it runs, then start it again. With a reload
+        hook (`--reload`) and changed code, it is reloaded and started with the new code.
 
         Returns:
             What it did (also logged in the service's log), for a notification.
 
         Raises:
-            CommandError: it did not stop in time (it is then stuck, and not restarted).
+            CommandError: it did not stop in time (it is then stuck, and not restarted),
+                or its changed code does not import (the old code runs on).
         """
         entry = self._allow(name, Command.RESTART)
         was_running = entry.scope is not None
         began = time.perf_counter()
-        if was_running and not await self.stop(name, block=True):
-            raise CommandError(f"{name} did not stop; not restarted")
-        stop_seconds = time.perf_counter() - began if was_running else 0.0
-        self._start(name)
-        report = RestartReport(name, was_running, stop_seconds)
+        reloaded: tuple[str, ...] = ()
+        if self._reload_hook is not None:
+            reloaded = await self._reload_hook(name)
+            entry = self._entry(name)
+        if reloaded:
+            stop_seconds = entry.last_stop_seconds
+            if entry.scope is None:
+                self._start(name)
+        else:
+            if was_running and not await self.stop(name, block=True):
+                raise CommandError(f"{name} did not stop; not restarted")
+            stop_seconds = time.perf_counter() - began if was_running else 0.0
+            self._start(name)
+        report = RestartReport(
+            name, was_running, stop_seconds, reloaded, watching=self._reload_hook is not None
+        )
         _log_of(name).info("%s", report.summary)
         return report
+
+    async def debug(self, name: str) -> None:
+        """Run the next loop of service `name` under pdb, stopped at the first line of its
+        `run_once`, and wait until that loop has run (recorded as for `step`).
+
+        pdb takes the terminal through the hook given to `use_terminal()` (the console's
+        `App.suspend`) and gives it back on `c`; the event loop is blocked meanwhile, and
+        the stall watchdog does not count it as a stall.
+        """
+        entry = self._allow(name, Command.DEBUG)
+        service = self._require_instance(entry)
+        assert isinstance(service, LoopService)
+        debugger = self._debugger()
+        debugger.break_in(type(service).run_once, service)
+        try:
+            await self.step(name)
+        finally:
+            debugger.disarm()
+
+    def run_beside(self, work: Callable[..., Coroutine[Any, Any, None]]) -> None:
+        """Run `work` (e.g. `Reloader.watch`) while the controller is entered: started with
+        `TaskGroup.start()` on entry (it calls `task_status.started()`), cancelled before
+        the services stop on exit."""
+        self._beside.append(work)
+
+    async def _run_beside(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        assert self._beside_scope is not None
+        with self._beside_scope:
+            async with anyio.create_task_group() as tg:
+                for work in self._beside:
+                    await tg.start(work)
+                task_status.started()
+
+    def use_terminal(self, take_terminal: TakeTerminal | None) -> None:
+        """How pdb takes the terminal from whoever draws on it (`debug()`,
+        `breakpointhook()`): a context manager factory such as Textual's `App.suspend`;
+        None: the terminal is free."""
+        self._take_terminal = take_terminal
+
+    def breakpointhook(self, *args: object, **kwargs: object) -> None:
+        """`sys.breakpointhook` for a process whose terminal a console holds: a
+        `breakpoint()` in service code stops in pdb with the terminal handed over (as
+        `debug()` does), instead of writing over the screen."""
+        self._debugger().set_trace(sys._getframe(1))
+
+    def _debugger(self) -> TerminalDebugger:
+        watchdog = self._watchdog
+        return TerminalDebugger(self._take_terminal, None if watchdog is None else watchdog.hold)
 
     async def set_enabled(self, name: str, enabled: bool | None) -> None:
         """Override whether service `name` is enabled, for this session (None: no override).
@@ -582,6 +661,122 @@ class ServiceController:
         for entry in entries:
             while entry.done is not None and entry.scope is not None:
                 await entry.done.wait()
+
+    # -- reloading changed code (servicedeck.reload drives these) --------------------------
+
+    def set_reload_hook(self, hook: ReloadHook | None) -> None:
+        """What `restart()` asks first: `hook(name)` reloads the service's code if it
+        changed, returning the changed files (empty: unchanged). None: no reloading."""
+        self._reload_hook = hook
+
+    def class_of(self, name: str) -> type[Service]:
+        """The class service `name` is made from now."""
+        return self._entry(name).cls
+
+    async def replace_classes(
+        self, classes: Sequence[type[Service]], modules: Collection[str]
+    ) -> ReloadOutcome:
+        """Take `classes` (what the services' modules define after a reload of `modules`):
+        each service whose class comes from one of `modules` is stopped (teardown runs),
+        made again from its new class and put back in the state it was in (running,
+        paused or stopped; its enabled override and break on error kept); a class that is
+        gone is marked removed; a new one is added, stopped. The others run on.
+
+        Raises:
+            DuplicateServiceError: two of `classes` share a service name.
+        """
+        check_unique_names(classes)
+        new = {service_name(cls): cls for cls in classes}
+        outcome = ReloadOutcome()
+        for name, entry in list(self._entries.items()):
+            if entry.cls.__module__ not in modules or entry.removed:
+                continue
+            cls = new.get(name)
+            was = await self._stop_for_reload(entry)
+            if was is None:
+                outcome.stuck.append(name)
+                continue
+            self._forget_instance(entry)
+            if cls is None:
+                entry.removed = True
+                entry.reload_error = None
+                _log_of(name).warning("%s: removed (its class is gone from its module)", name)
+                outcome.removed.append(name)
+            else:
+                entry.describe(cls)
+                load_settings(entry)
+                self._instantiate(entry)
+                entry.reloaded_at = self.now()
+                entry.reload_error = None
+                _log_of(name).info("%s: reloaded (new code)", name)
+                outcome.reloaded.append(name)
+                self._restore(entry, was)
+            self._changed(name)
+        for name, cls in new.items():
+            if name not in self._entries or self._entries[name].removed:
+                self._entries.pop(name, None)
+                entry = self._add(cls)
+                entry.reloaded_at = self.now()
+                _log_of(name).info("%s: added by a reload (stopped: start it with s)", name)
+                outcome.added.append(name)
+                self._changed(name)
+        return outcome
+
+    def set_reload_error(self, names: Iterable[str], error: str | None) -> None:
+        """Mark services `names` as running their old code because a reload failed with
+        `error` (one line: file, line, error); None clears it."""
+        for name in names:
+            entry = self._entry(name)
+            if entry.reload_error != error:
+                entry.reload_error = error
+                self._changed(name)
+
+    def _add(self, cls: type[Service]) -> Entry:
+        entry = Entry(cls=cls, name=service_name(cls))
+        entry.describe(cls)
+        self._entries[entry.name] = entry
+        load_settings(entry)
+        self._instantiate(entry)
+        return entry
+
+    async def _stop_for_reload(self, entry: Entry) -> str | None:
+        """Stop `entry`'s service (waiting) and say what state to restore: `running`,
+        `paused` or `stopped`; None when it did not stop (it keeps its old code)."""
+        if entry.scope is None:
+            return "stopped"
+        service = entry.instance
+        paused = isinstance(service, LoopService) and service.is_paused
+        began = time.perf_counter()
+        done = entry.done
+        try:
+            stopped = await self.stop(entry.name, block=True)
+        except CommandError:  # stopping already: wait for it as a stop would
+            with anyio.move_on_after(DEFAULT_STOP_TIMEOUT):
+                if done is not None:
+                    await done.wait()
+            stopped = entry.scope is None
+        if not stopped:
+            return None
+        entry.last_stop_seconds = time.perf_counter() - began
+        return "paused" if paused else "running"
+
+    def _restore(self, entry: Entry, was: str) -> None:
+        if entry.instance is None:
+            return  # its new __init__ raised: the row shows why
+        if was == "running":
+            self._start(entry.name)
+        elif was == "paused":
+            self._start_paused(entry)
+
+    def _forget_instance(self, entry: Entry) -> None:
+        """Let go of the old instance, so that its class and module can be collected."""
+        if entry.unsubscribe is not None:
+            entry.unsubscribe()
+            entry.unsubscribe = None
+        if self._watchdog is not None:
+            self._watchdog.forget(entry.name)
+        entry.instance = None
+        entry.stall = None
 
     def reload_settings(self, name: str | None = None) -> None:
         """Read the settings of service `name` (or of all) from the environment again."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -11,6 +12,8 @@ from servicedeck import (
     ErrorInfo,
     Health,
     HealthVerdict,
+    LoopService,
+    RunInAllServers,
     Service,
     ServiceState,
     ServiceStatus,
@@ -54,6 +57,19 @@ class Entry:
     kill_requested_at: float | None = None
     log_level: int | None = None
     stall_count: int = 0
+    reloaded_at: float | None = None
+    reload_error: str | None = None
+    removed: bool = False
+    last_stop_seconds: float = 0.0
+
+    def describe(self, cls: type[Service]) -> None:
+        """Take `cls` as the service's class (at first, and after a reload): what the
+        snapshots show of it that never changes until the next reload."""
+        self.cls = cls
+        self.qualname = f"{cls.__module__}.{cls.__qualname__}"
+        self.kind = "loop" if issubclass(cls, LoopService) else "service"
+        self.markers = ("all-servers",) if issubclass(cls, RunInAllServers) else ()
+        self.description = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
 
     def snapshot(self, now: float, log_count: int) -> ServiceSnapshot:
         """A consistent snapshot, its health judged at time `now`."""
@@ -95,4 +111,7 @@ class Entry:
             kill_requested_at=self.kill_requested_at if running else None,
             log_level=self.log_level,
             stall_count=self.stall_count,
+            reloaded_at=self.reloaded_at,
+            reload_error=self.reload_error,
+            removed=self.removed,
         )

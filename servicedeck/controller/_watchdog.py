@@ -95,6 +95,10 @@ class LoopWatchdog:
         self._loop_thread: int | None = None
         self._asyncio_loop: Any = None
         self._stop = threading.Event()
+        # Debugger holds (see hold()): counted, so a hold that began and ended within one
+        # beat is still seen by it.
+        self._holds = 0
+        self._held = False
         for service in services:
             self.watch(service)
 
@@ -115,6 +119,18 @@ class LoopWatchdog:
                 if code is not None:
                     self._codes.setdefault(code, service.name)
 
+    def forget(self, name: str) -> None:
+        """Stop recognising service `name` (its code is being replaced by a reload)."""
+        self._names.discard(name)
+        for code in [code for code, owner in self._codes.items() if owner == name]:
+            del self._codes[code]
+
+    def hold(self, held: bool) -> None:
+        """Say that a debugger holds the event loop (True) or let it go (False): a lag
+        that overlaps a hold is the user at pdb's prompt, not a stall."""
+        self._holds += 1
+        self._held = held
+
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
@@ -131,9 +147,12 @@ class LoopWatchdog:
             while True:
                 before = time.monotonic()
                 self._beat = before
+                holds = self._holds
                 await anyio.sleep(self.interval)
                 lag = time.monotonic() - before - self.interval
-                if lag > self.threshold:
+                if self._held or holds != self._holds:
+                    self._forget()  # a debugger held the loop: not a stall
+                elif lag > self.threshold:
                     self._report(lag)
                 elif self._seen or self._elsewhere:
                     self._forget()  # samples of a stall too short to count
@@ -141,7 +160,7 @@ class LoopWatchdog:
             # Cancelled while its beat is late: the loop was blocked and shutting down won
             # the race with the heartbeat's wake-up. The stall still happened: tell it.
             lag = time.monotonic() - self._beat - self.interval
-            if lag > self.threshold:
+            if lag > self.threshold and not self._held:
                 self._report(lag)
             self._stop.set()
             thread.join(timeout=1.0)  # it wakes at once: nothing left running after us
@@ -199,7 +218,7 @@ class LoopWatchdog:
             # late (not a fixed poll: idle, this thread wakes about once per threshold),
             # then sample the loop's stack while it stays late.
             late = time.monotonic() - self._beat - self.interval
-            if late > sample_from:
+            if late > sample_from and not self._held:
                 # Sampled for as long as it lasts: a service seen on every sample blocked
                 # the loop; several different ones mean a loop busy with many of them.
                 frame = sys._current_frames().get(self._loop_thread or 0)

@@ -11,7 +11,8 @@ attributes, they post messages.
     QuitScreen     q: stops every service with progress; q again forces
 
 The app enters the controller in a task of its own event loop and starts the enabled
-services (unless `start_paused`). A `ChangeFeed` turns the controller's change stream
+services (with `start_paused`, each loop service paused: setup done, no loop run, so `n`
+steps it without re-running setup). A `ChangeFeed` turns the controller's change stream
 into a few screen updates a second (a service the user just acted on at once), which the
 app hands to each widget. The service keys are the app's: it checks whether the
 highlighted service's state allows each (greyed out otherwise, with the reason on a
@@ -21,6 +22,7 @@ press) and runs the command as a worker, so the screen never freezes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import Awaitable, Callable, Iterator
 from functools import cached_property, partial
@@ -38,12 +40,15 @@ from servicedeck.control import (
     ServiceControl,
     ServiceSnapshot,
     StopReport,
+    wait_until,
 )
+from servicedeck.tui import format as fmt
 from servicedeck.tui import keys
 from servicedeck.tui.changes import ChangeFeed
 from servicedeck.tui.commands import PaletteCommand, ServiceCommands, palette_commands
 from servicedeck.tui.keys import KeySpec
 from servicedeck.tui.notices import NotificationBound, ServiceNotices
+from servicedeck.tui.screens.confirm import ConfirmScreen
 from servicedeck.tui.screens.help import HelpScreen
 from servicedeck.tui.screens.quit import QuitScreen
 from servicedeck.tui.session import ServiceSession, kill_running
@@ -52,6 +57,7 @@ from servicedeck.tui.widgets.columns import with_process
 from servicedeck.tui.widgets.detail import DetailPanel, Tab
 from servicedeck.tui.widgets.filter_bar import FilterBar
 from servicedeck.tui.widgets.log_view import LogView
+from servicedeck.tui.widgets.reload_banner import ReloadBanner
 from servicedeck.tui.widgets.service_table import ServiceTable
 from servicedeck.tui.widgets.summary import SummaryBar
 
@@ -69,12 +75,16 @@ class ServiceDeckApp(App[StopReport | None]):
     Args:
         controller: a `ServiceControl` (e.g. a `ServiceController`) not yet entered;
             the app enters it.
-        start_paused: open with every service stopped (for stepping), instead of
-            starting the enabled ones.
+        start_paused: open with every enabled loop service paused (started, `setup()`
+            done, no loop run; for stepping with `n`), instead of running them. A service
+            that is not a loop cannot be paused: it is left stopped.
         stop_timeout: on quit, how long each service may take to stop before it is
             cancelled.
+        open_stopped: start no service at all (tests, and tools that start services
+            themselves); it wins over `start_paused`.
 
-    `run()` returns the `StopReport` of the final stop (None if forced before it ended).
+    `run()` returns the `StopReport` of the final stop (None if forced before it ended);
+    `return_code` is `FORCED_EXIT_STATUS` (130) when the user forced the exit (q twice).
     """
 
     CSS_PATH = "servicedeck.tcss"
@@ -85,6 +95,12 @@ class ServiceDeckApp(App[StopReport | None]):
 
     STALL_NOTICE_SECONDS: ClassVar[float] = 30.0
     """The least time between two notifications of one service blocking the event loop."""
+    KILL_NOTICE_SECONDS: ClassVar[float] = 2.0
+    """After ctrl+k, how long the console waits for the task to end before it says that
+    the task runs on (it shields itself from cancellation, or never awaits)."""
+    FORCED_EXIT_STATUS: ClassVar[int] = 130
+    """The exit status of a forced quit (q twice): 128 + SIGINT, as shells report an
+    interrupted command, since services may not have stopped cleanly."""
     MAX_NOTIFICATIONS: ClassVar[int] = 5
     """Notifications shown at once; a burst (a hundred services breaking on error) drops
     the oldest, so they stay readable and bounded."""
@@ -95,11 +111,15 @@ class ServiceDeckApp(App[StopReport | None]):
         start_paused: bool = False,
         *,
         stop_timeout: float = 5.0,
+        open_stopped: bool = False,
     ) -> None:
         super().__init__()
         self.controller = controller
         self._session = ServiceSession(
-            controller, start_paused=start_paused, stop_timeout=stop_timeout
+            controller,
+            start_paused=start_paused,
+            stop_timeout=stop_timeout,
+            start_nothing=open_stopped,
         )
         self._changes = ChangeFeed(controller, self._show_snapshots)
         self._notices = ServiceNotices(controller.process.root, self.STALL_NOTICE_SECONDS)
@@ -130,6 +150,7 @@ class ServiceDeckApp(App[StopReport | None]):
     def compose(self) -> ComposeResult:
         yield SummaryBar(id="summary")
         yield ConnectionBanner(id="banner")
+        yield ReloadBanner(id="reload-banner")
         yield ServiceTable(self.controller.now, root=self.controller.process.root, id="table")
         yield DetailPanel(
             self.controller.process,
@@ -162,6 +183,11 @@ class ServiceDeckApp(App[StopReport | None]):
         return self.query_one("#banner", ConnectionBanner)
 
     @cached_property
+    def reload_banner(self) -> ReloadBanner:
+        """The line that says a reload of changed code failed (`--reload`)."""
+        return self.query_one("#reload-banner", ReloadBanner)
+
+    @cached_property
     def filter_bar(self) -> FilterBar:
         """The name filter box."""
         return self.query_one("#filter", FilterBar)
@@ -189,6 +215,7 @@ class ServiceDeckApp(App[StopReport | None]):
         self.summary.count_services(snapshots)
         self._names = self.controller.names
         self.table.set_rows(snapshots)
+        self.reload_banner.show(snapshots)
         self._changes.start()
         self.set_interval(ChangeFeed.FLUSH_SECONDS, self._changes.flush)
         self._session.start(self._services_started, self._services_ended)
@@ -251,7 +278,8 @@ class ServiceDeckApp(App[StopReport | None]):
     @on(QuitScreen.Forced)
     def _force_exit(self) -> None:
         self._forced = True
-        self.exit(self._session.report)
+        # Not a success: services may not have stopped (teardowns cut short, or stuck).
+        self.exit(self._session.report, return_code=self.FORCED_EXIT_STATUS)
 
     # -- changes of the services ----------------------------------------------------------
 
@@ -260,6 +288,7 @@ class ServiceDeckApp(App[StopReport | None]):
         table = self.table
         self._follow_the_process(snapshots)
         table.update_rows(snapshots)
+        self.reload_banner.show(snapshots)
         self.summary.count_services(snapshots)
         cursor = table.cursor_name
         if any(snap.name == cursor for snap in snapshots):
@@ -440,12 +469,81 @@ class ServiceDeckApp(App[StopReport | None]):
         self._send("stop")
 
     def action_restart(self) -> None:
-        """Stop the highlighted service (waiting), then start it again."""
-        self._send("restart")
+        """Reload the highlighted service's changed code, else restart it; say which."""
+        if snap := self._target(keys.spec("restart")):
+            self._run_worker(snap.name, partial(self._restart, snap.name))
+
+    async def _restart(self, name: str) -> None:
+        # The controller logs the same sentence in the service's log.
+        report = await self.controller.restart(name)
+        self.notify(report.summary, timeout=5, markup=False)
+
+    def action_debug(self) -> None:
+        """Run the next loop of the highlighted service under pdb (the console steps aside)."""
+        if self.is_headless:  # no terminal to hand to pdb (a test's pilot)
+            self.notify("the debugger needs a terminal", severity="warning", markup=False)
+            return
+        if snap := self._target(keys.spec("debug")):
+            self._run_worker(snap.name, partial(self._debug, snap.name))
+
+    async def _debug(self, name: str) -> None:
+        await self.controller.debug(name)
+        loops = self.controller.snapshot(name).status.loop_count
+        self.notify(f"{name}: its loop ran under pdb (loop {loops})", timeout=5, markup=False)
 
     def action_kill(self) -> None:
-        """Cancel the highlighted service's task."""
-        self._send("kill")
+        """Cancel the highlighted service's task: at once when it is stuck (or a kill is
+        under way), else after a one-key confirmation."""
+        snap = self._target(keys.spec("kill"))
+        if snap is None:
+            return
+        name = snap.name
+        if snap.stuck or snap.kill_requested_at is not None:
+            self._kill(name)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._kill(name)
+
+        state = fmt.state_cell(snap)[0].split(" ", 1)[-1]
+        self.push_screen(
+            ConfirmScreen(
+                f"Kill {name}? It is {state}, not stuck.",
+                "Its task is cancelled mid-loop (teardown still runs); x stops it gracefully.",
+                yes="Kill",
+            ),
+            answered,
+        )
+
+    def _kill(self, name: str) -> None:
+        self._run_worker(name, partial(self._kill_and_tell, name))
+
+    async def _kill_and_tell(self, name: str) -> None:
+        """Kill `name`, then say whether its task ended (a log line records it too)."""
+        control = self.controller
+        await control.kill(name)
+        with contextlib.suppress(TimeoutError):
+            await wait_until(
+                control,
+                lambda: not control.snapshot(name).has_task,
+                timeout=self.KILL_NOTICE_SECONDS,
+            )
+        if not control.snapshot(name).has_task:
+            self.notify(f"{name} killed: its task was cancelled.", timeout=4, markup=False)
+            return
+        self.notify(
+            f"{name} is still running {self.KILL_NOTICE_SECONDS:g} s after the kill: it "
+            "shields itself from cancellation or never awaits. It ends when its code lets "
+            "it; q twice exits anyway.",
+            severity="warning",
+            timeout=8,
+            markup=False,
+        )
+
+    def action_cancel_steps(self) -> None:
+        """Drop the loops that n queued on the highlighted service."""
+        self._send("cancel_steps")
 
     def action_toggle_enabled(self) -> None:
         """Toggle whether the highlighted service is enabled, for this session."""
@@ -553,7 +651,7 @@ class ServiceDeckApp(App[StopReport | None]):
         if table.count:
             table.count = ""
         elif self.screen.maximized is not None:
-            self.screen.minimize()
+            self.screen.minimize()  # the table takes the focus back as it shows (on_show)
         elif self.filter_bar.shown or table.filter_text or table.failing_only:
             self.filter_bar.clear()
             table.set_filter("", failing_only=False)

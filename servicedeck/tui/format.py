@@ -21,6 +21,7 @@ __all__ = [
     "enabled_cell",
     "interval",
     "kind_cell",
+    "running_for",
     "safe_line",
     "safe_text",
     "session_time",
@@ -106,6 +107,14 @@ def countdown(next_loop_at: float | None, now: float) -> str:
     return _long(left)
 
 
+def running_for(loop_started_at: float | None, now: float) -> str:
+    """How long the loop running now has run, in at most 6 cells: `12.0s…`, `1m05s…`;
+    '' when no loop runs. The `…` says it is still going."""
+    if loop_started_at is None:
+        return ""
+    return duration(max(0.0, now - loop_started_at)) + "…"
+
+
 def count(value: int) -> str:
     """A counter in at most 6 cells: `1,234`, `12,345`, `1.2M`."""
     if value < 1_000_000:
@@ -134,12 +143,26 @@ def sparkline(values: tuple[float, ...] | list[float]) -> str:
 def state_cell(snap: ServiceSnapshot, blocking: bool = False) -> tuple[str, str]:
     """The state column: glyph and word, and a style name (`running`, `paused`, ...).
 
-    `blocking` marks a blocking stop in flight (shown as `stopping…`).
+    `blocking` marks a blocking stop in flight (shown as `stopping…`). One word for one
+    state, never two that disagree: a stuck loop is `◐ stuck` (not running, not healthy),
+    a killed one `✗ cancelled`, a kill its task has not given way to yet `◐ killing`;
+    steps queued behind the running loop replace the word: `▶ +3 queued`.
     """
+    text, style = _state_cell(snap, blocking)
+    queued = snap.status.queued_steps
+    if queued and snap.has_task:
+        # Loops that n queued behind the one running: the glyph keeps the state.
+        return f"{text[0]} +{queued} queued", style
+    return text, style
+
+
+def _state_cell(snap: ServiceSnapshot, blocking: bool) -> tuple[str, str]:
     status = snap.status
     state = status.state
     if snap.settings_error is not None and not snap.has_task:
         return "✖ settings", "crashed"
+    if snap.kill_requested_at is not None and snap.has_task:
+        return "◐ killing", "crashed"  # a kill that its task has not given way to yet
     if snap.stuck:
         return "◐ stuck", "crashed"
     if blocking or state is ServiceState.STOPPING:
@@ -156,6 +179,8 @@ def state_cell(snap: ServiceSnapshot, blocking: bool = False) -> tuple[str, str]
             return "◌ standby", "stopped"  # another replica runs it
         if snap.has_task and lease is not None and lease.role is LeaseRole.LOST:
             return "◌ lost", "paused"
+        if status.cancelled:
+            return "✗ cancelled", "paused"  # killed: its task was cancelled
         return "○ stopped", "stopped"
     failing = snap.health is Health.FAILING
     if state is ServiceState.STARTING:

@@ -106,15 +106,28 @@ KEYS: tuple[KeySpec, ...] = (
             "Stop and wait until it has stopped (teardown done); the screen stays live and a "
             "notification says when it stopped or that it timed out.",
             "Service", Command.STOP, "Stop {name} and wait"),
-    KeySpec("restart", "r", "restart", "restart", "Stop (waiting), then start again.", "Service",
+    KeySpec("restart", "r", "restart", "restart",
+            "Reload its code if a file it depends on changed (--reload), else stop (waiting) "
+            "and start again; a notification says which.", "Service",
             Command.RESTART, "Restart {name}", footer=False,
             send=lambda c, s, n: c.restart(s.name)),
-    KeySpec("kill", "ctrl+k,k", "kill", "kill",
-            "Cancel the service's task: for one stuck in stopping (teardown still runs).",
+    KeySpec("kill", "ctrl+k", "kill", "kill",
+            "Cancel the service's task (its teardown still runs): at once for one stuck in "
+            "stopping, otherwise after a one-key confirmation (y). It shows as cancelled.",
             "Service", Command.KILL, "Kill (cancel) {name}", footer=False,
-            send=lambda c, s, n: c.kill(s.name),
-            why="k9s's ctrl+k kills a pod; plain k too, as the reliability issue asks "
-            "(the cursor moves with the arrow keys, not vi's j/k)."),
+            why="k9s's ctrl+k kills a pod; plain k moves up, as in vim, k9s and lazydocker."),
+    KeySpec("cancel_steps", "c", "cancel_steps", "cancel steps",
+            "Cancel the loops that n queued and that have not started (the row shows "
+            "+3 queued); the loop running now runs on.",
+            "Service", Command.CANCEL_STEPS, "Cancel the queued steps of {name}", footer=False,
+            send=lambda c, s, n: c.cancel_steps(s.name),
+            why="The issue asks for a key to cancel queued steps; c for cancel."),
+    KeySpec("debug", "d", "debug", "debug",
+            "Run the next loop under pdb, stopped at the first line of run_once; the console "
+            "steps aside until you continue (c). The event loop waits meanwhile.",
+            "Service", Command.DEBUG, "Debug the next loop of {name} in pdb", footer=False,
+            send=lambda c, s, n: c.debug(s.name),
+            why="d for debugger; b (break on error) was taken."),
     KeySpec("toggle_enabled", "t", "toggle_enabled", "enable",
             "Toggle whether the service is enabled, for this session only (it does not "
             "start or stop it).",
@@ -134,16 +147,27 @@ KEYS: tuple[KeySpec, ...] = (
             "Show the detail: description, settings, durations (press again to enlarge).",
             "View", None, "Show detail of {name}", footer=False),
     # -- the detail panel's debugger views (issue 10) --
-    KeySpec("copy", "c", "copy", "copy",
+    KeySpec("copy", "y", "copy", "copy",
             "Copy what the detail panel shows: the await stack of the running loop, the "
             "last traceback, or the selected log line (with its traceback).", "View",
             footer=False,
-            why="The issue asks for a named copy key; c as in copy (y is vim's yank)."),
+            why="The issue asks for a named copy key: y, vim's yank (c cancels queued steps)."),
     KeySpec("filter", "slash", "filter", "filter",
             "Filter services by name (Enter keeps it, Esc clears it).", "View"),
     KeySpec("failing", "exclamation_mark", "failing_only", "failing",
             "Show only failing services (again: show all).", "View", footer=False,
             owner="table"),
+    KeySpec("sort_next", "greater_than_sign", "sort_cycle(1)", "sort",
+            "Sort by the next column (after the last: the services' own order); the header "
+            "marks it ▲ (A to Z, smallest first) or ▼.", "View", footer=False, owner="table",
+            why="k9s sorts with shift+letter per column; one key that cycles needs no letter "
+            "per column (they are service keys here)."),
+    KeySpec("sort_previous", "less_than_sign", "sort_cycle(-1)", "sort back",
+            "Sort by the previous column.", "View", footer=False, owner="table",
+            why="The way back through the columns that > cycles."),
+    KeySpec("sort_invert", "I", "sort_invert", "invert",
+            "Invert the sort order (▲ / ▼).", "View", footer=False, owner="table",
+            why="k9s's shift+i inverts its sort."),
     KeySpec("clear", "escape", "clear", "clear",
             "Clear the count, the filter, or the enlarged panel.", "View", footer=False),
     KeySpec("help", "question_mark,f1", "help", "help", "Show this help.", "App"),
@@ -168,9 +192,12 @@ class Navigation:
 
 NAVIGATION: tuple[Navigation, ...] = (
     Navigation(
-        "↑ ↓",
+        "↑ ↓ / k j",
         "Move the cursor (it stays on the service across refresh, sort and filter).",
-        (("cursor_up", "up", "cursor(-1)"), ("cursor_down", "down", "cursor(1)")),
+        (
+            ("cursor_up", "up,k", "cursor(-1)"),
+            ("cursor_down", "down,j", "cursor(1)"),
+        ),
     ),
     Navigation(
         "PgUp PgDn Home End",
@@ -249,6 +276,8 @@ def display_key(key: str) -> str:
         "f1": "F1",
         "ctrl+p": "ctrl+p",
         "ctrl+k": "ctrl+k",
+        "greater_than_sign": ">",
+        "less_than_sign": "<",
         "pageup": "PgUp",
         "pagedown": "PgDn",
         "home": "Home",
@@ -281,8 +310,15 @@ def _binding(key_spec: KeySpec) -> Binding:
     )
 
 
-APP_BINDINGS: list[Binding] = [_binding(k) for k in KEYS if k.owner == "app"]
-"""The Textual bindings of the app, made from `KEYS`."""
+_FOOTER_FIRST = ("help", "quit")
+"""Shown first in the footer, so a narrow terminal (60 columns) never cuts them off."""
+
+APP_BINDINGS: list[Binding] = [
+    _binding(k)
+    for k in sorted((k for k in KEYS if k.owner == "app"), key=lambda k: k.id not in _FOOTER_FIRST)
+]
+"""The Textual bindings of the app, made from `KEYS` (`? help` and `q quit` first: the
+footer shows them in this order)."""
 
 TABLE_BINDINGS: list[Binding] = [
     *(_binding(k) for k in KEYS if k.owner == "table"),
@@ -375,7 +411,7 @@ def keys_markdown() -> str:
         "## The log viewer",
         "",
         "While the log viewer has focus (click it, Tab, or `l` twice), these keys are its",
-        "own; `c` copies the selected line with its traceback. Esc goes back to the table.",
+        "own; `y` copies the selected line with its traceback. Esc goes back to the table.",
         "",
         "| key | id | what it does |",
         "|---|---|---|",

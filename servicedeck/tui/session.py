@@ -1,11 +1,11 @@
 """`ServiceSession`: the services' run for as long as the console is open.
 
-It enters the control in a task of the console's event loop, starts the enabled
-services (unless `start_paused`), waits until asked to end, stops whatever still runs,
-and leaves the control. Attached to another process (the control does not own its
-services), it starts and stops nothing: leaving only disconnects, and they run on. A
-service's `BaseException` (KeyboardInterrupt, SystemExit, ...) is kept for the console to
-exit with, rather than tearing through its event loop.
+It enters the control in a task of the console's event loop, starts the enabled services
+(paused with `start_paused`; none with `start_nothing`), waits until asked to end, stops
+whatever still runs, and leaves the control. Attached to another process (the control
+does not own its services), it starts and stops nothing: leaving only disconnects, and
+they run on. A service's `BaseException` (KeyboardInterrupt, SystemExit, ...) is kept
+for the console to exit with, rather than tearing through its event loop.
 
 No Textual here: the app starts it, ends it, and exits as `outcome()` says.
 """
@@ -37,14 +37,24 @@ class ServiceSession:
 
     Args:
         control: a `ServiceControl` not yet entered.
-        start_paused: start no service (for stepping).
+        start_paused: start every enabled loop service paused (setup done, no loop run:
+            for stepping); a service that is not a loop is left stopped.
         stop_timeout: at the end, how long each service may take to stop before it is
             cancelled.
+        start_nothing: start no service at all (it wins over `start_paused`).
     """
 
-    def __init__(self, control: ServiceControl, *, start_paused: bool, stop_timeout: float) -> None:
+    def __init__(
+        self,
+        control: ServiceControl,
+        *,
+        start_paused: bool,
+        stop_timeout: float,
+        start_nothing: bool = False,
+    ) -> None:
         self.control = control
         self.start_paused = start_paused
+        self.start_nothing = start_nothing
         self.stop_timeout = stop_timeout
         self.started = asyncio.Event()
         """Set once the control is entered and the enabled services were started."""
@@ -112,8 +122,8 @@ class ServiceSession:
         try:
             async with self.control:
                 owned = self.control.owns_services
-                if owned and not self.start_paused:
-                    await self.control.start_enabled()
+                if owned and not self.start_nothing:
+                    await self.control.start_enabled(paused=self.start_paused)
                 self.started.set()
                 on_started()
                 await self._end.wait()

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import console, endpoint, framework, replicas, startup
+from . import console, endpoint, framework, reload, replicas, startup
 from ._harness import Scale, Workload, format_table, summary, write_report
 
 WORKLOADS: list[Workload] = [
@@ -17,6 +17,7 @@ WORKLOADS: list[Workload] = [
     *console.WORKLOADS,
     *endpoint.WORKLOADS,
     *replicas.WORKLOADS,
+    *reload.WORKLOADS,
 ]
 REPORT = Path(__file__).resolve().parents[2] / "docs" / "performance.md"
 COMMAND = ".venv/bin/python -m tests.benchmarks"

@@ -58,6 +58,7 @@ MEASURED = (
     "a standby's polls",
     "failover after kill -9",  # median
     "failover after kill -9",  # p95
+    "save → the new code's first loop started",
 )
 
 

@@ -3,9 +3,11 @@ help with an example, usage errors, and opening the console (with a stand-in app
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +154,11 @@ class FakeApp:
 
     def run(self) -> None:
         self.ran = True
+        self.breakpointhook = sys.breakpointhook
+
+    @contextlib.contextmanager
+    def suspend(self) -> Iterator[None]:
+        yield
 
 
 @pytest.fixture
@@ -178,6 +185,32 @@ def test_console_paused_on_one_target(fake_console: type[FakeApp]) -> None:
 
     (app,) = fake_console.made
     assert (app.start_paused, app.controller.names) == (True, ("FlakyReaper",))
+
+
+def test_console_hands_breakpoints_to_the_controller(fake_console: type[FakeApp]) -> None:
+    assert main(["servicedeck.demo:FlakyReaper", "--reload"]) == 0
+
+    (app,) = fake_console.made
+    assert app.breakpointhook == app.controller.breakpointhook
+    assert sys.breakpointhook is not app.controller.breakpointhook  # given back
+
+
+def test_reload_without_watchfiles_is_one_line_naming_the_extra(
+    fake_console: type[FakeApp], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "watchfiles" else real(name)
+    )
+    assert main(["servicedeck.demo:FlakyReaper", "--reload"]) == 2
+
+    assert fake_console.made == []
+    err = capsys.readouterr().err
+    assert "--reload needs watchfiles" in err
+    assert "pip install 'servicedeck[reload]'" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_console_bad_target_exits_2_before_any_console_opens(

@@ -115,7 +115,7 @@ def test_refusal_says_why_from_the_snapshot_alone(
 
 @pytest.mark.parametrize("command", list(Command))
 def test_refusal_while_stopping_refuses_only_what_starts_a_run(command: Command) -> None:
-    starts = command in (Command.START, Command.STEP, Command.PAUSE, Command.RESTART)
+    starts = command in (Command.START, Command.STEP, Command.PAUSE, Command.RESTART, Command.DEBUG)
 
     reason = refusal(snap(), command, stopping="Relay raised SystemExit in run_once")
 

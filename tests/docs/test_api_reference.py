@@ -19,6 +19,7 @@ import servicedeck.control.server
 import servicedeck.controller
 import servicedeck.coordinate
 import servicedeck.discovery
+import servicedeck.reload
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "reference" / "api.md"
 MODULES = [
@@ -31,6 +32,7 @@ MODULES = [
     servicedeck.controller,
     servicedeck.coordinate,
     servicedeck.discovery,
+    servicedeck.reload,
 ]
 
 # `### `Name(params)`` or `#### `Class.method(params)``, then optional *notes*.

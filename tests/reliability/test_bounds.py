@@ -67,7 +67,7 @@ async def test_a_service_failing_every_loop_for_10000_loops_keeps_memory_flat() 
 
 
 async def test_console_keeps_at_most_a_few_notifications() -> None:
-    app = ServiceDeckApp(ServiceController([Noisy], propagate_logs=False), start_paused=True)
+    app = ServiceDeckApp(ServiceController([Noisy], propagate_logs=False), open_stopped=True)
     async with app.run_test(notifications=True) as pilot:
         await app_ready(pilot)
         for i in range(500):

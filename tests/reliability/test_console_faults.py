@@ -32,7 +32,7 @@ SIZE = (150, 40)
 def make_app(classes: list[type], *, start_paused: bool = False) -> ServiceDeckApp:
     """The console on `classes` in real time (a frozen clock would hold scheduled loops)."""
     controller = ServiceController(classes, propagate_logs=False, root=REPOSITORY)
-    return ServiceDeckApp(controller, start_paused=start_paused)
+    return ServiceDeckApp(controller, open_stopped=start_paused)
 
 
 def shown_text(widget: Static, width: int = 200) -> str:
@@ -81,7 +81,7 @@ async def test_console_shows_a_fault_in_each_phase_and_keeps_working() -> None:
         await pilot.press("home")
         loops = app.controller.snapshot("Healthy").status.loop_count
         await app_until(pilot, lambda: app.controller.snapshot("Healthy").status.loop_count > loops)
-        await pilot.press("k")  # on Healthy: kill, a second key for ctrl+k
+        await pilot.press("ctrl+k", "y")  # on Healthy (not stuck): kill, once confirmed
         await app_until(pilot, lambda: not app.controller.snapshot("Healthy").has_task)
         assert app.is_running
 
@@ -118,7 +118,7 @@ class Hanging(LoopService):
         await anyio.Event().wait()
 
 
-async def test_console_shows_a_hanging_loop_as_stuck_and_k_cancels_it() -> None:
+async def test_console_shows_a_hanging_loop_as_stuck_and_ctrl_k_cancels_it() -> None:
     app = make_app([Hanging, faulty.Healthy])
     app.stop_timeout = 0.05
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -130,11 +130,11 @@ async def test_console_shows_a_hanging_loop_as_stuck_and_k_cancels_it() -> None:
         await app_ready(pilot)
         assert app.controller.snapshot("Hanging").stuck
         assert "◐ stuck" in row_text(app, "Hanging")
-        assert "Hanging did not stop in time: it is stuck; ctrl+k / k cancels it." in notes(app)
+        assert "Hanging did not stop in time: it is stuck; ctrl+k cancels it." in notes(app)
 
-        await pilot.press("k")
+        await pilot.press("ctrl+k")  # stuck: no confirmation
         await app_until(pilot, lambda: not app.controller.snapshot("Hanging").has_task)
-        assert "○ stopped" in row_text(app, "Hanging")
+        assert "✗ cancelled" in row_text(app, "Hanging")
         assert app.controller.snapshot("Healthy").has_task, "the neighbour runs on"
 
 

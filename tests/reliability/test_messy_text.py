@@ -31,7 +31,7 @@ def messy_app() -> ServiceDeckApp:
     controller = ServiceController(
         messy.ALL, clock=ManualClock(1000.0), propagate_logs=False, root=REPOSITORY
     )
-    return ServiceDeckApp(controller, start_paused=True)
+    return ServiceDeckApp(controller, open_stopped=True)
 
 
 async def step_each(pilot: Pilot[object], then: tuple[str, ...] = ()) -> None:

@@ -107,13 +107,13 @@ async def test_the_stack_is_fetched_only_while_a_loop_runs_and_is_shown() -> Non
         assert len(asked) <= count + 1
 
 
-async def test_c_copies_the_await_stack_with_relative_paths() -> None:
+async def test_y_copies_the_await_stack_with_relative_paths() -> None:
     app, _ = hanging_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("n")
         await until(pilot, lambda: "sleep_forever" in detail_text(app))
-        await pilot.press("c")
+        await pilot.press("y")
         copied = app.clipboard
         assert copied.startswith("Await stack of Hanging")
         assert "tests/tui/snapshot_apps/services.py:" in copied
@@ -136,7 +136,7 @@ async def test_detail_says_the_health_verdict_and_why_without_contradiction() ->
 
 
 async def test_a_stuck_service_is_not_called_healthy() -> None:
-    app = make_app([services.Hanging], start_paused=False)
+    app = make_app([services.Hanging], start="enabled")
     app.stop_timeout = 0.1
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

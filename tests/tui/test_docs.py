@@ -37,11 +37,15 @@ def test_keys_each_binding_has_a_unique_id_and_key() -> None:
 def test_keys_are_the_ones_the_issue_lists() -> None:
     keys = {key for spec in KEYS for key in spec.keys}
     issue = {"s", "n", "p", "x", "X", "r", "ctrl+k", "t", "l", "e", "enter", "slash",
-             "exclamation_mark", "question_mark", "f1", "ctrl+p", "q", "k"}  # fmt: skip
+             "exclamation_mark", "question_mark", "f1", "ctrl+p", "q", "d"}  # fmt: skip
     assert issue <= keys
+    assert "k" not in keys, "k moves up (operators' habits); kill is ctrl+k only"
+    moving = {key for row in NAVIGATION for _, bound, _ in row.bindings for key in bound.split(",")}
+    assert {"j", "k", "up", "down"} <= moving
     extra = {spec.id: spec.why for spec in KEYS if set(spec.keys) - issue - {"escape"}}
-    assert set(extra) == {"pause_on_error", "copy"}, "every extra key says why"
-    assert all(extra.values())
+    assert set(extra) == {"pause_on_error", "cancel_steps", "sort_next", "sort_previous",
+                          "sort_invert", "copy"}  # fmt: skip
+    assert all(extra.values()), "every extra key says why"
 
 
 def test_controller_and_framework_never_import_textual() -> None:

@@ -42,7 +42,7 @@ def notes(app: ServiceDeckApp) -> list[str]:
 
 
 async def test_app_starts_enabled_services_and_q_stops_them_gracefully() -> None:
-    app = make_app(start_paused=False)
+    app = make_app(start="enabled")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.controller.snapshot("OrderReaper").has_task
@@ -56,8 +56,8 @@ async def test_app_starts_enabled_services_and_q_stops_them_gracefully() -> None
     assert reaper(app).teardowns == 1
 
 
-async def test_start_paused_leaves_every_service_stopped() -> None:
-    app = make_app(start_paused=True)
+async def test_open_stopped_leaves_every_service_stopped() -> None:
+    app = make_app(start="stopped")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert not any(snap.has_task for snap in app.controller.snapshots())
@@ -116,7 +116,7 @@ async def test_p_starts_a_stopped_loop_paused_so_n_does_not_rerun_setup() -> Non
 
 
 async def test_x_stops_without_waiting() -> None:
-    app = make_app(start_paused=False)
+    app = make_app(start="enabled")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("x")
@@ -140,7 +140,7 @@ class SlowTeardown(LoopService):
 
 async def test_blocking_stop_runs_as_a_worker_and_the_app_stays_responsive() -> None:
     SlowTeardown.release = anyio.Event()
-    app = make_app([SlowTeardown, services.ReportBuilder], start_paused=False)
+    app = make_app([SlowTeardown, services.ReportBuilder], start="enabled")
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         await pilot.press("X")
@@ -158,7 +158,7 @@ async def test_blocking_stop_runs_as_a_worker_and_the_app_stays_responsive() -> 
 
 
 async def test_blocking_stop_timeout_marks_stuck_and_ctrl_k_kills() -> None:
-    app = make_app([services.Hanging], start_paused=False)
+    app = make_app([services.Hanging], start="enabled")
     app.stop_timeout = 0.05
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
@@ -171,7 +171,7 @@ async def test_blocking_stop_timeout_marks_stuck_and_ctrl_k_kills() -> None:
 
 
 async def test_r_restarts_the_service() -> None:
-    app = make_app(start_paused=False)
+    app = make_app(start="enabled")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press_and_settle(pilot, "r")
@@ -340,7 +340,7 @@ async def test_command_palette_runs_an_action_on_the_named_service() -> None:
 
 
 async def test_second_q_forces_the_exit() -> None:
-    app = make_app([services.Hanging], start_paused=False)
+    app = make_app([services.Hanging], start="enabled")
     app.stop_timeout = 30  # a graceful quit would wait this long for Hanging
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -379,7 +379,7 @@ async def test_countdown_redraws_as_the_controller_clock_moves(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = ManualClock(100.0)
-    app = make_app([services.OrderReaper], clock=clock, start_paused=False)
+    app = make_app([services.OrderReaper], clock=clock, start="enabled")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: state(app, "OrderReaper") is ServiceState.SLEEPING)
         await settle(pilot)
@@ -438,7 +438,7 @@ async def test_keys_typed_faster_than_the_screen_draws_act_in_the_order_typed() 
     # must act on what the keys before it did: the row moved to, the count typed.
     from textual import events
 
-    app = make_app(start_paused=True)
+    app = make_app(start="stopped")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         first, second = app.controller.names[:2]

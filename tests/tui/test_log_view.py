@@ -135,13 +135,13 @@ async def test_v_shows_debug_lines_and_asks_for_them_to_be_captured() -> None:
         assert "debug detail" not in shown(app)
 
 
-async def test_c_copies_the_selected_line_with_its_traceback() -> None:
+async def test_y_copies_the_selected_line_with_its_traceback() -> None:
     app = log_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await step(pilot, 3)
         await press_and_settle(pilot, "l", "l")
-        await pilot.press("slash", *"could not", "enter", "c")
+        await pilot.press("slash", *"could not", "enter", "y")
         await pilot.pause()
         copied = app.clipboard
         assert "could not parse loop 3" in copied

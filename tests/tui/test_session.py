@@ -58,9 +58,9 @@ async def test_a_session_starts_the_enabled_services_and_stops_them_when_ended()
     assert not control.snapshot("Ticking").has_task
 
 
-async def test_a_session_started_paused_starts_nothing_and_keeps_a_report_it_is_given() -> None:
+async def test_a_session_that_starts_nothing_keeps_a_report_it_is_given() -> None:
     control = ServiceController([Ticking], propagate_logs=False)
-    session = ServiceSession(control, start_paused=True, stop_timeout=1.0)
+    session = ServiceSession(control, start_paused=False, stop_timeout=1.0, start_nothing=True)
     given = StopReport((ServiceStop("Ticking", "stopped", 0.5),), 0.5)
     task = await run(session, given)
     assert session.report is given

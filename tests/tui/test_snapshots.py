@@ -117,13 +117,58 @@ def test_filter_applied(snap_compare: SnapCompare) -> None:
 def test_settings_error(snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch) -> None:
     """A service whose enabling variable does not parse: listed, explained, not started."""
     monkeypatch.setenv("SERVICEDECK_SERVICES_HEARTBEAT_ENABLED", "maybe")
-    app = demo_app(start_paused=True, clock=ManualClock(1000.0), root=ROOT)
+    app = demo_app(open_stopped=True, clock=ManualClock(1000.0), root=ROOT)
 
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)
         await _quiet(pilot)
 
     assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
+
+
+def test_kill_confirmation(snap_compare: SnapCompare) -> None:
+    """--paused, then ctrl+k on OrderReaper (paused, not stuck): the one-key confirmation."""
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await press_and_settle(pilot, "ctrl+k")
+        await _quiet(pilot)
+
+    assert snap_compare(make_app(start="paused"), terminal_size=SMALL, run_before=run_before)
+
+
+def test_queued_steps(snap_compare: SnapCompare) -> None:
+    """n on a paused loop that runs long, then n n n: the row says `+3 queued`."""
+    services.Gated.gate = anyio.Event()
+    app = make_app([services.Gated, services.OrderReaper, services.ReportBuilder], start="paused")
+    app.stop_timeout = 0.1  # its loop waits for a gate no one opens: cancel it at the end
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(
+            pilot, lambda: app.controller.snapshot("Gated").status.loop_started_at is not None
+        )
+        await pilot.press("n", "n", "n")
+        await wait_for(pilot, lambda: app.controller.snapshot("Gated").status.queued_steps == 3)
+        # Not settle(): the steps' workers wait for the gate.
+        app.flush()
+        await _quiet(pilot)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
+
+
+def test_failing_services_80x24(snap_compare: SnapCompare) -> None:
+    """80x24: SERVICE, STATE, LOOPS, ERR, LAST and a readable LAST ERROR; ? help and q quit
+    in the footer; the cursor on a failing row."""
+    classes = [services.OrderReaper, services.InvoiceMailer, services.PaymentGateway]
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await press_and_settle(pilot, "n", "j", "n", "j", "n")
+        await _quiet(pilot)
+
+    assert snap_compare(make_app(classes), terminal_size=SMALL, run_before=run_before)
 
 
 def test_huge_error_message_is_cut_and_the_screen_stays_live() -> None:

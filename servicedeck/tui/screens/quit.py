@@ -3,6 +3,8 @@ forces the exit."""
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -58,9 +60,16 @@ class QuitScreen(ModalScreen[None]):
         super().__init__()
         self._control = control
         self._timeout = timeout
+        self._began = time.monotonic()
+        self._report: StopReport | None = None
         snapshots = control.snapshots()
         self._names = [snap.name for snap in snapshots if snap.has_task]
+        self._killed = [
+            snap.name for snap in snapshots if not snap.has_task and snap.status.cancelled
+        ]
+        """Services killed before the quit: listed, so none looks cleanly stopped."""
         self._snapshots: dict[str, ServiceSnapshot] = {}
+        self._shown: object = None
         self.update(snapshots)
 
     def compose(self) -> ComposeResult:
@@ -69,40 +78,88 @@ class QuitScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.run_worker(self._stop_all(), name="quit:stop_all")
+        # The time left changes without any service changing.
+        self.set_interval(0.5, self._redraw)
 
     def update(self, snapshots: Sequence[ServiceSnapshot]) -> None:
         """Show the latest snapshots of the stopping services."""
         for snap in snapshots:
             if snap.name in self._names:
                 self._snapshots[snap.name] = snap
-        if self.is_mounted:
-            self.query_one("#quit-progress", Static).update(self._content())
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        content = self._content()
+        key = (self._snapshots_key(), self._note_text())
+        if key != self._shown:  # nothing changed: nothing to draw
+            self._shown = key
+            self.query_one("#quit-progress", Static).update(content)
+
+    def _snapshots_key(self) -> tuple[tuple[str, str], ...]:
+        return tuple((name, self._state(name)[0]) for name in self._names)
+
+    def _state(self, name: str) -> tuple[str, str]:
+        """What the dialog says of one service: its state and a style."""
+        snap = self._snapshots.get(name)
+        if snap is None:
+            return "◐ stopping", "yellow"
+        if not snap.has_task:
+            if snap.status.cancelled:
+                return "✗ cancelled", "red"
+            return "✓ stopped", "green"
+        if snap.stuck or (self._report is not None and name in self._report.stuck):
+            return "◐ stuck", "bold red"
+        return fmt.state_cell(snap)[0], "yellow"
+
+    def _stuck(self) -> list[str]:
+        return [name for name in self._names if self._state(name)[0] == "◐ stuck"]
+
+    def _note_text(self) -> str:
+        """The truth about what happens next, and when."""
+        elapsed = time.monotonic() - self._began
+        timeout = self._timeout
+        stuck = self._stuck()
+        if stuck:
+            return (
+                f"{', '.join(stuck)} ignore{'s' if len(stuck) == 1 else ''} cancellation "
+                "(stuck: a shielded cancel scope, or code that never awaits); servicedeck "
+                "gave up waiting. q again exits anyway (status 130)."
+            )
+        if elapsed < timeout:
+            left = math.ceil(timeout - elapsed)
+            return (
+                f"Stopping gracefully: {left}s left, then what still runs is cancelled. "
+                "q again forces the exit."
+            )
+        left = math.ceil(max(0.0, 2 * timeout - elapsed))
+        return (
+            f"Cancelled what did not stop in {fmt.interval(timeout)}: waiting {left}s more "
+            "for it to end, then giving up on it. q again forces the exit."
+        )
 
     def _content(self) -> Group:
-        done = sum(1 for s in self._snapshots.values() if not s.has_task)
+        done = sum(1 for name in self._names if self._state(name)[0][0] in "✓✗")
         title = Text(f"Stopping {len(self._names)} services", "bold")
-        title.append(f"  {done}/{len(self._names)} stopped", "dim")
+        title.append(f"  {done}/{len(self._names)} ended", "dim")
         table = Table.grid(padding=(0, 2), expand=True)
         table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         table.add_column(no_wrap=True, width=12)
         for name in self._names:
-            snap = self._snapshots.get(name)
-            if snap is not None and not snap.has_task:
-                state = Text("✓ stopped", "green")
-            elif snap is not None:
-                state = Text(fmt.state_cell(snap)[0], "yellow")
-            else:
-                state = Text("◐ stopping", "yellow")
-            table.add_row(Text(name), state)
-        note = Text(
-            f"Each gets {fmt.interval(self._timeout)} to finish, then is cancelled. "
-            "q again forces the exit.",
-            "dim",
-        )
-        return Group(title, table, Text(), note)
+            text, style = self._state(name)
+            table.add_row(Text(name), Text(text, style))
+        for name in self._killed:
+            table.add_row(
+                Text.assemble(name, (" (killed earlier)", "dim")), Text("✗ cancelled", "red")
+            )
+        return Group(title, table, Text(), Text(self._note_text(), "dim"))
 
     async def _stop_all(self) -> None:
-        self.post_message(self.Stopped(await self._control.stop_all(self._timeout)))
+        report = await self._control.stop_all(self._timeout)
+        self._report = report
+        self._redraw()
+        self.post_message(self.Stopped(report))
 
     async def action_force_quit(self) -> None:
         """Quit now: cancel every service still running."""

@@ -136,7 +136,7 @@ class AwaitStackView(Static):
             return
         text = Text()
         text.append("Where it waits", "bold")
-        text.append("  (innermost last; c copies it)\n", "dim")
+        text.append("  (innermost last; y copies it)\n", "dim")
         if not stack.frames and not stack.children:
             text.append("  (no frame: the task has not started its coroutine)\n", "dim")
         _render_into(text, [], stack, process, "")

@@ -41,6 +41,9 @@ class CellContext:
     """A blocking stop of this service is in flight (its state shows `stopping…`)."""
     root: str | None
     """Paths under it are shown relative to it."""
+    running: str = ""
+    """How long the loop running now has run, as drawn now (`12.0s…`; '' when none
+    runs): it changes without a new snapshot, like the countdown."""
 
 
 Grow = Literal["fixed", "names", "rest"]
@@ -57,7 +60,8 @@ class Column:
     width: int
     """Cells it takes (at least, for a column that grows)."""
     priority: int
-    """Narrow screens drop the lowest first."""
+    """Narrow screens drop the lowest first: SERVICE, STATE, LOOPS and LAST ERROR stay
+    longest (see `COLUMNS`)."""
     render: Callable[[ServiceSnapshot, CellContext], Cell]
     """Draws this column's cell of a row."""
     sort: Callable[[ServiceSnapshot], Any]
@@ -67,6 +71,12 @@ class Column:
     grow: Grow = "fixed"
     """`names`: as wide as the longest service name (up to 32 cells); `rest`: takes the
     cells the other columns leave."""
+    least: int = 0
+    """For the `rest` column: the fewest cells it shrinks to, on a screen too narrow for
+    its `width`, before it is dropped (0: it does not shrink)."""
+    descending: bool = False
+    """Its sort puts the largest first (counters, durations): the header marks it `▼`,
+    and `▲` once reversed."""
 
 
 # -- cells --------------------------------------------------------------------------------
@@ -116,6 +126,15 @@ def _last_error(snap: ServiceSnapshot, context: CellContext) -> Cell:
     return line.strip(), "error"
 
 
+def _last(snap: ServiceSnapshot, context: CellContext) -> Cell:
+    """The last loop's duration; while a loop runs, how long it has run (`12.0s…`)."""
+    if not snap.is_loop:
+        return "—", "dim"
+    if context.running:
+        return context.running, "crashed" if snap.stuck else "running"
+    return fmt.duration(snap.status.last_duration), ""
+
+
 # -- sort keys ----------------------------------------------------------------------------
 
 _STATE_ORDER = {"crashed": 0, "failing": 1, "stopping": 2, "paused": 3, "starting": 4}
@@ -144,27 +163,27 @@ COLUMNS: tuple[Column, ...] = (
         sort=fmt.kind_cell,
     ),
     Column(
-        "enabled", "ENABLED", 10, 45,
+        "enabled", "ENABLED", 10, 20,
         render=lambda s, c: fmt.enabled_cell(s),
         sort=lambda s: fmt.enabled_cell(s)[0],
     ),
     Column(
-        "state", "STATE", 11, 95,
+        "state", "STATE", 12, 98,
         render=lambda s, c: fmt.state_cell(s, c.blocking),
         sort=_state_rank,
     ),
     Column(
-        "loops", "LOOPS", 6, 90, right=True,
+        "loops", "LOOPS", 6, 96, right=True, descending=True,
         render=_loop_only(lambda s: (fmt.count(s.status.loop_count), "")),
         sort=lambda s: -s.status.loop_count,
     ),
     Column(
-        "errors", "ERR", 5, 85, right=True,
+        "errors", "ERR", 5, 90, right=True, descending=True,
         render=_loop_only(_errors),
         sort=lambda s: -s.status.error_count,
     ),
     Column(
-        "overruns", "OVR", 4, 35, right=True,
+        "overruns", "OVR", 4, 35, right=True, descending=True,
         render=_loop_only(
             lambda s: (
                 fmt.count(s.status.overrun_count),
@@ -174,8 +193,8 @@ COLUMNS: tuple[Column, ...] = (
         sort=lambda s: -s.status.overrun_count,
     ),
     Column(
-        "last", "LAST", 6, 60, right=True,
-        render=_loop_only(lambda s: (fmt.duration(s.status.last_duration), "")),
+        "last", "LAST", 6, 72, right=True, descending=True,
+        render=_last,
         sort=lambda s: -(s.status.last_duration or 0),
     ),
     Column(
@@ -189,13 +208,15 @@ COLUMNS: tuple[Column, ...] = (
         sort=lambda s: s.status.loop_seconds or 0,
     ),
     Column(
-        "error", "LAST ERROR", 12, 50,
+        "error", "LAST ERROR", 28, 94, least=16,
         render=_last_error,
         sort=_error_text,
         grow="rest",
     ),
 )  # fmt: skip
-"""The table's columns, left to right."""
+"""The table's columns, left to right. By priority, what a narrow screen keeps longest:
+SERVICE, STATE, LOOPS, LAST ERROR, ERR, LAST (a running loop's time), NEXT, OVR, KIND,
+EVERY, ENABLED (and PROCESS, shown only with several processes)."""
 
 
 def _process(snap: ServiceSnapshot) -> str:
@@ -204,7 +225,7 @@ def _process(snap: ServiceSnapshot) -> str:
 
 
 PROCESS = Column(
-    "process", "PROCESS", 14, 92,
+    "process", "PROCESS", 14, 15,
     render=lambda s, c: (_process(s), "dim"),
     sort=lambda s: (_process(s), s.name.lower()),
 )  # fmt: skip
@@ -238,7 +259,9 @@ def layout(
     """Fit `columns` into `width` cells: `(column, x, cells)` for each one shown.
 
     A `names` column is `name_width` wide (clamped to its width and 32), a `rest` column
-    takes what is left; the lowest-priority columns are dropped until the rest fit.
+    takes what is left. On a narrow screen the columns of lower priority than the `rest`
+    column are dropped first, then it shrinks to its `least`, then the lowest-priority
+    columns are dropped until the rest fit.
     """
 
     def cells_of(column: Column) -> int:
@@ -250,11 +273,23 @@ def layout(
         return sum(cells_of(c) for c in shown) + gap * (len(shown) - 1) + 1
 
     shown: list[Column] = list(columns)
-    while len(shown) > 1 and need(shown) > width:
-        shown.remove(min(shown, key=lambda c: c.priority))
+    rest = next((c for c in shown if c.grow == "rest"), None)
+
+    def lowest() -> Column:
+        return min(shown, key=lambda c: c.priority)
+
+    # The columns below the `rest` one go first; then it shrinks (to its `least`); then
+    # the others go, lowest priority first, as on a wide screen.
+    while rest is not None and need(shown) > width and lowest().priority < rest.priority:
+        shown.remove(lowest())
+    shrink = 0
+    if rest is not None and rest in shown and rest.least:
+        shrink = max(0, min(need(shown) - width, rest.width - rest.least))
+    while len(shown) > 1 and need(shown) - shrink > width:
+        shown.remove(lowest())
     placed: list[tuple[Column, int, int]] = []
     x = 1  # one cell of left margin: the cursor row's edge
-    spare = max(0, width - need(shown))
+    spare = max(0, width - need(shown)) - shrink * (rest in shown)
     for column in shown:
         cells = cells_of(column)
         if column.grow == "rest":

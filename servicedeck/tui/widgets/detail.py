@@ -33,6 +33,7 @@ from servicedeck.tui import format as fmt
 from servicedeck.tui.widgets.await_stack import AwaitStackView
 from servicedeck.tui.widgets.duration_plot import DurationPlot
 from servicedeck.tui.widgets.log_view import LogView
+from servicedeck.tui.widgets.reload_banner import code_line
 
 __all__ = ["DetailPanel", "Tab"]
 
@@ -490,6 +491,9 @@ class DetailPanel(Vertical):
             stall = Text(fmt.stall_line(snap.stall, self._process.root), "yellow")
             stall.append(f"  ({fmt.session_time(snap.stall.when, self._epoch)})", "dim")
             row("Loop stall", stall)
+        # Reloading changed code (`--reload`): the line is made in reload_banner.py.
+        if (code := code_line(snap, self._epoch)) is not None:
+            row("Code", code)
         if status.last_error is not None and snap.settings_error is None:
             error = status.last_error
             summary = Text(fmt.safe_line(f"{error.type_name}: {error.message}", 300), "red")

@@ -492,7 +492,7 @@ class LogView(Vertical):
                 status.append(": no match", "red")
         else:
             status.append(" · / search")
-        status.append(" · c copy · esc back")
+        status.append(" · y copy · esc back")
         plain = status.plain
         if plain != self._status:
             self._status = plain

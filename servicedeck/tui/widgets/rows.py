@@ -23,9 +23,14 @@ __all__ = ["STYLE_NAMES", "RowPainter"]
 STYLE_NAMES = (
     *("header", "cursor", "dim", "running", "sleeping", "starting", "paused", "stopping"),
     *("stopped", "crashed", "failing", "enabled", "error", "number", "unreachable"),
+    "cursor-error",
 )
 """The style names a cell may ask for (and the header and cursor rows): each is the
 table's component class `service-table--<name>`."""
+
+
+_RED = frozenset({"error", "failing", "crashed"})
+"""Styles drawn in the error colour: on the cursor row, `cursor-error` instead."""
 
 
 class RowPainter:
@@ -64,12 +69,15 @@ class RowPainter:
         return None
 
     def header(self, sort: str | None, reverse: bool) -> Strip:
-        """The header line; the column sorted by is marked `▼` (`▲` reversed)."""
+        """The header line; the column sorted by is marked `▲` when its rows go up (A to Z,
+        smallest first), `▼` when they go down. The mark is never cut: a title too long
+        for it is shortened instead."""
         text = Text(no_wrap=True, overflow="crop", end="")
         for column, x, cells in self.layout:
             title = column.title
             if column.key == sort:
-                title += " ▼" if not reverse else " ▲"
+                up = reverse == column.descending
+                title = title[: max(0, cells - 2)] + (" ▲" if up else " ▼")
             self._place(text, x, Text(title), cells, column.right)
         return self._to_strip(text, self._styles["header"])
 
@@ -83,6 +91,8 @@ class RowPainter:
             value, style = column.render(snap, context)
             if unreachable:
                 style = "unreachable"
+            elif cursor and style in _RED:
+                style = "cursor-error"  # red on the cursor's blue cannot be read
             self._place(text, x, Text(value, style=styles.get(style, "")), cells, column.right)
         return self._to_strip(text, styles["cursor"] if cursor else None)
 

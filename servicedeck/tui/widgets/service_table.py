@@ -74,6 +74,7 @@ class ServiceTable(ScrollView, can_focus=True):
         & > .service-table--error { color: $error; }
         & > .service-table--number { color: $text; }
         & > .service-table--unreachable { color: $text-disabled; text-style: italic; }
+        & > .service-table--cursor-error { color: $foreground; text-style: bold underline; }
     }
     """
 
@@ -230,6 +231,8 @@ class ServiceTable(ScrollView, can_focus=True):
             row = self._rows.get(snap.name)
             if row is None:
                 continue
+            if row.snapshot == snap:
+                continue  # nothing to draw: the row keeps its strip
             if self.failing_only and row.snapshot.is_failing != snap.is_failing:
                 regroup = True
             row.snapshot = snap
@@ -282,17 +285,19 @@ class ServiceTable(ScrollView, can_focus=True):
         return max(1, int(count)) if count else 1
 
     def tick(self) -> None:
-        """Redraw the rows whose countdown text changed (a timer calls this)."""
+        """Redraw the rows whose countdown, or running loop's time, changed as drawn (a
+        timer calls this); the rest are not touched."""
         now = self._now()
         top = round(self.scroll_offset.y)
         for name in self._visible[top : top + self.size.height]:
             row = self._rows[name]
-            next_at = row.snapshot.status.next_loop_at
-            if (
-                next_at is not None
-                and row.cache_key
-                and row.cache_key[2] != fmt.countdown(next_at, now)
-            ):
+            status = row.snapshot.status
+            next_at, started = status.next_loop_at, status.loop_started_at
+            if not row.cache_key or (next_at is None and started is None):
+                continue
+            if row.cache_key[2] != fmt.countdown(next_at, now) or row.cache_key[
+                5
+            ] != fmt.running_for(started, now):
                 self.refresh_lines(self._index[name] + 1)
 
     # -- validators and watchers --------------------------------------------------------
@@ -345,10 +350,21 @@ class ServiceTable(ScrollView, can_focus=True):
         if name is None:
             return Strip.blank(width, self.rich_style)
         row = self._rows[name]
-        countdown = fmt.countdown(row.snapshot.status.next_loop_at, self._now())
-        key = (row.version, name == self.cursor_name, countdown, width, name in self._blocking)
+        status, now = row.snapshot.status, self._now()
+        countdown = fmt.countdown(status.next_loop_at, now)
+        running = fmt.running_for(status.loop_started_at, now)
+        key = (
+            row.version,
+            name == self.cursor_name,
+            countdown,
+            width,
+            name in self._blocking,
+            running,
+        )
         if row.cache_key != key or row.strip is None:
-            context = CellContext(countdown=countdown, blocking=key[4], root=self._root)
+            context = CellContext(
+                countdown=countdown, blocking=key[4], root=self._root, running=running
+            )
             row.strip = painter.row(row.snapshot, context, cursor=key[1])
             row.cache_key = key
         return row.strip
@@ -447,6 +463,13 @@ class ServiceTable(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self.set_interval(self.TICK_SECONDS, self.tick)
 
+    def on_show(self) -> None:
+        # An enlarged panel hid the table, and Textual took its focus (a hidden widget
+        # keeps none) without giving it back: the cursor, page and count keys are its
+        # bindings, so take it back as it shows again, unless another widget has it.
+        if self.screen.focused is None:
+            self.screen.set_focus(self)
+
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, len(self._visible) + 1)
 
@@ -479,6 +502,20 @@ class ServiceTable(ScrollView, can_focus=True):
         """A digit of the count for the next n (`5n`); a leading 0 is no count."""
         if self.count or digit != "0":
             self.count = (self.count + digit)[-4:]
+
+    def action_sort_cycle(self, delta: int) -> None:
+        """Sort by the next column shown (`delta` 1) or the previous one (-1); past either
+        end, the services' own order."""
+        shown = [column.key for column, _, _ in self._painter.layout] if self._painter else []
+        keys: list[str | None] = [None, *(shown or [c.key for c in self._columns])]
+        current = self.sort_column[0]
+        index = keys.index(current) if current in keys else 0
+        self.sort_by(keys[(index + delta) % len(keys)])
+
+    def action_sort_invert(self) -> None:
+        """Invert the sort order (sorting by name first if the rows are not sorted)."""
+        column, reverse = self.sort_column
+        self.sort_by(column or "name", not reverse if column else False)
 
     def action_failing_only(self) -> None:
         """Show only the failing services, or all again."""

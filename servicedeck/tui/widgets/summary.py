@@ -30,11 +30,15 @@ class SummaryBar(Widget):
     services: reactive[int] = reactive(0)
     """How many services there are."""
     running: reactive[int] = reactive(0)
-    """How many have a task and are not paused."""
+    """How many have a task and are not paused, nor stuck."""
     paused: reactive[int] = reactive(0)
     """How many have a task and are paused."""
     failing: reactive[int] = reactive(0)
-    """How many are failing (see `ServiceSnapshot.is_failing`)."""
+    """How many are failing (see `ServiceSnapshot.is_failing`: the framework's verdict over
+    a window of loops, so the count does not flicker)."""
+    stuck: reactive[int] = reactive(0)
+    """How many are stuck (a stop timed out, or a kill their task has not given way to):
+    counted here, not as running, and shown only when there are some."""
     shown: reactive[int] = reactive(0)
     """How many rows the table shows."""
     filter_text: reactive[str] = reactive("")
@@ -55,29 +59,35 @@ class SummaryBar(Widget):
         id: the widget's id.
         """
         super().__init__(id=id)
-        self._state: dict[str, tuple[bool, bool, bool]] = {}
-        """Each service's (running, paused, failing), for counting only what changed."""
+        self._state: dict[str, tuple[bool, bool, bool, bool]] = {}
+        """Each service's (running, paused, failing, stuck), for counting only what
+        changed."""
 
     def count_services(self, snapshots: Iterable[ServiceSnapshot]) -> None:
         """Update the totals with these services' snapshots (new or changed ones)."""
-        running, paused, failing = self.running, self.paused, self.failing
+        running, paused, failing, stuck = self.running, self.paused, self.failing, self.stuck
         for snap in snapshots:
+            # One word per service: a stuck one (or one whose kill has not taken) is not
+            # also "running".
+            is_stuck = snap.has_task and (snap.stuck or snap.kill_requested_at is not None)
             state = (
-                snap.has_task and not snap.status.paused,
-                snap.has_task and snap.status.paused,
+                snap.has_task and not snap.status.paused and not is_stuck,
+                snap.has_task and snap.status.paused and not is_stuck,
                 snap.is_failing,
+                is_stuck,
             )
             was = self._state.get(snap.name)
             if state == was:
                 continue
             self._state[snap.name] = state
             if was is None:
-                was = (False, False, False)
+                was = (False, False, False, False)
             running += state[0] - was[0]
             paused += state[1] - was[1]
             failing += state[2] - was[2]
+            stuck += state[3] - was[3]
         self.services = len(self._state)
-        self.running, self.paused, self.failing = running, paused, failing
+        self.running, self.paused, self.failing, self.stuck = running, paused, failing, stuck
 
     def render(self) -> RenderableType:
         left = Text(no_wrap=True, overflow="ellipsis")
@@ -89,6 +99,9 @@ class SummaryBar(Widget):
         left.append(f"{self.paused} paused", "yellow" if self.paused else "dim")
         left.append(" · ", "dim")
         left.append(f"{self.failing} failing", "bold red" if self.failing else "dim")
+        if self.stuck:
+            left.append(" · ", "dim")
+            left.append(f"{self.stuck} stuck", "bold red")
         right = Text(no_wrap=True, overflow="ellipsis", justify="right")
         if self.note:
             right.append(f" {self.note} ", "italic")

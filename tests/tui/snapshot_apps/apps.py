@@ -8,6 +8,7 @@ own state (workers done, changes applied), never a sleep.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import anyio
 from support import REPOSITORY
@@ -29,14 +30,20 @@ WAIT = 15.0
 def make_app(
     classes: Sequence[type[Service]] = services.ALL,
     *,
-    start_paused: bool = True,
+    start: Literal["stopped", "paused", "enabled"] = "stopped",
     clock: ManualClock | None = None,
 ) -> ServiceDeckApp:
-    """The console on `classes`, on a fresh frozen clock (test services advance it)."""
+    """The console on `classes`, on a fresh frozen clock (test services advance it).
+
+    `start`: open with every service stopped (the tests step them), with the enabled
+    loops paused (`servicedeck --paused`), or with the enabled services running.
+    """
     clock = clock or ManualClock(1000.0)
     services.OrderReaper.clock = clock
     controller = ServiceController(classes, clock=clock, propagate_logs=False, root=ROOT)
-    return ServiceDeckApp(controller, start_paused=start_paused)
+    return ServiceDeckApp(
+        controller, start_paused=start == "paused", open_stopped=start == "stopped"
+    )
 
 
 async def settle(pilot: Pilot[object]) -> None:

@@ -88,6 +88,25 @@ class Hanging(LoopService):
 ALL = [OrderReaper, InvoiceMailer, ReportBuilder, EventRelay]
 
 
+class Gated(LoopService):
+    """Each loop waits until its gate opens (a loop that runs while steps queue behind it)."""
+
+    loop_seconds = 60.0
+    gate = anyio.Event()
+
+    async def run_once(self) -> None:
+        await type(self).gate.wait()
+
+
+class PaymentGateway(LoopService):
+    """Fails on every loop with a long message (what a narrow screen must keep readable)."""
+
+    loop_seconds = 30.0
+
+    async def run_once(self) -> None:
+        raise ConnectionError("cannot reach the payment gateway at payments.internal:443")
+
+
 class Chatty(LoopService):
     """Logs at each level every loop, and a traceback every third loop (the log viewer)."""
 
