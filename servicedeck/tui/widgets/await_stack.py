@@ -41,25 +41,38 @@ def shown_path(path: str, root: str) -> str:
     return "…/" + "/".join(parts[-2:])
 
 
-def _frames(stack: AwaitStack, framework_path: str) -> tuple[list[tuple[int, StackFrame]], int]:
-    """The frames shown (with their index) and how many servicedeck frames were hidden."""
+def _is_stdlib(frame: StackFrame) -> bool:
+    """A frame of the standard library (asyncio's own), not of an installed package."""
+    parts = frame.file.split(os.sep)
+    return frame.kind == "library" and not any(root in parts for root in _LIBRARY_ROOTS)
+
+
+def _frames(
+    stack: AwaitStack, framework_path: str
+) -> tuple[list[tuple[int, StackFrame]], int, int]:
+    """The frames shown (with their index), and how many servicedeck frames and standard
+    library frames were hidden (asyncio's innards say nothing about the service, and
+    their line numbers change with every Python release)."""
     hidden_prefix = framework_path.rstrip(os.sep) + os.sep if framework_path else None
-    shown, hidden = [], 0
+    shown, hidden, stdlib = [], 0, 0
     for index, frame in enumerate(stack.frames):
-        if frame.kind == "framework" and index != stack.user_frame:
+        mine = index == stack.user_frame
+        if not mine and (
+            frame.kind == "framework"
+            or (hidden_prefix is not None and frame.file.startswith(hidden_prefix))
+        ):
             hidden += 1
-            continue
-        if hidden_prefix and frame.file.startswith(hidden_prefix) and index != stack.user_frame:
-            hidden += 1
-            continue
-        shown.append((index, frame))
-    return shown, hidden
+        elif not mine and _is_stdlib(frame):
+            stdlib += 1
+        else:
+            shown.append((index, frame))
+    return shown, hidden, stdlib
 
 
 def _render_into(
     text: Text, plain: list[str], stack: AwaitStack, process: ProcessInfo, indent: str
 ) -> None:
-    shown, hidden = _frames(stack, process.framework_path)
+    shown, hidden, stdlib = _frames(stack, process.framework_path)
     for index, frame in shown:
         mine = index == stack.user_frame
         where = f"{shown_path(frame.file, process.root)}:{frame.line}"
@@ -76,8 +89,13 @@ def _render_into(
             source = fmt.safe_line(frame.source, 300)
             plain.append(f"{indent}      {source}")
             text.append(f"{indent}      {source}\n", "" if frame.is_user else "dim")
+    notes = []
     if hidden:
-        note = f"{indent}  ({hidden} servicedeck frame{'s' if hidden > 1 else ''} hidden)"
+        notes.append(f"{hidden} servicedeck frame{'s' if hidden > 1 else ''}")
+    if stdlib:
+        notes.append(f"{stdlib} standard library frame{'s' if stdlib > 1 else ''}")
+    if notes:
+        note = f"{indent}  ({' and '.join(notes)} hidden)"
         plain.append(note)
         text.append(note + "\n", "dim")
     for child in stack.children:
