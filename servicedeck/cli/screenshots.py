@@ -4,9 +4,12 @@
 
 Each view runs the console headless at 160x45 on the built-in demo services, in real
 time (the demo runs for `--seconds` first so loops, an error and overruns show up), and
-saves `main.svg`, `error.svg`, `stepping.svg`, `filter.svg` and `help.svg`; then
+saves `main.svg`, `error.svg`, `stepping.svg`, `filter.svg`, `help.svg` and `logs.svg`
+(FlakyReaper's log viewer, enlarged, searching its tracebacks); then
 `reload-failed.svg`, the console with `--reload` on a small file whose last save has a
-syntax error. Then it
+syntax error; then `stuck.svg`: the console on a small services file, written to a
+temporary folder as a user's would be, whose PriceFetcher loop hangs waiting on an
+upstream: the detail panel says how long the loop has run and where it waits. Then it
 starts two `servicedeck run` processes of the demo and saves the console attached to
 both (`attached.svg`), and again once one of them was killed (`attached-lost.svg`). The
 numbers in them differ from run to run; the snapshot tests (tests/tui) are the
@@ -116,12 +119,19 @@ async def _help(pilot: DemoPilot, seconds: float) -> None:
     await pilot.press("question_mark")
 
 
+async def _logs(pilot: DemoPilot, seconds: float) -> None:
+    await pilot.pause(seconds)
+    await pilot.press("down", "l", "l")  # FlakyReaper's logs, enlarged: the keys are theirs
+    await pilot.press("slash", *"TypeError", "enter")
+
+
 SCENARIOS: dict[str, tuple[bool, Scenario]] = {
     "main": (False, _main),
     "error": (False, _error),
     "stepping": (True, _stepping),
     "filter": (False, _filter),
     "help": (False, _help),
+    "logs": (False, _logs),
 }
 """name -> (start paused, what to do before the screenshot)."""
 
@@ -251,10 +261,71 @@ async def take_reload_failed(output: Path, seconds: float) -> Path:
     return shot
 
 
+HUNG_SERVICES = '''\
+"""A user's services: one of them waits for an upstream that never answers."""
+
+import anyio
+
+from servicedeck import LoopService
+
+
+class PriceFetcher(LoopService):
+    """Fetches prices from the upstream every second; this time it never answers."""
+
+    loop_seconds = 1.0
+
+    async def run_once(self) -> None:
+        prices = await self.fetch_prices()
+        self.logger.info("fetched %d prices", len(prices))
+
+    async def fetch_prices(self) -> list[float]:
+        async with anyio.create_task_group() as group:
+            group.start_soon(self.wait_for_reply, "EUR")
+            group.start_soon(self.wait_for_reply, "USD")
+        return []
+
+    async def wait_for_reply(self, currency: str) -> None:
+        self.logger.info("asked the upstream for %s prices", currency)
+        await anyio.Event().wait()  # the reply that never comes
+
+
+class OrderSync(LoopService):
+    """Syncs orders every second."""
+
+    loop_seconds = 1.0
+
+    async def run_once(self) -> None:
+        await anyio.sleep(0.05)
+        self.logger.info("synced orders")
+'''
+"""The services file of `stuck.svg`, written as a user writes one."""
+
+
+async def take_stuck(output: Path, seconds: float) -> Path:
+    """The console on `HUNG_SERVICES` (a file in a temporary folder, loaded as `servicedeck
+    FILE` loads it): PriceFetcher's loop hangs; save its detail panel as `stuck.svg`."""
+    from servicedeck.discovery import load_target
+
+    with tempfile.TemporaryDirectory(prefix="sd-shot-") as folder:
+        path = Path(folder) / "prices.py"
+        path.write_text(HUNG_SERVICES, encoding="utf-8")
+        classes = load_target(str(path), base=Path(folder))
+        controller = ServiceController(classes, propagate_logs=False, root=folder)
+        app = ServiceDeckApp(controller)
+        app.stop_timeout = 0.5  # PriceFetcher never ends its loop: quitting cancels it
+        async with app.run_test(size=SIZE) as pilot:
+            await app.ready.wait()
+            # "Running for" long enough to be judged stale (3 intervals without a loop).
+            await pilot.pause(max(seconds, 4.5))
+            await _settle(pilot)
+            return Path(app.save_screenshot("stuck.svg", str(output)))
+
+
 async def take_all(output: Path, seconds: float = 3.5) -> list[Path]:
     """Save every view's screenshot in `output` (which must exist)."""
     shots = [await take(name, output, seconds) for name in SCENARIOS]
     shots.append(await take_reload_failed(output, seconds))
+    shots.append(await take_stuck(output, seconds))
     return shots + await take_attached(output, seconds)
 
 

@@ -56,6 +56,7 @@ from servicedeck.tui.widgets.banner import ConnectionBanner
 from servicedeck.tui.widgets.columns import with_process
 from servicedeck.tui.widgets.detail import DetailPanel, Tab
 from servicedeck.tui.widgets.filter_bar import FilterBar
+from servicedeck.tui.widgets.log_view import LogView
 from servicedeck.tui.widgets.reload_banner import ReloadBanner
 from servicedeck.tui.widgets.service_table import ServiceTable
 from servicedeck.tui.widgets.summary import SummaryBar
@@ -151,7 +152,13 @@ class ServiceDeckApp(App[StopReport | None]):
         yield ConnectionBanner(id="banner")
         yield ReloadBanner(id="reload-banner")
         yield ServiceTable(self.controller.now, root=self.controller.process.root, id="table")
-        yield DetailPanel(self.controller.process, id="detail")
+        yield DetailPanel(
+            self.controller.process,
+            where=self.controller.where,
+            now=self.controller.now,
+            snapshot=self.controller.snapshot,
+            id="detail",
+        )
         yield FilterBar(id="filter")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -391,6 +398,8 @@ class ServiceDeckApp(App[StopReport | None]):
         spec = keys.by_action(action)
         if spec is None or spec.owner != "app":
             return True
+        if self._log_viewer_takes(spec):
+            return False
         typing = isinstance(self.focused, Input)
         if self.screen.is_modal or (typing and spec.key != "escape"):
             # Our bindings are priority bindings: leave keys to a dialog or the filter box.
@@ -619,6 +628,34 @@ class ServiceDeckApp(App[StopReport | None]):
     def action_show_detail(self) -> None:
         """Show the detail tab (again: enlarge it)."""
         self._show_tab("detail")
+
+    # -- the detail panel: copy, the log viewer ------------------------------------------
+
+    def action_copy(self) -> None:
+        """Copy what the detail panel shows: the await stack, the traceback, the log line."""
+        found = self.detail.copy_text()
+        if found is None:
+            self.notify("Nothing to copy here.", severity="warning", timeout=3, markup=False)
+            return
+        text, what = found
+        self.copy_to_clipboard(text)
+        self.notify(f"Copied {what}.", timeout=3, markup=False)
+
+    def _log_viewer_takes(self, spec: KeySpec) -> bool:
+        """The log viewer has focus and binds a key of `spec` (/, n, k, esc): its own
+        meaning wins there, and the key keeps the app's everywhere else."""
+        return self.detail.log_view.has_focus_within and bool(set(spec.keys) & keys.LOG_KEY_NAMES)
+
+    @on(LogView.LevelChanged)
+    def _log_level_changed(self, event: LogView.LevelChanged) -> None:
+        name, level = event.name, event.level
+        self._run_worker(name, partial(self.controller.set_log_level, name, level))
+
+    @on(LogView.Closed)
+    def _log_viewer_closed(self) -> None:
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        self._focus_table()
 
     def action_filter(self) -> None:
         """Open the filter box."""

@@ -20,6 +20,9 @@ from servicedeck.control import Command, ServiceControl, ServiceSnapshot
 __all__ = [
     "APP_BINDINGS",
     "KEYS",
+    "LOG_BINDINGS",
+    "LOG_KEYS",
+    "LOG_KEY_NAMES",
     "NAVIGATION",
     "TABLE_BINDINGS",
     "KeySpec",
@@ -37,9 +40,10 @@ __all__ = [
 Send = Callable[[ServiceControl, ServiceSnapshot, int], Awaitable[object]]
 """How a service key sends its command: `send(control, snapshot, count)`."""
 
-Owner = Literal["app", "table"]
+Owner = Literal["app", "table", "logs"]
 """Where a binding lives: the app (service commands, the detail panel, the filter, help,
-quit) or the service table (what changes the table: cursor, count, failing only)."""
+quit), the service table (what changes the table: cursor, count, failing only), or the
+log viewer (`LOG_KEYS`: only while it has focus)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,12 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("detail", "enter", "show_detail", "detail",
             "Show the detail: description, settings, durations (press again to enlarge).",
             "View", None, "Show detail of {name}", footer=False),
+    # -- the detail panel's debugger views (issue 10) --
+    KeySpec("copy", "y", "copy", "copy",
+            "Copy what the detail panel shows: the await stack of the running loop, the "
+            "last traceback, or the selected log line (with its traceback).", "View",
+            footer=False,
+            why="The issue asks for a named copy key: y, vim's yank (c cancels queued steps)."),
     KeySpec("filter", "slash", "filter", "filter",
             "Filter services by name (Enter keeps it, Esc clears it).", "View"),
     KeySpec("failing", "exclamation_mark", "failing_only", "failing",
@@ -268,6 +278,12 @@ def display_key(key: str) -> str:
         "ctrl+k": "ctrl+k",
         "greater_than_sign": ">",
         "less_than_sign": "<",
+        "pageup": "PgUp",
+        "pagedown": "PgDn",
+        "home": "Home",
+        "end": "End",
+        "up": "↑",
+        "down": "↓",
     }
     return names.get(key, key)
 
@@ -323,6 +339,52 @@ the cursor left, `3n` step once. Priority bindings, the table's as the app's, ru
 key arrives, in the order typed."""
 
 
+# -- the log viewer (issue 10) -------------------------------------------------------------
+# Its own keys, bound on the log viewer: they act only while it has focus (click it, Tab,
+# or l twice), so n, / and k keep their meaning on the table. The app leaves these keys to
+# it then (`ServiceDeckApp.check_action`).
+
+LOG_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("log_up", "up,k", "cursor(-1)", "up",
+            "Select the line above (stops following).", "Logs", owner="logs"),
+    KeySpec("log_down", "down,j", "cursor(1)", "down",
+            "Select the line below (on the last line: follows again).", "Logs", owner="logs"),
+    KeySpec("log_page_up", "pageup", "page(-1)", "page up", "Up a page.", "Logs", owner="logs"),
+    KeySpec("log_page_down", "pagedown", "page(1)", "page down", "Down a page.", "Logs",
+            owner="logs"),
+    KeySpec("log_first", "home,g", "first", "first", "The first line (stops following).",
+            "Logs", owner="logs"),
+    KeySpec("log_follow", "end,G", "follow", "follow",
+            "The last line, and follow new lines as they arrive.", "Logs", owner="logs"),
+    KeySpec("log_search", "slash", "search", "search",
+            "Search the logs (Enter: go to the next match; Esc: clear).", "Logs", owner="logs"),
+    KeySpec("log_next", "n", "next_match(1)", "next", "The next match of the search.", "Logs",
+            owner="logs"),
+    KeySpec("log_previous", "N", "next_match(-1)", "previous",
+            "The previous match of the search.", "Logs", owner="logs"),
+    KeySpec("log_level", "v", "cycle_level", "level",
+            "Show from INFO, WARNING, ERROR, then DEBUG up (DEBUG is captured from then on).",
+            "Logs", owner="logs"),
+    KeySpec("log_wrap", "w", "toggle_wrap", "wrap", "Wrap long lines, or not.", "Logs",
+            owner="logs"),
+    KeySpec("log_close", "escape", "close", "back",
+            "Clear the search; else back to the table.", "Logs", owner="logs"),
+)  # fmt: skip
+"""The log viewer's keys: bound on it, acting only while it has focus."""
+
+LOG_KEY_NAMES: frozenset[str] = frozenset(key for k in LOG_KEYS for key in k.keys)
+"""Every Textual key name the log viewer binds."""
+
+LOG_BINDINGS: list[Binding] = [
+    Binding(k.key, k.action, k.label, show=False, id=k.id, tooltip=k.help, priority=True)
+    for k in LOG_KEYS
+]
+"""The Textual bindings of the log viewer, made from `LOG_KEYS`: priority bindings, as
+the app's and the table's (see `TABLE_BINDINGS`), so that keys typed fast act in order
+(`/` focuses the search box before the next key arrives). `LogView.check_action` leaves
+every key but Esc to its search box while that has focus."""
+
+
 def keys_markdown() -> str:
     """The key reference page, `docs/keys.md`, generated from `KEYS`."""
     lines = [
@@ -344,6 +406,17 @@ def keys_markdown() -> str:
                 lines.append(f"| `{key_display(k)}` | `{k.id}` | {k.help}{why} |")
     lines += ["", "## Moving around", "", "| key | what it does |", "|---|---|"]
     lines += [f"| `{row.keys}` | {row.help} |" for row in NAVIGATION]
+    lines += [
+        "",
+        "## The log viewer",
+        "",
+        "While the log viewer has focus (click it, Tab, or `l` twice), these keys are its",
+        "own; `y` copies the selected line with its traceback. Esc goes back to the table.",
+        "",
+        "| key | id | what it does |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{key_display(k)}` | `{k.id}` | {k.help} |" for k in LOG_KEYS]
     return "\n".join(lines) + "\n"
 
 

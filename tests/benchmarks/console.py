@@ -34,13 +34,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 from textual.app import ComposeResult
 from textual.strip import Strip
+from textual.widgets import Static
 
 from servicedeck import LoopService, ServiceState
 from servicedeck.control import ServiceSnapshot
 from servicedeck.controller import ServiceController
 from servicedeck.tui import ServiceDeckApp
+from servicedeck.tui.widgets.detail import DetailPanel
 from servicedeck.tui.widgets.service_table import ServiceTable
 
 from ._harness import Row, Scale, Target, Unit, Workload, compared, median, p95
@@ -467,7 +470,118 @@ def measure_large(scale: Scale) -> list[Row]:
     ]
 
 
+# -- the await stack of a hung loop, refreshed once a second ------------------------------
+
+
+def hung_services(sleepers: int) -> list[type[LoopService]]:
+    """One service whose loop hangs a few user frames deep, in a task group with two
+    child tasks (a stack of some depth to capture and draw), and `sleepers` idle ones."""
+
+    class Hung(LoopService):
+        loop_seconds = 1.0
+
+        async def run_once(self) -> None:
+            await self.fetch()
+
+        async def fetch(self) -> None:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self.wait_reply, "prices")
+                group.start_soon(self.wait_reply, "stock")
+
+        async def wait_reply(self, what: str) -> None:
+            await anyio.Event().wait()
+
+    return [Hung, *make_services(sleepers, LARGE_INTERVAL)]
+
+
+async def stack_window(
+    plan: BusyPlan, *, on_hung: bool, period: float
+) -> tuple[list[float], list[float], list[float]]:
+    """The console on a hung service and sleepers, its detail panel refreshing a running
+    loop every `period` seconds: CPU with the cursor on the hung one (its stack and
+    "running for" refreshed) or on a sleeper (nothing to refresh); and how long
+    `where()` takes for the hung one and for a sleeper."""
+    DetailPanel.LIVE_SECONDS = period  # read when the panel is mounted
+    try:
+        return await _stack_window(plan, on_hung=on_hung)
+    finally:
+        DetailPanel.LIVE_SECONDS = 1.0
+
+
+async def _stack_window(
+    plan: BusyPlan, *, on_hung: bool
+) -> tuple[list[float], list[float], list[float]]:
+    app = MeasuredApp(controller_for(hung_services(plan.count)))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.opened()
+        controller = app.controller
+        await until_state(controller, "Hung", ServiceState.RUNNING)
+        app.measured.move_cursor("Hung" if on_hung else "Svc0000")
+        await pilot.pause()
+        await asyncio.sleep(plan.warm_up)  # the first captures done
+        drawn = str(app.detail.query_one("#detail-stack", Static).render())
+        if on_hung and "wait_reply" not in drawn:
+            raise RuntimeError(f"the hung service's stack is not shown: {drawn!r}")
+        window = await sample_window(plan.samples, plan.sample, lambda: 0)
+        hung: list[float] = []
+        sleeping: list[float] = []
+        for _ in range(plan.presses):
+            for name, times in (("Hung", hung), ("Svc0000", sleeping)):
+                started = perf()
+                await controller.where(name)
+                times.append(perf() - started)
+        await controller.kill("Hung")
+    return window.cpu, hung, sleeping
+
+
+def measure_stack(scale: Scale) -> list[Row]:
+    plan = BusyPlan(
+        count=scale.pick(5, 2),
+        samples=scale.pick(5, 2),
+        sample=scale.pick(1.0, 0.1),
+        warm_up=scale.pick(1.5, 0.1),
+        presses=scale.pick(100, 3),
+    )
+    cpu: dict[str, list[float]] = {"idle": [], "1/s": [], "20/s": []}
+    wheres: list[float] = []
+    asleep: list[float] = []
+    sides = [("idle", False, 1.0), ("1/s", True, 1.0), ("20/s", True, 0.05)]
+    for repetition in range(scale.pick(3, 1)):
+        for key, on_hung, period in sides[:: -1 if repetition % 2 else 1]:
+            used, hung, sleeping = asyncio.run(stack_window(plan, on_hung=on_hung, period=period))
+            cpu[key].extend(used)
+            wheres.extend(hung)
+            asleep.extend(sleeping)
+    idle = median(cpu["idle"])
+    title = "console, the await stack of a hung loop in its detail panel"
+    return [
+        Row(
+            f"{title}, refreshed once a second: its CPU (baseline: the console on a "
+            "sleeping service)",
+            Unit.FRACTION_OF_A_CORE,
+            Target(0.05),
+            idle,
+            max(median(cpu["1/s"]) - idle, 0.0),
+        ),
+        Row(
+            f"{title}, refreshed 20 times a second (a stress: the console does 1): its CPU",
+            Unit.FRACTION_OF_A_CORE,
+            None,
+            idle,
+            max(median(cpu["20/s"]) - idle, 0.0),
+        ),
+        compared(
+            f"{title}: one `where()` of it, median (baseline: of a sleeping service)",
+            Unit.SECONDS,
+            None,
+            asleep,
+            wheres,
+        ),
+    ]
+
+
 WORKLOADS = [
     Workload("console", measure_busy),
     Workload("console-large", measure_large),
+    Workload("console-stack", measure_stack),
 ]

@@ -14,7 +14,7 @@ import anyio
 import anyio.to_thread
 import httpx
 import pytest
-from support import app_ready, app_until, row_text
+from support import app_ready, app_until, row_text, widget_text
 from textual.content import Content
 from textual.widgets import Static
 
@@ -99,7 +99,7 @@ async def test_attached_console_steps_and_pauses_where_the_services_run(sd: Serv
             await pilot.press("p")
             await app_until(pilot, lambda: "paused" in row_text(app, "Reaper"))
             await pilot.press("l")  # its log lines, fetched from the process
-            await app_until(pilot, lambda: "reaped" in detail_text(app))
+            await app_until(pilot, lambda: "reaped" in widget_text(app.detail.log_view.lines))
 
             await pilot.press("q")  # detaches: the services run on
         status = await command(sd, "status", "--output", "json")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.screen import notifications, row_text
+from support.screen import notifications, row_text, widget_text
 from support.waiting import DEADLINE, app_ready, app_until, wait_until
 
 REPOSITORY = str(Path(__file__).resolve().parents[2])
@@ -27,4 +27,5 @@ __all__ = [
     "notifications",
     "row_text",
     "wait_until",
+    "widget_text",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.app import App
 from textual.content import Content
+from textual.geometry import Region
+from textual.widget import Widget
 
 from servicedeck.tui import ServiceDeckApp
 
@@ -25,3 +27,10 @@ def notifications(app: App[object]) -> list[str]:
         assert isinstance(content, Content)
         messages.append(content.plain)
     return messages
+
+
+def widget_text(widget: Widget) -> str:
+    """The lines a (leaf) widget draws now, as plain text, trailing spaces removed."""
+    width, height = widget.size
+    lines = widget.render_lines(Region(0, 0, width, height))
+    return "\n".join(strip.text.rstrip() for strip in lines)

@@ -44,7 +44,7 @@ def test_keys_are_the_ones_the_issue_lists() -> None:
     assert {"j", "k", "up", "down"} <= moving
     extra = {spec.id: spec.why for spec in KEYS if set(spec.keys) - issue - {"escape"}}
     assert set(extra) == {"pause_on_error", "cancel_steps", "sort_next", "sort_previous",
-                          "sort_invert"}  # fmt: skip
+                          "sort_invert", "copy"}  # fmt: skip
     assert all(extra.values()), "every extra key says why"
 
 

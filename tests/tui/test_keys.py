@@ -7,7 +7,7 @@ import io
 import anyio
 import pytest
 from rich.console import Console
-from support import notifications, row_text
+from support import notifications, row_text, widget_text
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
@@ -413,7 +413,7 @@ async def test_a_log_record_from_another_thread_reaches_the_detail_panel() -> No
         await press_and_settle(pilot, "n", "l")
         await wait_for(pilot, lambda: app.table.snapshot("ThreadLogger").log_count == 1)
         await settle(pilot)
-        assert "from a worker thread" in str(app.query_one("#detail-head", Static).content)
+        assert "from a worker thread" in widget_text(app.detail.log_view.lines)
 
 
 async def test_the_tables_keys_are_its_own_bindings_and_the_services_the_apps() -> None:

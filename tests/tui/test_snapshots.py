@@ -19,10 +19,12 @@ from collections.abc import Callable
 import anyio
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from servicedeck import ServiceState
 from servicedeck.cli.screenshots import demo_app
 from servicedeck.controller import ManualClock
+from servicedeck.tui.widgets.detail import DetailPanel
 
 from .snapshot_apps import services
 from .snapshot_apps.apps import ROOT, make_app, press_and_settle, settle, wait_for
@@ -189,3 +191,78 @@ def test_huge_error_message_is_cut_and_the_screen_stays_live() -> None:
             assert len(head) < 25_000
 
     anyio.run(scenario)
+
+
+def test_await_stack_of_a_hung_loop(
+    snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """n on Upstream, whose loop never returns; 42 s later (on the frozen clock): the
+    detail says how long it has run and where it waits, its own innermost frame marked."""
+    monkeypatch.setattr(DetailPanel, "LIVE_SECONDS", 0.02)
+    clock = ManualClock(1000.0)
+    app = make_app([services.Upstream, services.OrderReaper], clock=clock)
+    app.stop_timeout = 0.1
+
+    def waiting() -> bool:
+        return "create_future" in str(app.detail.query_one("#detail-stack", Static).content)
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.controller.snapshot("Upstream").status.loop_started_at)
+        clock.advance(42.0)
+        with anyio.fail_after(10):
+            while not waiting() or "42s" not in str(
+                app.detail.query_one("#detail-live", Static).content
+            ):
+                await pilot.pause(0.02)
+        await _quiet(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
+
+
+def test_duration_plot(snap_compare: SnapCompare) -> None:
+    """24 loops of uneven length at a 50 ms interval: overruns yellow, failures red."""
+    clock = ManualClock(1000.0)
+    services.Jittery.clock = clock
+    app = make_app([services.Jittery, services.OrderReaper], clock=clock)
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await press_and_settle(pilot, "2", "4", "n")
+        await _quiet(pilot)
+
+    try:
+        assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
+    finally:
+        services.Jittery.clock = services.CLOCK
+
+
+def test_log_viewer_following(snap_compare: SnapCompare) -> None:
+    """l twice after 30 loops: the log viewer enlarged, on its last line, following."""
+    app = make_app([services.Chatty])
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await app.controller.step("Chatty", 30)
+        await settle(pilot)
+        await press_and_settle(pilot, "l", "l")
+        await _quiet(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
+
+
+def test_log_viewer_searching(snap_compare: SnapCompare) -> None:
+    """/ 'loop 1' Enter, then n: the matches highlighted, the second one selected."""
+    app = make_app([services.Chatty])
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await app.controller.step("Chatty", 30)
+        await settle(pilot)
+        await press_and_settle(pilot, "l", "l")
+        await pilot.press("slash", *"loop 1", "enter", "n")
+        await pilot.pause()
+        await _quiet(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)

@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from servicedeck.tui.keys import KEYS, NAVIGATION, display_key, key_display
+from servicedeck.tui.keys import KEYS, LOG_KEYS, NAVIGATION, display_key, key_display
 
 __all__ = ["HelpScreen"]
 
@@ -69,6 +69,10 @@ class HelpScreen(ModalScreen[None]):
         table.add_row(Text("Moving around", "bold reverse"), "")
         for row in NAVIGATION:
             table.add_row(Text(row.keys), Text(row.help))
+        table.add_row("", "")
+        table.add_row(Text("Log viewer", "bold reverse"), Text("while it has focus", "dim"))
+        for spec in LOG_KEYS:
+            table.add_row(Text(key_display(spec)), Text(spec.help))
         table.add_row("", "")
         table.add_row("", Text("esc, q, ? or F1 closes this help.", "dim"))
         return table

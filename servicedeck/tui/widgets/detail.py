@@ -13,7 +13,8 @@ error message shows as typed and a 1 MB message cannot freeze the screen.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
 from typing import ClassVar, Literal
 
 from rich.console import Group, RenderableType
@@ -24,10 +25,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.highlight import highlight
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Static
 
-from servicedeck.control import LogLine, ProcessInfo, ServiceSnapshot
+from servicedeck.control import AwaitStack, Health, LogLine, ProcessInfo, ServiceSnapshot
 from servicedeck.tui import format as fmt
+from servicedeck.tui.widgets.await_stack import AwaitStackView
+from servicedeck.tui.widgets.duration_plot import DurationPlot
+from servicedeck.tui.widgets.log_view import LogView
 from servicedeck.tui.widgets.reload_banner import code_line
 
 __all__ = ["DetailPanel", "Tab"]
@@ -49,6 +54,37 @@ _LEVEL_STYLES = {
 }
 _LOG_LINE_LIMIT = 2_000
 _RECENT_LOGS = 5
+_LABEL = 16
+"""Cells of the labels in the detail tab's head."""
+_HEALTH_STYLES = {
+    Health.HEALTHY: "green",
+    Health.FAILING: "bold red",
+    Health.CRASHED: "bold red",
+    Health.STALE: "yellow",
+    Health.STOPPED: "dim",
+}
+
+
+def _health(snap: ServiceSnapshot) -> Text:
+    """The verdict and its reason: `failing · 3 of the last 10 loops failed`. A stuck
+    service is never called healthy, whatever the verdict of its counters says."""
+    health, reason = snap.health, snap.health_reason
+    text = Text()
+    if snap.stuck and health in (Health.HEALTHY, Health.STOPPED):
+        text.append("stuck", "bold red")
+        text.append(" · a stop timed out and it still runs: ctrl+k cancels it", "red")
+        return text
+    text.append(health.value, _HEALTH_STYLES.get(health, ""))
+    if reason:
+        text.append(f" · {fmt.safe_line(reason, 300)}")
+    return text
+
+
+def _seconds(seconds: float) -> str:
+    """Whole seconds under a minute (`12s`; the line is refreshed once a second), then
+    `1m05s`."""
+    seconds = max(seconds, 0.0)
+    return f"{int(seconds)}s" if seconds < 60 else fmt.duration(seconds)
 
 
 def _n(count: int, noun: str) -> str:
@@ -62,7 +98,17 @@ def _limited(text: str, limit: int = fmt.ERROR_TEXT_LIMIT) -> tuple[str, str]:
 
 
 class DetailPanel(Vertical):
-    """Shows one service's snapshot, last error and logs (see the module docstring)."""
+    """Shows one service's snapshot, last error and logs (see the module docstring).
+
+    Args:
+        process: the process that runs the services (how paths are shown).
+        where: asks where a service's task waits (`ServiceControl.where`); None: the
+            await stack is not shown.
+        now: the services' clock (`ServiceControl.now`), for "running for".
+        snapshot: reads a service's snapshot now (`ServiceControl.snapshot`): a hung
+            loop changes nothing, so no new snapshot comes, but its health verdict
+            does change with time (stale); read again at each refresh while it runs.
+    """
 
     DEFAULT_CSS = """
     DetailPanel {
@@ -71,7 +117,17 @@ class DetailPanel(Vertical):
         #detail-tabs { height: 1; padding: 0 1; background: $panel; }
         #detail-body { height: 1fr; padding: 0 1; }
         #detail-code { display: none; }
+        #detail-live { display: none; }
+        #detail-live.-shown { display: block; }
+        #detail-plot { display: none; }
+        #detail-settings { display: none; }
+        &.-detail #detail-settings { display: block; }
+        #detail-logs { display: none; }
+        &.-logs #detail-logs { display: block; }
+        &.-logs #detail-body { display: none; }
         &.-error #detail-code { display: block; }
+        &.-detail.-plot #detail-plot { display: block; }
+        &.-running #detail-plot { height: 35%; }
     }
     """
 
@@ -79,21 +135,51 @@ class DetailPanel(Vertical):
     """The tab shown."""
 
     ALLOW_MAXIMIZE: ClassVar[bool] = True
+    PLOT_MIN_PANEL: ClassVar[int] = 24
+    """While a loop runs, the duration plot shows only in a panel this tall (rows), so
+    that a short one has room for where the loop waits."""
+    LIVE_SECONDS: ClassVar[float] = 1.0
+    """How often "running for" and the await stack of a running loop are refreshed
+    (only while one runs and the detail tab shows it)."""
 
-    def __init__(self, process: ProcessInfo, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        process: ProcessInfo,
+        *,
+        where: Callable[[str], Awaitable[AwaitStack | None]] | None = None,
+        now: Callable[[], float] | None = None,
+        snapshot: Callable[[str], ServiceSnapshot] | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self._process = process
+        self._where = where
+        self._now = now
+        self._read = snapshot
         self._snapshot: ServiceSnapshot | None = None
         self._logs: Sequence[LogLine] = ()
         self._epoch: float | None = None
         self._shown_key: tuple[object, ...] = ()
+        self._drawn: dict[str, object] = {}
+        self._live: Timer | None = None
+        self._asking = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-tabs")
         with VerticalScroll(id="detail-body", can_focus=False):
+            # A running loop first: where it waits is what a hung loop is looked at for.
+            yield Static(id="detail-live")
+            yield AwaitStackView(self._process, id="detail-stack")
             yield Static(id="detail-head")
             yield Static(id="detail-code")
+            yield Static(id="detail-settings")
             yield Static(id="detail-tail")
+        yield DurationPlot(id="detail-plot")
+        yield LogView(self._process, id="detail-logs")
+
+    def on_mount(self) -> None:
+        self.set_class(True, "-detail")
+        self._live = self.set_interval(self.LIVE_SECONDS, self._refresh_live, pause=True)
 
     # -- public API -------------------------------------------------------------------
 
@@ -106,6 +192,7 @@ class DetailPanel(Vertical):
     def process(self, process: ProcessInfo) -> None:
         self._process = process
         self._shown_key = ()  # draw again, with the new paths
+        self._drawn.clear()
 
     @property
     def snapshot(self) -> ServiceSnapshot | None:
@@ -116,46 +203,177 @@ class DetailPanel(Vertical):
         self, snapshot: ServiceSnapshot | None, logs: Sequence[LogLine], epoch: float | None
     ) -> None:
         """Show this snapshot (and the service's log lines); re-renders what changed."""
-        if (
+        new_service = (
             snapshot is not None
             and self._snapshot is not None
             and snapshot.name != self._snapshot.name
-        ):
+        )
+        if new_service:
             self.query_one("#detail-body", VerticalScroll).scroll_home(animate=False)
+            self._stack_view.show(None, self._process)
         self._snapshot, self._logs, self._epoch = snapshot, logs, epoch
         self._refresh_content()
+        self._follow_the_loop(ask_now=new_service)
 
     def select_tab(self, tab: Tab) -> None:
         """Show `tab`; the tab shown already is enlarged (maximized), or brought back."""
         if self.tab == tab and self.screen.maximized is not self:
             self.screen.maximize(self)
+            if tab == "logs":
+                # Enlarged: its keys are the log viewer's, from the next key typed on.
+                self.screen.set_focus(self.log_view.lines)
         elif self.tab == tab:
             self.screen.minimize()
         self.tab = tab
 
+    def copy_text(self) -> tuple[str, str] | None:
+        """What the copy key takes from the tab shown, and what it is: the await stack
+        (detail tab), the traceback (error tab); None when there is nothing to copy."""
+        snap = self._snapshot
+        if snap is None:
+            return None
+        if self.tab == "detail":
+            text = self._stack_view.copy_text()
+            return None if text is None else (text, f"the await stack of {snap.name}")
+        if self.tab == "logs":
+            return self.log_view.copy_text()
+        if self.tab == "error" and snap.status.last_error is not None:
+            error = snap.status.last_error
+            trace, _ = fmt.clean_traceback(
+                error.traceback, self._process.framework_path, self._process.root
+            )
+            return trace or error.summary, f"the last error of {snap.name}"
+        return None
+
     def watch_tab(self, tab: Tab) -> None:
-        self.set_class(tab == "error", "-error")
+        for name in ("detail", "error", "logs"):
+            self.set_class(tab == name, f"-{name}")
         self._shown_key = ()
+        self._drawn.clear()
         self._refresh_content()
-        body = self.query_one("#detail-body", VerticalScroll)
-        if tab == "logs":
-            body.scroll_end(animate=False, immediate=False)
+        self._follow_the_loop(ask_now=True)
+        self.query_one("#detail-body", VerticalScroll).scroll_home(animate=False)
+
+    # -- the running loop: "running for" and the await stack ----------------------------
+
+    @cached_property
+    def log_view(self) -> LogView:
+        """The log viewer (the logs tab)."""
+        return self.query_one("#detail-logs", LogView)
+
+    @cached_property
+    def _stack_view(self) -> AwaitStackView:
+        return self.query_one("#detail-stack", AwaitStackView)
+
+    def _loop_runs(self) -> bool:
+        """A loop (or a stop, or a kill) of the service shown is in flight, on the tab
+        that shows it."""
+        snap = self._snapshot
+        if snap is None or self.tab != "detail" or not self.display:
+            return False
+        status = snap.status
+        return status.loop_started_at is not None or (
+            snap.has_task and (snap.stuck or snap.kill_requested_at is not None)
+        )
+
+    def _follow_the_loop(self, *, ask_now: bool = False) -> None:
+        """Run the live timer only while a loop runs and is shown; hide the stack when none."""
+        if self._live is None:
+            return
+        if self._loop_runs():
+            self._live.resume()
+            if ask_now or self._stack_view.stack is None:
+                self.call_later(self._ask_where)
         else:
-            body.scroll_home(animate=False)
+            self._live.pause()
+            self._stack_view.show(None, self._process)
+
+    async def _refresh_live(self) -> None:
+        if not self._loop_runs():
+            self._follow_the_loop()
+            return
+        snap = self._snapshot
+        if self._read is not None and snap is not None:
+            fresh = self._read(snap.name)
+            if (fresh.health, fresh.health_reason) != (snap.health, snap.health_reason):
+                self._snapshot = fresh
+                self._set_if_changed("#detail-head", self._detail(fresh))
+        self._set_if_changed("#detail-live", self._live_line())
+        await self._ask_where()
+
+    async def _ask_where(self) -> None:
+        snap = self._snapshot
+        if self._where is None or snap is None or self._asking or not self._loop_runs():
+            return
+        self._asking = True
+        try:
+            stack = await self._where(snap.name)
+        except Exception:
+            # A request that failed (the process went away): the stack is just not shown.
+            stack = None
+        finally:
+            self._asking = False
+        current = self._snapshot
+        if current is not None and current.name == snap.name and self._loop_runs():
+            self._stack_view.show(stack, self._process)
+
+    def _live_line(self) -> Text:
+        snap = self._snapshot
+        text = Text()
+        if snap is None:
+            return text
+        status = snap.status
+        now = self._now() if self._now is not None else None
+        if status.loop_started_at is not None:
+            text.append(f"{'Running':<{_LABEL}}", "dim")
+            text.append(f"loop {status.loop_count + 1} ", "bold")
+            if now is not None:
+                text.append(f"running for {_seconds(now - status.loop_started_at)}", "bold")
+            text.append(
+                f"  (started {fmt.session_time(status.loop_started_at, self._epoch)})", "dim"
+            )
+        if status.queued_steps:
+            text.append(f"  +{status.queued_steps} queued", "yellow")
+        if snap.kill_requested_at is not None and snap.has_task:
+            if text:
+                text.append("\n")
+            text.append(f"{'Kill':<{_LABEL}}", "dim")
+            text.append("asked", "bold red")
+            if now is not None:
+                text.append(f" {_seconds(now - snap.kill_requested_at)} ago", "red")
+            text.append("; the task has not ended (it may shield itself)", "red")
+        return text
 
     # -- rendering --------------------------------------------------------------------
+
+    def _set_if_changed(self, part: str, content: RenderableType) -> None:
+        """Update one part only when what it shows changed: an unchanged part is not
+        rendered again (a Rich table costs more to render than to compare)."""
+        if self._drawn.get(part) == content:
+            return
+        self._drawn[part] = content
+        widget = self.query_one(part, Static)
+        if part == "#detail-live":
+            widget.set_class(bool(content), "-shown")
+        widget.update(content)
 
     def _refresh_content(self) -> None:
         if not self.is_mounted:
             return
         snap = self._snapshot
-        self.query_one("#detail-tabs", Static).update(self._tabs_line(snap))
+        self._set_if_changed("#detail-tabs", self._tabs_line(snap))
         if snap is None:
             key: tuple[object, ...] = (None, self.tab)
             if key != self._shown_key:
                 self._shown_key = key
                 self._set("No service is shown (the filter hides them all).", None, "")
+                self._set_if_changed("#detail-live", Text())
+                self._show_plot(None)
             return
+        if self.tab == "detail":
+            self._render_detail(snap)
+            return
+        self._set_if_changed("#detail-live", Text())
         if self.tab == "error":
             error = snap.status.last_error
             key = (snap.name, self.tab, id(error), len(snap.status.recent_errors))
@@ -163,22 +381,57 @@ class DetailPanel(Vertical):
             # The lines themselves too: a client of another process fetches them after
             # the snapshot that said they arrived.
             logs = self._logs
-            shown_logs = (len(logs), logs[-1] if logs else None)
-            if self.tab == "logs":
-                key = (snap.name, self.tab, snap.log_count, shown_logs)
-            else:
-                key = (snap.name, self.tab, snap, snap.log_count, self._epoch, shown_logs)
+            key = (snap.name, self.tab, snap.log_count, len(logs), logs[-1] if logs else None)
         if key == self._shown_key:
             return
         self._shown_key = key
         if self.tab == "error":
             self._render_error(snap)
-        elif self.tab == "logs":
-            self._set(self._logs_text(self._logs, snap.name), None, "")
         else:
-            self._set(self._detail(snap), None, self._recent_logs(snap))
+            self.log_view.show(snap.name, self._logs, self._epoch, self._process)
+
+    def _render_detail(self, snap: ServiceSnapshot) -> None:
+        self._set_if_changed("#detail-head", self._detail(snap))
+        self._set_if_changed("#detail-live", self._live_line())
+        # Keys, not the renderables: a Rich table or group has no equality to compare.
+        # The settings table is laid out again only when the settings change, not at
+        # every log line (a service that logs at each loop).
+        settings_key = (snap.name, snap.settings, snap.settings_error)
+        if settings_key != self._drawn.get("settings-key"):
+            self._drawn["settings-key"] = settings_key
+            self._update("#detail-settings", Group(*self._settings(snap)))
+        logs = tuple(self._logs[-_RECENT_LOGS:])
+        if (snap.name, logs, self._epoch) != self._drawn.get("tail-key"):
+            self._drawn["tail-key"] = (snap.name, logs, self._epoch)
+            self._update("#detail-tail", self._recent_logs(snap))
+        self._show_plot(snap)
+
+    def _update(self, part: str, content: RenderableType) -> None:
+        self._drawn.pop(part, None)
+        self.query_one(part, Static).update(content)
+
+    def on_resize(self) -> None:
+        self._show_plot(self._snapshot)
+
+    def _show_plot(self, snap: ServiceSnapshot | None) -> None:
+        plot = snap is not None and snap.is_loop
+        running = snap is not None and snap.status.loop_started_at is not None
+        # A running loop's stack matters more than its past durations: a short panel
+        # gives the plot's room to it, a tall one keeps a smaller plot.
+        if running and self.size.height < self.PLOT_MIN_PANEL:
+            plot = False
+        self.set_class(plot, "-plot")
+        self.set_class(running, "-running")
+        if snap is not None and plot:
+            status = snap.status
+            self.query_one(DurationPlot).plot(
+                status.recent_durations, status.recent_failed, status.loop_seconds
+            )
 
     def _set(self, head: RenderableType, code: Content | None, tail: RenderableType) -> None:
+        for key in ("#detail-head", "#detail-tail", "tail-key", "settings-key"):
+            self._drawn.pop(key, None)
+        self.query_one("#detail-settings", Static).update("")
         self.query_one("#detail-head", Static).update(head)
         if code is not None:
             self.query_one("#detail-code", Static).update(code)
@@ -195,65 +448,62 @@ class DetailPanel(Vertical):
             line.append(f"{key} ", "dim")
         return line
 
-    def _detail(self, snap: ServiceSnapshot) -> RenderableType:
+    def _detail(self, snap: ServiceSnapshot) -> Text:
+        """The head of the detail tab: what the service is and how it is doing. Plain
+        `Text` with aligned labels (no Rich table to lay out on every change)."""
         status = snap.status
-        parts: list[RenderableType] = []
-        title = Text()
-        title.append(snap.name, "bold")
-        title.append(f"  {fmt.kind_cell(snap)} · {snap.qualname}", "dim")
-        parts.append(title)
+        text = Text()
+        text.append(snap.name, "bold")
+        text.append(f"  {fmt.kind_cell(snap)} · {snap.qualname}", "dim")
         if snap.description:
-            parts.append(Text(snap.description[:2000]))
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="dim", no_wrap=True)
-        grid.add_column()
+            text.append("\n")
+            text.append(fmt.safe_text(snap.description[:2000]).strip())
+        text.append("\n")
+
+        def row(label: str, value: str | Text, style: str = "") -> None:
+            text.append(f"\n{label:<{_LABEL}}", "dim")
+            text.append(value, style) if isinstance(value, str) else text.append(value)
+
         state, _ = fmt.state_cell(snap)
-        grid.add_row("State", Text(f"{state} · {snap.health.value}"))
+        row("State", state)
+        row("Health", _health(snap))
         if snap.is_loop:
-            grid.add_row(
+            row(
                 "Loops",
-                Text(
-                    f"{_n(status.loop_count, 'loop')} · {_n(status.error_count, 'error')}"
-                    f" ({status.consecutive_errors} in a row) · "
-                    f"{_n(status.overrun_count, 'overrun')}"
-                ),
+                f"{_n(status.loop_count, 'loop')} · {_n(status.error_count, 'error')}"
+                f" ({status.consecutive_errors} in a row) · "
+                f"{_n(status.overrun_count, 'overrun')}",
             )
         if status.loop_seconds is not None:
-            grid.add_row("Interval", Text(f"every {fmt.interval(status.loop_seconds)}"))
-        if status.recent_durations:
-            durations = status.recent_durations
-            spark = Text(fmt.sparkline(durations), "green")
-            spark.append(
-                f"  last {fmt.duration(durations[-1])} · max {fmt.duration(max(durations))}"
-                f" · the last {_n(len(durations), 'loop')}",
-                "dim",
-            )
-            grid.add_row("Durations", spark)
+            last = fmt.duration(status.last_duration)
+            row("Interval", f"every {fmt.interval(status.loop_seconds)} · last loop took {last}")
         lease = fmt.lease_line(snap)
         if lease is not None:
-            grid.add_row("Lease", Text(lease))
+            row("Lease", lease)
         enabled, _ = fmt.enabled_cell(snap)
-        grid.add_row("Enabled", Text(f"{enabled}  {snap.env_var}"))
+        row("Enabled", f"{enabled}  {snap.env_var}")
         if snap.is_loop:
             on = "on: pauses when a loop raises" if snap.pause_on_error else "off"
-            grid.add_row("Break on error", Text(f"{on}  (b toggles)"))
+            row("Break on error", f"{on}  (b toggles)")
         if status.started_at is not None:
-            grid.add_row("Started", Text(fmt.session_time(status.started_at, self._epoch)))
+            row("Started", fmt.session_time(status.started_at, self._epoch))
         if snap.stall is not None:
             stall = Text(fmt.stall_line(snap.stall, self._process.root), "yellow")
             stall.append(f"  ({fmt.session_time(snap.stall.when, self._epoch)})", "dim")
-            grid.add_row("Loop stall", stall)
+            row("Loop stall", stall)
         # Reloading changed code (`--reload`): the line is made in reload_banner.py.
         if (code := code_line(snap, self._epoch)) is not None:
-            grid.add_row("Code", code)
+            row("Code", code)
         if status.last_error is not None and snap.settings_error is None:
             error = status.last_error
             summary = Text(fmt.safe_line(f"{error.type_name}: {error.message}", 300), "red")
             summary.append(f"  ({self._error_where(error)}; e: traceback)", "dim")
-            grid.add_row("Last error", summary)
-        parts.append(Text())
-        parts.append(grid)
-        parts.append(Text())
+            row("Last error", summary)
+        return text
+
+    def _settings(self, snap: ServiceSnapshot) -> list[RenderableType]:
+        """The settings, each with its value, env var and where it came from."""
+        parts: list[RenderableType] = [Text()]
         if snap.settings_error is not None:
             parts.append(Text("Settings do not load", "bold red"))
             message, note = _limited(snap.settings_error, 2_000)
@@ -271,7 +521,7 @@ class DetailPanel(Vertical):
                 )
             parts.append(Text("Settings", "bold"))
             parts.append(table)
-        return Group(*parts)
+        return parts
 
     def _error_where(self, error: object) -> str:
         loop = getattr(error, "loop", None)

@@ -6,6 +6,8 @@ it is given, so snapshots show the same numbers on every run and every machine.
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 from support.tracked import Tracked
 
@@ -103,3 +105,57 @@ class PaymentGateway(LoopService):
 
     async def run_once(self) -> None:
         raise ConnectionError("cannot reach the payment gateway at payments.internal:443")
+
+
+class Chatty(LoopService):
+    """Logs at each level every loop, and a traceback every third loop (the log viewer)."""
+
+    loop_seconds = 60.0
+
+    async def run_once(self) -> None:
+        loop = self.status.loop_count + 1
+        self.logger.debug("debug detail of loop %d", loop)
+        self.logger.info("line %d of the log", loop)
+        if loop % 3 == 0:
+            try:
+                self._parse(f"loop {loop}")
+            except ValueError:
+                self.logger.exception("could not parse loop %d", loop)
+
+    def _parse(self, text: str) -> int:
+        return int(text)
+
+
+class Upstream(LoopService):
+    """Calls an upstream that never answers: its loop hangs (the await stack shows where).
+
+    It waits on a bare future, so every frame of the stack is this file's or anyio's:
+    the same on every Python version."""
+
+    loop_seconds = 5.0
+
+    async def run_once(self) -> None:
+        await self.fetch_prices()
+
+    async def fetch_prices(self) -> None:
+        reply = await self.ask("GET /prices")
+        self.logger.info("got %s", reply)
+
+    async def ask(self, request: str) -> str:
+        self.logger.info("asked upstream: %s", request)
+        return str(await asyncio.get_running_loop().create_future())
+
+
+class Jittery(LoopService):
+    """Loops of uneven length on the test clock: some overrun the interval, every fifth
+    raises (the duration plot)."""
+
+    loop_seconds = 0.05
+    clock: ManualClock = CLOCK
+    PATTERN = (0.012, 0.020, 0.031, 0.064, 0.018, 0.009, 0.027, 0.041, 0.075, 0.015)
+
+    async def run_once(self) -> None:
+        loop = self.status.loop_count
+        self.clock.advance(self.PATTERN[loop % len(self.PATTERN)])
+        if loop % 5 == 4:
+            raise TimeoutError(f"upstream timed out on loop {loop + 1}")

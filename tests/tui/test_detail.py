@@ -1,0 +1,236 @@
+"""Pilot tests of the detail panel: the live "running for", the await stack of a loop that
+runs now, the health verdict with its reason, and the duration plot."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from support import widget_text
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from servicedeck import ServiceState
+from servicedeck.controller import ManualClock
+from servicedeck.tui import ServiceDeckApp
+from servicedeck.tui.widgets.await_stack import AwaitStackView
+from servicedeck.tui.widgets.detail import DetailPanel
+from servicedeck.tui.widgets.duration_plot import DurationPlot
+
+from .snapshot_apps import services
+from .snapshot_apps.apps import make_app, press_and_settle, settle, wait_for
+
+pytestmark = pytest.mark.anyio
+
+SIZE = (120, 40)
+FAST = 0.02
+"""The stack's refresh period in these tests (a second in the console)."""
+
+
+@pytest.fixture(autouse=True)
+def _fast_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(DetailPanel, "LIVE_SECONDS", FAST)
+
+
+async def until(pilot: Pilot[object], condition: object, deadline: float = 10.0) -> None:
+    """Let the app run (its timers too) until `condition()` holds, under a deadline."""
+    assert callable(condition)
+    with anyio.fail_after(deadline):
+        while not condition():
+            await pilot.pause(FAST)
+
+
+def detail_text(app: ServiceDeckApp) -> str:
+    """The text of the detail tab: its head, live line, stack and tail, as drawn."""
+    return "\n".join(
+        widget_text(widget)
+        for widget in app.detail.query(
+            "#detail-head, #detail-live, #detail-stack, #detail-settings, #detail-tail"
+        )
+        if widget.display
+    )
+
+
+def hanging_app() -> tuple[ServiceDeckApp, ManualClock]:
+    clock = ManualClock(1000.0)
+    app = make_app([services.Hanging, services.OrderReaper], clock=clock)
+    app.stop_timeout = 0.1  # Hanging never ends its loop: quitting cancels it
+    return app, clock
+
+
+async def test_detail_of_a_hung_loop_shows_running_for_and_where_it_waits() -> None:
+    """Defect 10: a hung loop looked normal (LAST/NEXT `—`) until X was pressed."""
+    app, clock = hanging_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")  # Hanging: setup, then a loop that never returns
+        await wait_for(pilot, lambda: app.controller.snapshot("Hanging").status.loop_started_at)
+        clock.advance(12.0)
+        await until(pilot, lambda: "running for 12s" in detail_text(app))
+        await until(pilot, lambda: "sleep_forever" in detail_text(app))
+        text = detail_text(app)
+        assert "tests/tui/snapshot_apps/services.py:" in text
+        assert "await anyio.sleep_forever()" in text
+        assert "your code waits here" in text
+        assert services.__file__ not in text, "paths are shown relative to the root"
+        clock.advance(3.0)
+        await until(pilot, lambda: "running for 15s" in detail_text(app))
+        # Nothing changed in the service, yet it is no longer healthy: no loop finished
+        # for 15 intervals. The verdict is read again while the loop runs.
+        await until(pilot, lambda: "stale · no loop finished for" in detail_text(app))
+        assert "healthy" not in detail_text(app)
+
+
+async def test_the_stack_is_fetched_only_while_a_loop_runs_and_is_shown() -> None:
+    app, _ = hanging_app()
+    asked: list[str] = []
+    where = app.controller.where
+
+    async def counted(name: str) -> object:
+        asked.append(name)
+        return await where(name)
+
+    app.controller.where = counted  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "down", "n")  # OrderReaper: one quick loop
+        for _ in range(10):
+            await pilot.pause(FAST)
+        assert asked == [], "nothing runs: the stack is not asked for"
+        await pilot.press("up", "n")
+        await until(pilot, lambda: len(asked) >= 3)
+        assert set(asked) == {"Hanging"}
+        await pilot.press("e")  # the error tab does not show the stack
+        await pilot.pause()
+        count = len(asked)
+        for _ in range(10):
+            await pilot.pause(FAST)
+        assert len(asked) <= count + 1
+
+
+async def test_y_copies_the_await_stack_with_relative_paths() -> None:
+    app, _ = hanging_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: "sleep_forever" in detail_text(app))
+        await pilot.press("y")
+        copied = app.clipboard
+        assert copied.startswith("Await stack of Hanging")
+        assert "tests/tui/snapshot_apps/services.py:" in copied
+        assert "await anyio.sleep_forever()" in copied
+        assert services.__file__ not in copied
+
+
+async def test_detail_says_the_health_verdict_and_why_without_contradiction() -> None:
+    """Defect 10: `○ stopped · stopped` and `◐ stuck · healthy` said nothing, or the opposite."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = detail_text(app)
+        assert "stopped · stopped" not in text
+        assert "never started" in text  # the reason the verdict gives
+        await press_and_settle(pilot, "down", "n")  # InvoiceMailer: its loop raises
+        text = detail_text(app)
+        assert app.controller.snapshot("InvoiceMailer").health_reason in text
+        assert "failing" in text
+
+
+async def test_a_stuck_service_is_not_called_healthy() -> None:
+    app = make_app([services.Hanging], start="enabled")
+    app.stop_timeout = 0.1
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await wait_for(pilot, lambda: app.controller.snapshot("Hanging").status.loop_started_at)
+        await pilot.press("X")  # the stop times out: stuck
+        await wait_for(pilot, lambda: app.controller.snapshot("Hanging").stuck)
+        await settle(pilot)
+        text = detail_text(app)
+        assert "stuck" in text
+        assert "healthy" not in text
+        assert app.controller.snapshot("Hanging").status.state is ServiceState.STOPPING
+
+
+async def test_the_lower_half_of_the_detail_panel_plots_loop_durations() -> None:
+    """Defect 13: the detail panel left its lower half empty."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "3", "n")  # OrderReaper: three 12 ms loops
+        panel = app.detail.region
+        plot = app.detail.query_one(DurationPlot)
+        assert plot.display
+        assert plot.region.y <= panel.y + panel.height // 2 + 1
+        assert plot.region.bottom == panel.bottom
+        drawn = widget_text(plot)
+        assert "12ms" in drawn
+        assert "30s" in drawn  # the interval, on the axis
+        assert drawn.count("█") >= 3
+
+
+async def test_the_detail_panel_redraws_only_what_changed() -> None:
+    """A change that touches nothing shown in the head redraws no part of the panel."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "n")
+        parts = {
+            part.id: part.content
+            for part in app.detail.query(
+                "#detail-head, #detail-settings, #detail-tail, #detail-live"
+            )
+        }
+        plot = app.detail.query_one(DurationPlot)
+        drawn = plot.data
+        app.detail.show(
+            app.controller.snapshot("OrderReaper"),
+            app.controller.logs("OrderReaper"),
+            app.controller.epoch,
+        )
+        for _ in range(5):
+            await pilot.pause(FAST)
+        for part in app.detail.query("#detail-head, #detail-settings, #detail-tail, #detail-live"):
+            assert part.content is parts[part.id], part.id
+        assert plot.data is drawn
+        assert not app.detail.query_one(AwaitStackView).display
+
+
+async def test_a_stack_that_did_not_change_is_not_drawn_again() -> None:
+    """Each capture has a new time, its child tasks' too: only what is drawn is compared
+    (drawing the stack again at every refresh cost 14x the CPU)."""
+
+    class Fanout(services.Hanging):
+        async def run_once(self) -> None:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self.wait_reply)
+                group.start_soon(self.wait_reply)
+
+        async def wait_reply(self) -> None:
+            await anyio.sleep_forever()
+
+    clock = ManualClock(1000.0)
+    app = make_app([Fanout], clock=clock)
+    app.stop_timeout = 0.1
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        view = app.detail.query_one(AwaitStackView)
+        await until(pilot, lambda: "wait_reply" in widget_text(view))
+        drawn = view.content
+        captured = view.stack
+        clock.advance(1.0)  # the next capture has another time
+        await until(pilot, lambda: view.stack is not captured)  # captured again
+        for _ in range(5):
+            await pilot.pause(FAST)
+        assert view.content is drawn
+
+
+async def test_a_new_log_line_does_not_lay_out_the_settings_again() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "n")
+        settings = app.detail.query_one("#detail-settings", Static).content
+        tail = app.detail.query_one("#detail-tail", Static).content
+        await press_and_settle(pilot, "n")  # a loop: new counters, a new log line
+        assert app.detail.query_one("#detail-settings", Static).content is settings
+        assert app.detail.query_one("#detail-tail", Static).content is not tail
