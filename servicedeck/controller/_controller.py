@@ -4,8 +4,8 @@ It owns one instance of each service class and the tasks that run them, through 
 parts: `ServiceRegistry` (the entries, instances and snapshots, `_registry`),
 `ServiceTasks` (the tasks: start, stop, kill, stop-all, `_tasks`), `CodeReload` (restart
 with changed code, a reload's new classes, `_reload`) and `Subscribers` (the change
-stream, `_changes`). The controller is the protocol's face: it hands each command to
-its part.
+stream, shared with the remote client: `control/_subscribers.py`). The controller is the
+protocol's face: it hands each command to its part.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from servicedeck.control import (
     StopReport,
     wait_until,
 )
-from servicedeck.controller._changes import Subscribers
+from servicedeck.control._subscribers import Subscribers
 from servicedeck.controller._debugger import TakeTerminal, TerminalDebugger
 from servicedeck.controller._fatal import Fatal
 from servicedeck.controller._logs import LogCapture
@@ -118,7 +118,7 @@ class ServiceController:
             if stall_threshold is None
             else LoopWatchdog(threshold=stall_threshold, on_stall=self._on_stall, clock=self.now)
         )
-        self._changes = Subscribers()
+        self._changes = Subscribers(logger, "controller")
         self._capture = (
             LogCapture(log_capacity, on_record=self._changes.changed, clock=self._clock)
             if capture_logs
