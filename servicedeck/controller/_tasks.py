@@ -271,9 +271,7 @@ class ServiceTasks:
         self._changed(name)
         if not block or done is None:
             return True
-        with anyio.move_on_after(limit):
-            await done.wait()
-        if not done.is_set():
+        if not await _ended(done, within=limit):
             entry.stuck = True
             service.logger.warning(
                 "%s did not stop within %.3g s; it is stuck (kill cancels it)", name, limit
@@ -308,9 +306,7 @@ class ServiceTasks:
         self._changed(entry.name)
 
     async def _watch_kill(self, entry: Entry, done: anyio.Event) -> None:
-        with anyio.move_on_after(KILL_GRACE):
-            await done.wait()
-        if not done.is_set():
+        if not await _ended(done, within=KILL_GRACE):
             service_log(entry.name).warning(
                 "%s is still running %.3g s after it was killed: it does not give way to "
                 "cancellation (a shielded cancel scope, or code that never awaits)",
@@ -333,14 +329,10 @@ class ServiceTasks:
             with contextlib.suppress(CommandError):  # stopping already: wait all the same
                 await self.stop(entry.name, block=False)
             outcome = "stopped"
-            with anyio.move_on_after(timeout):
-                await done.wait()
-            if entry.scope is not None and not done.is_set():
+            if not await _ended(done, within=timeout) and entry.scope is not None:
                 outcome = "cancelled"
                 self.kill(entry, f" (it did not stop within {timeout:.3g} s)")
-                with anyio.move_on_after(timeout):
-                    await done.wait()
-                if not done.is_set():
+                if not await _ended(done, within=timeout):
                     outcome = "stuck"
                     entry.stuck = True
                     service_log(entry.name).warning(
@@ -364,6 +356,13 @@ class ServiceTasks:
         for entry in [self._services.entry(name) for name in (entries if names is None else names)]:
             while entry.done is not None and entry.scope is not None:
                 await entry.done.wait()
+
+
+async def _ended(done: anyio.Event, *, within: float) -> bool:
+    """Wait at most `within` seconds for a task's `done`; True when it is set."""
+    with anyio.move_on_after(within):
+        await done.wait()
+    return done.is_set()
 
 
 def _running_in(task: int) -> bool:
