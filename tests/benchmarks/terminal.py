@@ -360,7 +360,9 @@ def run_headless(files: Path, count: int, plan: Plan) -> Headless:
         cwd=files,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=child_environment(),
+        # A state directory of its own: another `servicedeck run` on this machine (the
+        # user's, or a second benchmark) holds the default one's pid file.
+        env={**child_environment(), "SERVICEDECK_STATE_DIR": str(files / "state")},
     )
     try:
         time.sleep(plan.warm_up + 1.0)  # start-up, then the same settling as the console's
