@@ -52,6 +52,7 @@ from servicedeck.control import (
 )
 from servicedeck.control._address import ControlAddress
 from servicedeck.control._answers import describe, read_answer
+from servicedeck.control._subscribers import Subscribers
 
 __all__ = ["RemoteControl"]
 
@@ -109,7 +110,7 @@ class RemoteControl:
         self._epoch: float | None = None
         self._offset = 0.0
         self._unreachable: str | None = f"{self.address} has not been reached yet"
-        self._subscribers: list[Callable[[str], None]] = []
+        self._subscribers = Subscribers(logger, "remote control")
         self._logs: dict[str, tuple[int, list[LogLine]]] = {}
         self._fetching: set[str] = set()
         self._client: httpx.AsyncClient | None = None
@@ -236,13 +237,7 @@ class RemoteControl:
     def subscribe(self, callback: Callable[[str], None]) -> Callable[[], None]:
         """Call `callback(name)` after every change of a service, and when the process
         is lost or reached again (for every service)."""
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.subscribe(callback)
 
     def check(self, name: str, command: Command) -> str | None:
         """Why `command` is refused on service `name` now (`refusal()` of its snapshot);
@@ -475,11 +470,7 @@ class RemoteControl:
             self._changed("")
 
     def _changed(self, name: str) -> None:
-        for callback in tuple(self._subscribers):
-            try:
-                callback(name)
-            except Exception:
-                logger.exception("remote control subscriber %r raised", callback)
+        self._subscribers.changed(name)
 
     # -- requests -------------------------------------------------------------------------
 

@@ -11,10 +11,13 @@ Errors:
     CommandError          (from the protocol) a command the service's state refuses now
     DuplicateServiceError (from the framework) two classes share a service name
 
-Modules: `_controller` (the controller), `_entry` (its record of one service),
-`_settings` (reading settings and their sources), `_fatal` (a service's
-BaseException), `_logs` (per-service log capture), `_watchdog` (the event-loop
-watchdog), `_clock` (`ManualClock`).
+Modules: `_controller` (the controller: the protocol's face, which hands each command
+to its parts), `_registry` (the entries, instances, snapshots and command checks),
+`_tasks` (the services' tasks: start, stop, kill, stop-all), `_reload` (restart with
+changed code, a reload's new classes), `_entry` (the record of one service),
+`_settings` (reading settings and their sources), `_fatal` (a service's BaseException),
+`_logs` (per-service log capture), `_debugger` (pdb in a console), `_watchdog` (the
+event-loop watchdog), `_clock` (`ManualClock`).
 """
 
 from servicedeck.controller._clock import ManualClock

@@ -14,9 +14,14 @@ from collections.abc import Callable
 
 from servicedeck.control import LogLine
 
-__all__ = ["LOGGER_PREFIX", "LogCapture"]
+__all__ = ["LOGGER_PREFIX", "LogCapture", "service_log"]
 
 LOGGER_PREFIX = "servicedeck.services"
+
+
+def service_log(name: str) -> logging.Logger:
+    """The log of service `name`: what the console's log tab and `run` show."""
+    return logging.getLogger(f"{LOGGER_PREFIX}.{name}")
 
 
 class LogCapture(logging.Handler):

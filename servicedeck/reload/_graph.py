@@ -14,7 +14,7 @@ import ast
 import os
 import sys
 import sysconfig
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -93,29 +93,15 @@ class ModuleGraph:
     def importers(self, modules: Iterable[str]) -> set[str]:
         """`modules` and every module of the project that imports one of them, directly
         or through others: what must be imported afresh when they change."""
-        found = set(modules)
-        stack = list(found)
         reverse: dict[str, set[str]] = {}
         for name, imported in self.imports.items():
             for dependency in imported:
                 reverse.setdefault(dependency, set()).add(name)
-        while stack:
-            for importer in reverse.get(stack.pop(), ()):
-                if importer not in found:
-                    found.add(importer)
-                    stack.append(importer)
-        return found
+        return _reachable(modules, reverse)
 
     def dependencies(self, module: str) -> set[str]:
         """`module` and every module of the project it imports, directly or not."""
-        found = {module}
-        stack = [module]
-        while stack:
-            for dependency in self.imports.get(stack.pop(), ()):
-                if dependency not in found:
-                    found.add(dependency)
-                    stack.append(dependency)
-        return found
+        return _reachable([module], self.imports)
 
     def changed(self, modules: Iterable[str]) -> set[str]:
         """Those of `modules` whose file differs from when it was loaded."""
@@ -213,3 +199,15 @@ def source_cache_of(path: Path) -> Path | None:
         return Path(importlib.util.cache_from_source(os.fspath(path)))
     except (NotImplementedError, ValueError):
         return None
+
+
+def _reachable(starts: Iterable[str], edges: Mapping[str, Iterable[str]]) -> set[str]:
+    """`starts` and every module reached from one of them along `edges`."""
+    found = set(starts)
+    stack = list(found)
+    while stack:
+        for module in edges.get(stack.pop(), ()):
+            if module not in found:
+                found.add(module)
+                stack.append(module)
+    return found

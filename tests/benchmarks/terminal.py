@@ -107,7 +107,12 @@ class Tmux:
         self._environment = child_environment()
         # Kept running between sessions: a server that exits with its last session
         # refuses the next one while it goes.
-        self._run("start-server", ";", "set-option", "-g", "exit-empty", "off")
+        # default-size as well as new-session's -x/-y: a console seen drawn at 80x24 under
+        # load (tmux's default) measured a different screen.
+        self._run(
+            "start-server", ";", "set-option", "-g", "exit-empty", "off",
+            ";", "set-option", "-g", "default-size", f"{WIDTH}x{HEIGHT}",
+        )  # fmt: skip
 
     def _run(self, *args: str) -> str:
         done = subprocess.run(
@@ -360,7 +365,9 @@ def run_headless(files: Path, count: int, plan: Plan) -> Headless:
         cwd=files,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=child_environment(),
+        # A state directory of its own: another `servicedeck run` on this machine (the
+        # user's, or a second benchmark) holds the default one's pid file.
+        env={**child_environment(), "SERVICEDECK_STATE_DIR": str(files / "state")},
     )
     try:
         time.sleep(plan.warm_up + 1.0)  # start-up, then the same settling as the console's

@@ -15,7 +15,7 @@ import pytest
 from support.tracked import Tracked
 from trio.testing import MockClock
 
-import servicedeck.controller._controller as controller_module
+import servicedeck.controller._tasks as tasks_module
 from servicedeck import LoopService, Service, ServiceState
 from servicedeck.control import Command, CommandError, Health, RestartReport
 from servicedeck.controller import ManualClock, ServiceController
@@ -109,7 +109,7 @@ async def test_where_shows_the_line_a_hung_loop_waits_at(wait_until: Until) -> N
         assert frame.source == "await anyio.Event().wait()  # hangs here"
         assert stack.task == "servicedeck:Hanging"
         kinds = {frame.function: frame.kind for frame in stack.frames}
-        assert kinds["ServiceController._run_task"] == "framework"
+        assert kinds["ServiceTasks._run_task"] == "framework"
         assert stack.captured_at <= controller.now()
         await controller.kill("Hanging")
 
@@ -159,7 +159,7 @@ async def test_kill_of_a_service_that_shields_itself_says_it_still_runs(
     wait_until: Until, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The defect: `k` on such a service did nothing and said nothing (issue 10, defect 6)."""
-    monkeypatch.setattr(controller_module, "KILL_GRACE", 0.05)
+    monkeypatch.setattr(tasks_module, "KILL_GRACE", 0.05)
     clock = ManualClock(100.0)
     async with controller_of(Shielded, clock=clock) as controller:
         await controller.start("Shielded")

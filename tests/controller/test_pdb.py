@@ -10,7 +10,8 @@ import contextlib
 import io
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import pytest
 
@@ -56,17 +57,25 @@ def typed(monkeypatch: pytest.MonkeyPatch, text: str, seconds: float = 0.0) -> N
     monkeypatch.setattr(sys, "stdin", SlowUser(text, seconds))
 
 
-async def test_debug_stops_at_the_first_line_of_run_once_and_counts_the_loop(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    typed(monkeypatch, "p value\nn\np value\nc\n")
-    held: list[str] = []
+def recording_terminal(held: list[str]) -> Callable[[], AbstractContextManager[None]]:
+    """A `use_terminal()` hook that notes in `held` when pdb takes the terminal and gives
+    it back."""
 
     @contextlib.contextmanager
     def take() -> Iterator[None]:
         held.append("pdb")
         yield
         held.append("console")
+
+    return take
+
+
+async def test_debug_stops_at_the_first_line_of_run_once_and_counts_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    typed(monkeypatch, "p value\nn\np value\nc\n")
+    held: list[str] = []
+    take = recording_terminal(held)
 
     out = io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)
@@ -107,12 +116,7 @@ async def test_a_breakpoint_in_run_once_hands_the_terminal_over(
     out = io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)
     held: list[str] = []
-
-    @contextlib.contextmanager
-    def take() -> Iterator[None]:
-        held.append("pdb")
-        yield
-        held.append("console")
+    take = recording_terminal(held)
 
     async with ServiceController([Breaking], stall_threshold=None) as controller:
         controller.use_terminal(take)

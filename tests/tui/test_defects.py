@@ -46,16 +46,6 @@ def quit_text(app: ServiceDeckApp) -> str:
     return plain(app.screen.query_one("#quit-progress", Static).content)
 
 
-class Gated(LoopService):
-    """Each loop waits until the test opens the gate (a loop that runs for a while)."""
-
-    loop_seconds = 60.0
-    gate = anyio.Event()
-
-    async def run_once(self) -> None:
-        await type(self).gate.wait()
-
-
 class Shielded(LoopService):
     """A loop that shields itself from cancellation until the test releases it."""
 
@@ -259,8 +249,8 @@ async def test_defect_7_paused_opens_every_enabled_loop_paused_after_setup() -> 
 
 
 async def test_defect_8_queued_steps_show_on_the_row_and_c_cancels_them() -> None:
-    Gated.gate = anyio.Event()
-    app = make_app([Gated, services.ReportBuilder])
+    services.Gated.gate = anyio.Event()
+    app = make_app([services.Gated, services.ReportBuilder])
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         await press_and_settle(pilot, "p")
@@ -272,7 +262,7 @@ async def test_defect_8_queued_steps_show_on_the_row_and_c_cancels_them() -> Non
         await pilot.press("c")
         await wait_for(pilot, lambda: app.controller.snapshot("Gated").status.queued_steps == 0)
         await wait_for(pilot, lambda: "queued" not in row_text(app, "Gated"))
-        Gated.gate.set()
+        services.Gated.gate.set()
         await settle(pilot)
         await wait_for(pilot, lambda: state(app, "Gated") is ServiceState.PAUSED)
         assert app.controller.snapshot("Gated").status.loop_count == 1
