@@ -32,7 +32,7 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.notifications import Notify
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from servicedeck.control import (
     CommandError,
@@ -56,6 +56,7 @@ from servicedeck.tui.widgets.banner import ConnectionBanner
 from servicedeck.tui.widgets.columns import with_process
 from servicedeck.tui.widgets.detail import DetailPanel, Tab
 from servicedeck.tui.widgets.filter_bar import FilterBar
+from servicedeck.tui.widgets.footer import KeyFooter
 from servicedeck.tui.widgets.log_view import LogView
 from servicedeck.tui.widgets.reload_banner import ReloadBanner
 from servicedeck.tui.widgets.service_table import ServiceTable
@@ -160,7 +161,7 @@ class ServiceDeckApp(App[StopReport | None]):
             id="detail",
         )
         yield FilterBar(id="filter")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter(compact=True, show_command_palette=False)
 
     @cached_property
     def table(self) -> ServiceTable:

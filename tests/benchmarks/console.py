@@ -519,7 +519,14 @@ async def _stack_window(
         app.measured.move_cursor("Hung" if on_hung else "Svc0000")
         await pilot.pause()
         await asyncio.sleep(plan.warm_up)  # the first captures done
-        drawn = str(app.detail.query_one("#detail-stack", Static).render())
+        view = app.detail.query_one("#detail-stack", Static)
+        # The first capture is asked for after the cursor moved, about 0.1 s on a busy
+        # machine: the quick run's warm-up is as short, so wait for it (a deadline).
+        for _ in range(int(FRAME_TIMEOUT / 0.01)):
+            if not on_hung or "wait_reply" in str(view.render()):
+                break
+            await asyncio.sleep(0.01)
+        drawn = str(view.render())
         if on_hung and "wait_reply" not in drawn:
             raise RuntimeError(f"the hung service's stack is not shown: {drawn!r}")
         window = await sample_window(plan.samples, plan.sample, lambda: 0)

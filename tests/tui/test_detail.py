@@ -6,6 +6,8 @@ from __future__ import annotations
 import anyio
 import pytest
 from support import widget_text
+from textual.content import Content
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -234,3 +236,70 @@ async def test_a_new_log_line_does_not_lay_out_the_settings_again() -> None:
         await press_and_settle(pilot, "n")  # a loop: new counters, a new log line
         assert app.detail.query_one("#detail-settings", Static).content is settings
         assert app.detail.query_one("#detail-tail", Static).content is not tail
+
+
+async def test_a_change_that_keeps_the_panels_height_asks_for_no_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: the head's counters change at every loop; each update of a part asked
+    Textual to lay out the screen again, which repainted every widget on it (4 times a
+    second with the highlighted service busy). A part whose lines keep their number and
+    fit its width is redrawn in place (`Static.update(..., layout=False)`)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for _ in range(6):  # five log lines in the tail: its height is set
+            await press_and_settle(pilot, "n")
+        layouts: list[str] = []
+        for part in app.detail.query(Static):
+            original = part.update
+
+            def spy(
+                content: object = "", *, layout: bool = True, _part: Static = part,
+                _original: object = original,
+            ) -> None:  # fmt: skip
+                if layout:
+                    layouts.append(str(_part.id))
+                assert callable(_original)
+                _original(content, layout=layout)
+
+            monkeypatch.setattr(part, "update", spy)
+        head = app.detail.query_one("#detail-head", Static).content
+        tail = app.detail.query_one("#detail-tail", Static).content
+        for _ in range(3):
+            await press_and_settle(pilot, "n")  # a loop: new counters, a new log line
+        assert app.detail.query_one("#detail-head", Static).content is not head
+        assert app.detail.query_one("#detail-tail", Static).content is not tail
+        assert layouts == []
+
+
+async def test_the_plot_is_drawn_from_segments_once_per_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: the chart (a span per bar and row, about 1,200) was one Rich `Text`
+    turned into Textual content and wrapped at every change, about 10 ms, four times a
+    second for a busy service shown. It is drawn line by line from segments, once per
+    change of its data or its size."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "n")
+        plot = app.detail.query_one(DurationPlot)
+        converted: list[object] = []
+        original = Content.from_rich_text
+
+        def spy(text: object, *args: object, **kwargs: object) -> Content:
+            converted.append(text)
+            return original(text, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Content, "from_rich_text", spy)
+        region = Region(0, 0, *plot.size)
+        first = plot.render_lines(region)
+        assert plot.render_lines(region) == first
+        data = plot.data
+        assert data is not None
+        plot.plot((*data.durations, 0.5), (*data.failed, False), data.interval)
+        drawn = plot.render_lines(region)
+        assert drawn != first
+        assert "the last 2 loops" in "".join(strip.text for strip in drawn)
+        assert converted == []

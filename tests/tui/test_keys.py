@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 from support import notifications, row_text, widget_text
 from textual.strip import Strip
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 
 from servicedeck import LoopService, ServiceState
 from servicedeck.control import StopReport
@@ -449,3 +449,39 @@ async def test_keys_typed_faster_than_the_screen_draws_act_in_the_order_typed() 
         await settle(pilot)
         assert app.table.cursor_name == second
         assert app.controller.snapshot(first).status.loop_count == 0
+
+
+async def test_a_key_that_greys_out_other_keys_does_not_rebuild_the_footer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: `p` greys out or lights `s` (start); Textual's footer then re-mounted
+    all its keys and laid out the screen, in the frame that should show the key's
+    effect. The same keys are greyed out or lit in place."""
+    app = make_app([services.InvoiceMailer, services.ReportBuilder], start="enabled")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        footer = app.screen.query_one(Footer)
+        rebuilt: list[object] = []
+        original = footer.recompose
+
+        async def spy() -> None:
+            rebuilt.append(None)
+            await original()
+
+        monkeypatch.setattr(footer, "recompose", spy)
+
+        def start_greyed() -> bool:
+            keys = {key.action: key for key in app.screen.query("FooterKey")}
+            start = keys.get("app.start") or keys.get("start")
+            assert start is not None
+            return start.has_class("-disabled")
+
+        assert start_greyed()
+        for paused in (True, False, True, False):
+            await press_and_settle(pilot, "p")
+            await wait_for(
+                pilot, lambda p=paused: app.controller.snapshot("InvoiceMailer").status.paused is p
+            )
+            await wait_for(pilot, lambda p=paused: start_greyed() is not p)
+        # Lighting a key born greyed out rebuilds once (its click would ring the bell).
+        assert len(rebuilt) <= 1, rebuilt

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
 from typing import ClassVar, Literal
 
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -85,6 +86,21 @@ def _seconds(seconds: float) -> str:
     `1m05s`."""
     seconds = max(seconds, 0.0)
     return f"{int(seconds)}s" if seconds < 60 else fmt.duration(seconds)
+
+
+def _same_height(previous: object, content: object, widget: Static) -> bool:
+    """Whether `content` takes as many lines in `widget` as `previous` did: both plain
+    text with as many lines, each fitting the widget's width (none wraps). Then the part
+    is redrawn in place: no layout pass, which would repaint every widget on screen."""
+    if not isinstance(previous, Text) or not isinstance(content, Text):
+        return False
+    width = widget.content_size.width
+    if width <= 0:
+        # Never placed, or hidden: whatever places or shows it lays it out, measuring
+        # what it shows then.
+        return True
+    old, new = previous.plain.split("\n"), content.plain.split("\n")
+    return len(old) == len(new) and all(cell_len(line) <= width for line in (*old, *new))
 
 
 def _n(count: int, noun: str) -> str:
@@ -348,14 +364,20 @@ class DetailPanel(Vertical):
 
     def _set_if_changed(self, part: str, content: RenderableType) -> None:
         """Update one part only when what it shows changed: an unchanged part is not
-        rendered again (a Rich table costs more to render than to compare)."""
-        if self._drawn.get(part) == content:
+        rendered again (a Rich table costs more to render than to compare). A part that
+        keeps its height is redrawn in place, without a layout pass."""
+        previous = self._drawn.get(part)
+        if previous == content:
             return
         self._drawn[part] = content
         widget = self.query_one(part, Static)
         if part == "#detail-live":
             widget.set_class(bool(content), "-shown")
-        widget.update(content)
+            if not content or not previous:
+                # Hidden or shown from now on: the class change lays the panel out.
+                widget.update(content, layout=False)
+                return
+        widget.update(content, layout=not _same_height(previous, content, widget))
 
     def _refresh_content(self) -> None:
         if not self.is_mounted:
@@ -403,7 +425,7 @@ class DetailPanel(Vertical):
         logs = tuple(self._logs[-_RECENT_LOGS:])
         if (snap.name, logs, self._epoch) != self._drawn.get("tail-key"):
             self._drawn["tail-key"] = (snap.name, logs, self._epoch)
-            self._update("#detail-tail", self._recent_logs(snap))
+            self._set_if_changed("#detail-tail", self._recent_logs(snap))
         self._show_plot(snap)
 
     def _update(self, part: str, content: RenderableType) -> None:
@@ -565,14 +587,15 @@ class DetailPanel(Vertical):
                 tail.append(fmt.safe_line(f"{info.type_name}: {info.message}", 200) + "\n", "red")
         self._set(head, code, tail)
 
-    def _recent_logs(self, snap: ServiceSnapshot) -> RenderableType:
+    def _recent_logs(self, snap: ServiceSnapshot) -> Text:
         if not self._logs:
             return Text("No log lines captured yet.", "dim")
-        head = Text("Recent logs", "bold")
-        head.append("  (l: all)", "dim")
-        return Group(
-            head, self._logs_text(self._logs[-_RECENT_LOGS:], snap.name, first_line_only=True)
-        )
+        # One `Text`, not a group: its height is known from its lines (`_same_height`).
+        text = Text("Recent logs", "bold")
+        text.append("  (l: all)", "dim")
+        text.append("\n")
+        text.append(self._logs_text(self._logs[-_RECENT_LOGS:], snap.name, first_line_only=True))
+        return text
 
     def _logs_text(
         self, lines: Sequence[LogLine], name: str, *, first_line_only: bool = False
