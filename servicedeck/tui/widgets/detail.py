@@ -12,7 +12,6 @@ error message shows as typed and a 1 MB message cannot freeze the screen.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
 from typing import ClassVar, Literal
@@ -33,7 +32,7 @@ from servicedeck.control import AwaitStack, Health, LogLine, ProcessInfo, Servic
 from servicedeck.tui import format as fmt
 from servicedeck.tui.widgets.await_stack import AwaitStackView
 from servicedeck.tui.widgets.duration_plot import DurationPlot
-from servicedeck.tui.widgets.log_view import LogView
+from servicedeck.tui.widgets.log_view import LEVEL_STYLES, LogView
 from servicedeck.tui.widgets.reload_banner import code_line
 
 __all__ = ["DetailPanel", "Tab"]
@@ -46,13 +45,6 @@ TABS: tuple[tuple[Tab, str, str], ...] = (
     ("logs", "l", "Logs"),
 )
 
-_LEVEL_STYLES = {
-    logging.DEBUG: "dim",
-    logging.INFO: "",
-    logging.WARNING: "yellow",
-    logging.ERROR: "bold red",
-    logging.CRITICAL: "bold red reverse",
-}
 _LOG_LINE_LIMIT = 2_000
 _RECENT_LOGS = 5
 _LABEL = 16
@@ -605,7 +597,7 @@ class DetailPanel(Vertical):
         text = Text()
         for line in lines:
             text.append(f"{fmt.session_time(line.at, self._epoch):>10} ", "dim")
-            style = _LEVEL_STYLES.get(line.level, "")
+            style = LEVEL_STYLES.get(line.level, "")
             text.append(f"{line.level_name:<7} ", style or "dim")
             message = line.message
             if first_line_only:

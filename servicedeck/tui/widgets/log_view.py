@@ -39,18 +39,19 @@ from servicedeck.control import LogLine, ProcessInfo
 from servicedeck.tui import format as fmt
 from servicedeck.tui import keys
 
-__all__ = ["LEVELS", "LogLines", "LogView", "log_entry_text"]
+__all__ = ["LEVELS", "LEVEL_STYLES", "LogLines", "LogView", "log_entry_text"]
 
 LEVELS: tuple[int, ...] = (logging.INFO, logging.WARNING, logging.ERROR, logging.DEBUG)
 """The least levels `v` cycles through, in order."""
 
-_LEVEL_STYLES = {
+LEVEL_STYLES = {
     logging.DEBUG: "dim",
     logging.INFO: "",
     logging.WARNING: "yellow",
     logging.ERROR: "bold red",
     logging.CRITICAL: "bold red reverse",
 }
+"""The style of a log line's level, here and in the detail panel's recent logs."""
 _INDENT = 19
 """Cells before a message: its time (10), a space, its level (7), a space."""
 _MESSAGE_LIMIT = 20_000
@@ -454,7 +455,7 @@ class LogView(Vertical):
         message = _message(line.message, self._process)
         text = Text(no_wrap=True, overflow="crop", end="")
         text.append(f"{fmt.session_time(line.at, self._epoch):>10} ", "dim")
-        style = _LEVEL_STYLES.get(line.level, "")
+        style = LEVEL_STYLES.get(line.level, "")
         text.append(f"{line.level_name:<7} ", style or "dim")
         text.append(message.replace("\n", "\n" + " " * _INDENT), style)
         return _Record(line, text, line.message.casefold())
