@@ -94,8 +94,12 @@ def services_file(count: int, interval: float) -> str:
 def child_environment() -> dict[str, str]:
     """The environment the measured processes run in: this one, with bytecode written
     and read as a user's interpreter does (a `PYTHONDONTWRITEBYTECODE` here would make
-    every launch compile servicedeck and the services file again)."""
-    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    every launch compile servicedeck and the services file again), and with no `COLUMNS`
+    or `LINES`: Python's `shutil.get_terminal_size()`, which Textual asks, prefers them to
+    the terminal's own size (under pytest they read 80 and 24, and the console drew a
+    200x50 pane at 80x24)."""
+    dropped = {"PYTHONDONTWRITEBYTECODE", "COLUMNS", "LINES"}
+    return {k: v for k, v in os.environ.items() if k not in dropped}
 
 
 class Tmux:
