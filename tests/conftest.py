@@ -25,7 +25,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Each test runs in an empty working folder, with no `SERVICEDECK_*` variable set.
+    """Each test runs in an empty working folder, with no `SERVICEDECK_*` variable set
+    (nor `COLUMNS` / `LINES`).
 
     A stray `.env` or `pyproject.toml` where the suite was started, or a variable
     exported in the developer's shell, must not change any outcome. Both are restored
@@ -35,7 +36,10 @@ def _isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     saved_env = dict(os.environ)
     saved_cwd = os.getcwd()
     for name in list(os.environ):
-        if name.upper().startswith("SERVICEDECK_"):
+        # COLUMNS and LINES too: Python's `shutil.get_terminal_size()` (so Rich and
+        # Textual) prefers them to a terminal's own size, and a test that gives a
+        # program a terminal of its own means that terminal's size.
+        if name.upper().startswith("SERVICEDECK_") or name in ("COLUMNS", "LINES"):
             del os.environ[name]
     os.chdir(folder)
     try:
