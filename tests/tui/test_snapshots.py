@@ -24,6 +24,7 @@ from textual.widgets import Static
 from servicedeck import ServiceState
 from servicedeck.cli.screenshots import demo_app
 from servicedeck.controller import ManualClock
+from servicedeck.tui.app import ServiceDeckApp
 from servicedeck.tui.widgets.detail import DetailPanel
 
 from .snapshot_apps import services
@@ -238,15 +239,20 @@ def test_duration_plot(snap_compare: SnapCompare) -> None:
         services.Jittery.clock = services.CLOCK
 
 
+async def _chatty_log_enlarged(pilot: Pilot[object], app: ServiceDeckApp) -> None:
+    """Chatty steps 30 loops, then `l l` opens its log viewer enlarged."""
+    await settle(pilot)
+    await app.controller.step("Chatty", 30)
+    await settle(pilot)
+    await press_and_settle(pilot, "l", "l")
+
+
 def test_log_viewer_following(snap_compare: SnapCompare) -> None:
     """l twice after 30 loops: the log viewer enlarged, on its last line, following."""
     app = make_app([services.Chatty])
 
     async def run_before(pilot: Pilot[object]) -> None:
-        await settle(pilot)
-        await app.controller.step("Chatty", 30)
-        await settle(pilot)
-        await press_and_settle(pilot, "l", "l")
+        await _chatty_log_enlarged(pilot, app)
         await _quiet(pilot)
 
     assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
@@ -257,10 +263,7 @@ def test_log_viewer_searching(snap_compare: SnapCompare) -> None:
     app = make_app([services.Chatty])
 
     async def run_before(pilot: Pilot[object]) -> None:
-        await settle(pilot)
-        await app.controller.step("Chatty", 30)
-        await settle(pilot)
-        await press_and_settle(pilot, "l", "l")
+        await _chatty_log_enlarged(pilot, app)
         await pilot.press("slash", *"loop 1", "enter", "n")
         await pilot.pause()
         await _quiet(pilot)
