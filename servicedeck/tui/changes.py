@@ -7,9 +7,11 @@ callback together, however many changes arrived; the services off screen are han
 over once a second (reading every snapshot of 500 busy services four times a second was
 a quarter of the console's own work). `flush()` hands over everything at once.
 
-A service the user just acted on is *urgent* for a moment: its changes are handed
-over at once, at the end of the event-loop turn that made them (spaced so a fast loop
-cannot flood the screen), so a key press shows its effect within a frame.
+A service the user just acted on is *urgent* for a moment: its next few changes are
+handed over at once, at the end of the event-loop turn that made them (spaced so a fast
+loop cannot flood the screen), so a key press shows its effect within a frame. Only a
+few: a service looping 20 times a second, resumed, would otherwise be redrawn 20 times a
+second for the whole window, costing more than everything else on screen.
 
 No Textual here: the app gives it a callback, what is in view, and a timer that calls
 `tick()`.
@@ -47,6 +49,10 @@ class ChangeFeed:
     """After an action, changes of that service are applied at once for this long."""
     URGENT_SPACING: ClassVar[float] = 1 / 30
     """The least time between two immediate applies (a fast loop cannot flood the UI)."""
+    URGENT_APPLIES: ClassVar[int] = 4
+    """How many immediate applies an action buys its service (within `URGENT_SECONDS`):
+    enough for a command's own effects (a pause that waits for the loop, a step's start
+    and end), not for every loop of a busy service."""
 
     def __init__(
         self,
@@ -62,8 +68,8 @@ class ChangeFeed:
         self._in_view = in_view
         self._background_due = float("-inf")
         self._dirty: set[str] = set()
-        self._urgent: dict[str, float] = {}
-        """Urgent services, and until when."""
+        self._urgent: dict[str, tuple[float, int]] = {}
+        """Urgent services: until when, and how many immediate applies are left."""
         self._urgent_pending = False
         self._applying = False
         self._last_urgent = 0.0
@@ -109,7 +115,7 @@ class ChangeFeed:
 
     def mark_urgent(self, name: str) -> None:
         """The user acted on service `name`: hand its changes over at once for a while."""
-        self._urgent[name] = self._clock() + self.URGENT_SECONDS
+        self._urgent[name] = (self._clock() + self.URGENT_SECONDS, self.URGENT_APPLIES)
         self._dirty.add(name)
         # At the end of this turn, after the command that follows (its immediate changes
         # show together); unspaced, so the first change it causes later shows at once.
@@ -145,10 +151,16 @@ class ChangeFeed:
         now = self._clock()
         if spaced:
             self._last_urgent = now
-        for name, until in list(self._urgent.items()):
+        names = set()
+        for name, (until, left) in list(self._urgent.items()):
             if until < now:
                 del self._urgent[name]
-        names = self._dirty.intersection(self._urgent)
+            elif name in self._dirty:
+                names.add(name)
+                if left > 1:
+                    self._urgent[name] = (until, left - 1)
+                else:
+                    del self._urgent[name]  # its next changes wait for a tick
         if names:
             self._dirty.difference_update(names)
             self._apply(names)

@@ -126,6 +126,25 @@ async def test_urgent_changes_are_spaced() -> None:
     assert handed == [{"Reaper"}] * 3
 
 
+async def test_an_action_buys_a_few_immediate_applies_not_a_window_of_every_loop() -> None:
+    """Resuming a service that loops 20 times a second redrew it 20 times a second for the
+    whole urgent window: more than everything else on screen cost."""
+    changes, control, handed, clock = feed()
+    changes.mark_urgent("Reaper")
+    await a_turn()
+    for _ in range(10):  # a busy loop's changes, well inside the window
+        clock.now += ChangeFeed.URGENT_SPACING
+        control.change("Reaper")
+        await a_turn()
+    assert len(handed) == ChangeFeed.URGENT_APPLIES
+    assert clock.now < 100.0 + ChangeFeed.URGENT_SECONDS
+    changes.tick()
+    assert len(handed) == ChangeFeed.URGENT_APPLIES + 1, "the rest with the next tick"
+    changes.mark_urgent("Reaper")  # another key: another few
+    await a_turn()
+    assert len(handed) == ChangeFeed.URGENT_APPLIES + 2
+
+
 async def test_a_change_from_another_thread_is_handed_over_on_the_loop() -> None:
     changes, control, handed, _ = feed()
     loop_thread = threading.get_ident()
