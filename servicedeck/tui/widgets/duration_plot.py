@@ -178,8 +178,12 @@ def _chart(data: PlotData, width: int, height: int) -> list[list[tuple[str, str]
                 out.append("┄" * (bar - gap), "yellow dim")
             else:
                 out.append(cell, style)
-            if gap:
-                out.append("┄" if row == interval_row else " ", "yellow dim")
+            if gap and row == interval_row:
+                out.append("┄", "yellow dim")
+            elif gap:
+                # A space in the bar's own style (its colour does not show): the bars of
+                # a row and the gaps between them are one segment to draw, not 64.
+                out.append(" ", style)
         out.newline()
     out.append(" " * (_AXIS - 1) + "└", "dim")
     for bad, over in zip(failed, overrun, strict=True):
