@@ -16,6 +16,8 @@ fifty lines below; the snapshot tests need a drawing that is the same on every m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -152,6 +154,15 @@ def _chart(data: PlotData, width: int, height: int) -> list[list[tuple[str, str]
         out.append(f" · {overruns} longer than the interval ▲", "yellow")
     out.newline()
 
+    # Each bar's height in eighths of a cell and its colour; each fill's text, with the
+    # gap after it in the bar's own colour (a space's colour does not show, and a row of
+    # bars of one colour is then one segment to draw, not 64).
+    bars = [
+        (value / top * rows * 8, value > 0, "red" if bad else ("yellow" if over else "green"))
+        for value, bad, over in zip(durations, failed, overrun, strict=True)
+    ]
+    glyphs = [_EIGHTHS[fill] * (bar - gap) + " " * gap for fill in range(9)]
+    dotted = "┄" * bar
     interval_row = None
     if on_scale and interval:
         interval_row = rows - 1 - min(rows - 1, int(interval / top * rows - 1e-9))
@@ -167,23 +178,25 @@ def _chart(data: PlotData, width: int, height: int) -> list[list[tuple[str, str]
             label = ""
         out.append(f"{label:>{_AXIS - 2}} ", "dim")
         out.append("┤" if label else "│", "dim")
-        for value, bad, over in zip(durations, failed, overrun, strict=True):
-            eighths = value / top * rows * 8
-            fill = max(0, min(8, round(eighths - level * 8)))
-            if level == 0 and value > 0 and fill == 0:
+        floor = level * 8
+        cells = []
+        for eighths, positive, style in bars:
+            fill = max(0, min(8, round(eighths - floor)))
+            if level == 0 and positive and fill == 0:
                 fill = 1  # a loop that ran shows, however short
-            cell = _EIGHTHS[fill] * (bar - gap)
-            style = "red" if bad else ("yellow" if over else "green")
-            if fill == 0 and row == interval_row:
-                out.append("┄" * (bar - gap), "yellow dim")
+            if row != interval_row:
+                cells.append((glyphs[fill], style))
+                continue
+            # The interval's dotted line: through the gaps, and empty cells.
+            if fill == 0:
+                cells.append((dotted, "yellow dim"))
             else:
-                out.append(cell, style)
-            if gap and row == interval_row:
-                out.append("┄", "yellow dim")
-            elif gap:
-                # A space in the bar's own style (its colour does not show): the bars of
-                # a row and the gaps between them are one segment to draw, not 64.
-                out.append(" ", style)
+                cells.append((glyphs[fill][: bar - gap], style))
+                if gap:
+                    cells.append(("┄", "yellow dim"))
+        # The bars of one colour are one piece (one segment to draw).
+        for style, run in groupby(cells, key=itemgetter(1)):
+            out.append("".join(text for text, _ in run), style)
         out.newline()
     out.append(" " * (_AXIS - 1) + "└", "dim")
     for bad, over in zip(failed, overrun, strict=True):
