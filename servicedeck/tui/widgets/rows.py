@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from rich.console import Console
+from rich.cells import cell_len, set_cell_size
+from rich.control import strip_control_codes
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual.strip import Strip
 
 from servicedeck.control import ServiceSnapshot
@@ -33,6 +33,11 @@ _RED = frozenset({"error", "failing", "crashed"})
 """Styles drawn in the error colour: on the cursor row, `cursor-error` instead."""
 
 
+_Cell = tuple[int, int, bool, str, Style | None]
+"""A cell to draw: its x, its width, right-aligned or not, its text, its style (None: the
+row's own)."""
+
+
 class RowPainter:
     """Draws the table's lines for one width.
 
@@ -42,7 +47,6 @@ class RowPainter:
         name_width: the longest service name's cells, and one.
         styles: the Rich style of each of `STYLE_NAMES`.
         base: the table's own style, under every cell.
-        console: renders the text.
     """
 
     def __init__(
@@ -52,14 +56,14 @@ class RowPainter:
         name_width: int,
         styles: Mapping[str, Style],
         base: Style,
-        console: Console,
     ) -> None:
         self.width = width
         self.layout = layout(width, name_width, columns)
         """`(column, x, cells)` of each column shown."""
         self._styles = styles
         self._base = base
-        self._console = console
+        self._styled: dict[Style | None, dict[Style, Style]] = {}
+        """The cells' styles over the base (and the row's style): made once each."""
 
     def column_at(self, x: int) -> Column | None:
         """The column drawn at cell `x` (the gap after it counts as its own)."""
@@ -72,46 +76,68 @@ class RowPainter:
         """The header line; the column sorted by is marked `▲` when its rows go up (A to Z,
         smallest first), `▼` when they go down. The mark is never cut: a title too long
         for it is shortened instead."""
-        text = Text(no_wrap=True, overflow="crop", end="")
-        for column, x, cells in self.layout:
+        cells: list[_Cell] = []
+        for column, x, width in self.layout:
             title = column.title
             if column.key == sort:
                 up = reverse == column.descending
-                title = title[: max(0, cells - 2)] + (" ▲" if up else " ▼")
-            self._place(text, x, Text(title), cells, column.right)
-        return self._to_strip(text, self._styles["header"])
+                title = title[: max(0, width - 2)] + (" ▲" if up else " ▼")
+            cells.append((x, width, column.right, title, None))
+        return self._strip(cells, self._styles["header"])
 
     def row(self, snap: ServiceSnapshot, context: CellContext, cursor: bool) -> Strip:
         """The line of one service; `cursor`: the highlighted one."""
         styles = self._styles
-        text = Text(no_wrap=True, overflow="crop", end="")
+        cells: list[_Cell] = []
         # A process that cannot be reached: its rows are its last known state, greyed.
         unreachable = snap.unreachable is not None
-        for column, x, cells in self.layout:
+        for column, x, width in self.layout:
             value, style = column.render(snap, context)
             if unreachable:
                 style = "unreachable"
             elif cursor and style in _RED:
                 style = "cursor-error"  # red on the cursor's blue cannot be read
-            self._place(text, x, Text(value, style=styles.get(style, "")), cells, column.right)
-        return self._to_strip(text, styles["cursor"] if cursor else None)
+            cells.append((x, width, column.right, value, styles.get(style)))
+        return self._strip(cells, styles["cursor"] if cursor else None)
 
-    @staticmethod
-    def _place(line: Text, x: int, cell: Text, cells: int, right: bool) -> None:
-        pad = x - line.cell_len
-        if pad > 0:
-            line.append(" " * pad)
-        cell.truncate(cells, overflow="ellipsis")
-        if right:
-            line.append(" " * (cells - cell.cell_len))
-        line.append_text(cell)
+    def _strip(self, cells: list[_Cell], row_style: Style | None) -> Strip:
+        """One line from its cells (`x`, `width`, right-aligned, text, style), drawn
+        straight into segments: each cell's text cut to its width with an ellipsis, the
+        cells placed at their `x`, the line cut or padded to the painter's width.
 
-    def _to_strip(self, text: Text, row_style: Style | None) -> Strip:
-        text.truncate(self.width, overflow="crop", pad=True)
+        Made without a Rich `Text` per cell (what the table drew with before): a busy
+        table draws each visible row four times a second, and the `Text`s, their
+        truncation and rendering were most of a row's cost."""
         base = self._base if row_style is None else self._base + row_style
-        segments = [
-            Segment(seg.text, base + seg.style if seg.style else base)
-            for seg in text.render(self._console)
-            if seg.text
-        ]
-        return Strip(segments, self.width)
+        styled = self._styled.get(row_style)
+        if styled is None:
+            styled = self._styled[row_style] = {}
+        segments: list[Segment] = []
+        line = 0  # cells drawn so far
+        plain = ""  # base-style text not yet made a segment
+        for x, width, right, value, style in cells:
+            text = strip_control_codes(value)
+            size = cell_len(text)
+            if size > width:
+                text = set_cell_size(text, width - 1) + "…" if width > 0 else ""
+                size = width
+            plain += " " * (x - line) + (" " * (width - size) if right else "")
+            line = max(line, x) + (width - size if right else 0) + size
+            if style is None:
+                plain += text
+                continue
+            if plain:
+                segments.append(Segment(plain, base))
+                plain = ""
+            if text:
+                cell_style = styled.get(style)
+                if cell_style is None:
+                    cell_style = styled[style] = base + style
+                segments.append(Segment(text, cell_style))
+        width = self.width
+        if line < width:
+            plain += " " * (width - line)
+        if plain:
+            segments.append(Segment(plain, base))
+        strip = Strip(segments, max(line, width))
+        return strip.crop(0, width) if line > width else strip

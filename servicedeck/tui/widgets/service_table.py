@@ -375,9 +375,7 @@ class ServiceTable(ScrollView, can_focus=True):
             for name in STYLE_NAMES
         }
         name_width = max((len(name) for name in self._order), default=0) + 1
-        return RowPainter(
-            self._columns, width, name_width, styles, self.rich_style, self.app.console
-        )
+        return RowPainter(self._columns, width, name_width, styles, self.rich_style)
 
     # -- machinery --------------------------------------------------------------------
 
