@@ -19,6 +19,7 @@ from textual.widgets import Static
 from servicedeck import LoopService, ServiceState
 from servicedeck.controller import ServiceController
 from servicedeck.tui import ServiceDeckApp
+from servicedeck.tui.widgets.text_lines import TextLines
 
 from . import faulty
 from .conftest import DEADLINE, app_ready, app_until, services_ended
@@ -35,8 +36,8 @@ def make_app(classes: list[type], *, start_paused: bool = False) -> ServiceDeckA
     return ServiceDeckApp(controller, open_stopped=start_paused)
 
 
-def shown_text(widget: Static, width: int = 200) -> str:
-    """What a Static shows, as plain text."""
+def shown_text(widget: Static | TextLines, width: int = 200) -> str:
+    """What a Static (or the text lines of the detail head) shows, as plain text."""
     console = Console(width=width, record=True, file=io.StringIO())
     console.print(widget.content)
     return console.export_text()
@@ -170,7 +171,7 @@ async def test_console_names_a_service_that_blocks_the_event_loop() -> None:
         assert "in crunch" in note
         await pilot.press("down", "enter")
         assert app.table.cursor_name == "Blocking"
-        head = shown_text(app.query_one("#detail-head", Static))
+        head = shown_text(app.query_one("#detail-head", TextLines))
         assert "Loop stall" in head
         assert "(tests/reliability/faulty.py:" in head, "a path relative to the working folder"
 

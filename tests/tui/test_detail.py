@@ -17,6 +17,7 @@ from servicedeck.tui import ServiceDeckApp
 from servicedeck.tui.widgets.await_stack import AwaitStackView
 from servicedeck.tui.widgets.detail import DetailPanel
 from servicedeck.tui.widgets.duration_plot import DurationPlot
+from servicedeck.tui.widgets.text_lines import TextLines
 
 from .snapshot_apps import services
 from .snapshot_apps.apps import make_app, press_and_settle, settle, wait_for
@@ -264,11 +265,21 @@ async def test_a_change_that_keeps_the_panels_height_asks_for_no_layout(
                 _original(content, layout=layout)
 
             monkeypatch.setattr(part, "update", spy)
-        head = app.detail.query_one("#detail-head", Static).content
+        # The head is drawn line by line: it asks for a layout itself, when its rows change.
+        head_widget = app.detail.query_one("#detail-head", TextLines)
+        refresh = head_widget.refresh
+
+        def spy_refresh(*regions: Region, layout: bool = False, **kwargs: bool) -> TextLines:
+            if layout:
+                layouts.append("detail-head")
+            return refresh(*regions, layout=layout, **kwargs)
+
+        monkeypatch.setattr(head_widget, "refresh", spy_refresh)
+        head = head_widget.content
         tail = app.detail.query_one("#detail-tail", Static).content
         for _ in range(3):
             await press_and_settle(pilot, "n")  # a loop: new counters, a new log line
-        assert app.detail.query_one("#detail-head", Static).content is not head
+        assert head_widget.content is not head
         assert app.detail.query_one("#detail-tail", Static).content is not tail
         assert layouts == []
 

@@ -34,6 +34,7 @@ from servicedeck.tui.widgets.await_stack import AwaitStackView
 from servicedeck.tui.widgets.duration_plot import DurationPlot
 from servicedeck.tui.widgets.log_view import LEVEL_STYLES, LogView
 from servicedeck.tui.widgets.reload_banner import code_line
+from servicedeck.tui.widgets.text_lines import TextLines
 
 __all__ = ["DetailPanel", "Tab"]
 
@@ -178,7 +179,8 @@ class DetailPanel(Vertical):
             # A running loop first: where it waits is what a hung loop is looked at for.
             yield Static(id="detail-live")
             yield AwaitStackView(self._process, id="detail-stack")
-            yield Static(id="detail-head")
+            # Line by line: its counters change at every loop of a busy service.
+            yield TextLines(id="detail-head")
             yield Static(id="detail-code")
             yield Static(id="detail-settings")
             yield Static(id="detail-tail")
@@ -362,6 +364,10 @@ class DetailPanel(Vertical):
         if previous == content:
             return
         self._drawn[part] = content
+        if part == "#detail-head":
+            assert isinstance(content, Text)
+            self.query_one(part, TextLines).update(content)  # lays out only when needed
+            return
         widget = self.query_one(part, Static)
         if part == "#detail-live":
             widget.set_class(bool(content), "-shown")
@@ -442,11 +448,11 @@ class DetailPanel(Vertical):
                 status.recent_durations, status.recent_failed, status.loop_seconds
             )
 
-    def _set(self, head: RenderableType, code: Content | None, tail: RenderableType) -> None:
+    def _set(self, head: Text | str, code: Content | None, tail: RenderableType) -> None:
         for key in ("#detail-head", "#detail-tail", "tail-key", "settings-key"):
             self._drawn.pop(key, None)
         self.query_one("#detail-settings", Static).update("")
-        self.query_one("#detail-head", Static).update(head)
+        self.query_one("#detail-head", TextLines).update(head)
         if code is not None:
             self.query_one("#detail-code", Static).update(code)
         self.query_one("#detail-tail", Static).update(tail)
