@@ -3,6 +3,8 @@ runs now, the health verdict with its reason, and the duration plot."""
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 import pytest
 from support import widget_text
@@ -16,7 +18,7 @@ from servicedeck.controller import ManualClock
 from servicedeck.tui import ServiceDeckApp
 from servicedeck.tui.widgets.await_stack import AwaitStackView
 from servicedeck.tui.widgets.detail import DetailPanel
-from servicedeck.tui.widgets.duration_plot import DurationPlot
+from servicedeck.tui.widgets.duration_plot import DurationPlot, PlotData
 from servicedeck.tui.widgets.text_lines import TextLines
 
 from .snapshot_apps import services
@@ -309,8 +311,52 @@ async def test_the_plot_is_drawn_from_segments_once_per_change(
         assert plot.render_lines(region) == first
         data = plot.data
         assert data is not None
-        plot.plot((*data.durations, 0.5), (*data.failed, False), data.interval)
+        plot.plot((*data.durations, 0.5), (*data.failed, False), data.interval, at_once=True)
         drawn = plot.render_lines(region)
         assert drawn != first
         assert "the last 2 loops" in "".join(strip.text for strip in drawn)
         assert converted == []
+
+
+async def test_a_busy_plot_is_redrawn_at_most_once_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: a service looping 20 times a second slid its chart's bars four times a
+    second, its 20 rows costing more to draw than the rest of the panel. While loops keep
+    coming it is redrawn once a `REDRAW_SECONDS` with the latest durations; a step, or
+    another service highlighted, at once."""
+    monkeypatch.setattr(DurationPlot, "REDRAW_SECONDS", 0.3)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        plot = app.detail.query_one(DurationPlot)
+        redrawn = asyncio.Event()
+        refresh = plot.refresh
+
+        def spy(*regions: Region, **kwargs: bool) -> DurationPlot:
+            redrawn.set()
+            return refresh(*regions, **kwargs)
+
+        monkeypatch.setattr(plot, "refresh", spy)
+        plot.plot((0.1,), (False,), 1.0, at_once=True)
+        redrawn.clear()
+        plot.plot((0.1, 0.2), (False, False), 1.0)
+        plot.plot((0.1, 0.2, 0.3), (False, False, False), 1.0)
+        assert plot.data == PlotData((0.1,), (False,), 1.0), "not yet: drawn a moment ago"
+        assert not redrawn.is_set()
+        with anyio.fail_after(5):
+            await redrawn.wait()
+        assert plot.data == PlotData((0.1, 0.2, 0.3), (False,) * 3, 1.0), "the latest"
+        plot.plot((0.4,), (True,), 1.0, at_once=True)
+        assert plot.data == PlotData((0.4,), (True,), 1.0), "a step: at once"
+
+        # Another service highlighted shows its own loops at once, however recent the
+        # last redraw.
+        await press_and_settle(pilot, "n")
+        shown = app.table.cursor_name
+        await pilot.press("j")
+        await settle(pilot)
+        assert app.table.cursor_name != shown
+        status = app.controller.snapshot(app.table.cursor_name or "").status
+        assert plot.data is not None
+        assert plot.data.durations == status.recent_durations

@@ -172,6 +172,8 @@ class DetailPanel(Vertical):
         self._drawn: dict[str, object] = {}
         self._live: Timer | None = None
         self._asking = False
+        self._plotted: str | None = None
+        """The service whose durations the plot was last given."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-tabs")
@@ -445,8 +447,17 @@ class DetailPanel(Vertical):
         if snap is not None and plot:
             status = snap.status
             self.query_one(DurationPlot).plot(
-                status.recent_durations, status.recent_failed, status.loop_seconds
+                status.recent_durations,
+                status.recent_failed,
+                status.loop_seconds,
+                # Only a service that loops faster than the plot is redrawn waits: not
+                # another service, nor a step the user waits to see.
+                at_once=snap.name != self._plotted
+                or status.paused
+                or status.queued_steps > 0
+                or (status.loop_seconds or 0) >= DurationPlot.REDRAW_SECONDS,
             )
+            self._plotted = snap.name
 
     def _set(self, head: Text | str, code: Content | None, tail: RenderableType) -> None:
         for key in ("#detail-head", "#detail-tail", "tail-key", "settings-key"):

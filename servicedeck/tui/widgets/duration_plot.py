@@ -15,14 +15,17 @@ fifty lines below; the snapshot tests need a drawing that is the same on every m
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
+from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 
 from servicedeck.tui import format as fmt
@@ -48,6 +51,9 @@ class PlotData:
 class DurationPlot(Widget):
     """The chart (see the module docstring): `plot()` it a snapshot's durations."""
 
+    REDRAW_SECONDS: ClassVar[float] = 1.0
+    """The least time between two redraws while loops keep coming (see `plot()`)."""
+
     DEFAULT_CSS = """
     DurationPlot {
         height: 50%;
@@ -64,15 +70,52 @@ class DurationPlot(Widget):
         """What is drawn (None: nothing yet)."""
         self._lines: list[Strip] = []
         self._drawn: tuple[PlotData | None, int, int] | None = None
+        self._drawn_at = float("-inf")
+        """When `data` was last changed (monotonic seconds)."""
+        self._pending: PlotData | None = None
+        """Data given meanwhile, drawn when `_timer` fires."""
+        self._timer: Timer | None = None
 
     def plot(
-        self, durations: tuple[float, ...], failed: tuple[bool, ...], interval: float | None
+        self,
+        durations: tuple[float, ...],
+        failed: tuple[bool, ...],
+        interval: float | None,
+        *,
+        at_once: bool = False,
     ) -> None:
-        """Draw these durations; nothing is redrawn when they are the ones drawn already."""
+        """Draw these durations; nothing is redrawn when they are the ones drawn already.
+
+        Unless `at_once`, the chart is redrawn at most every `REDRAW_SECONDS` (with the
+        last durations given by then): a service looping 20 times a second would slide
+        its bars at every update of the screen, four times a second, and the chart's 20
+        rows cost more to draw than the rest of the panel. The caller says `at_once`
+        for what the user waits to see (a step, another service)."""
         data = PlotData(durations, failed, interval)
-        if data != self.data:
-            self.data = data
-            self.refresh()
+        if data == self.data:
+            self._pending = None
+            return
+        wait = self._drawn_at + self.REDRAW_SECONDS - time.monotonic()
+        if at_once or wait <= 0:
+            self._draw(data)
+            return
+        self._pending = data
+        if self._timer is None:
+            self._timer = self.set_timer(wait, self._draw_pending)
+
+    def _draw(self, data: PlotData) -> None:
+        self._pending = None
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._drawn_at = time.monotonic()
+        self.data = data
+        self.refresh()
+
+    def _draw_pending(self) -> None:
+        self._timer = None
+        if self._pending is not None:
+            self._draw(self._pending)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
