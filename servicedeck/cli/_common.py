@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from servicedeck.cli._command import EXIT_FAILURE, EXIT_USAGE, CliExit, fail
+from servicedeck.cli._command import EXIT_FAILURE, EXIT_USAGE, CliExit, fail, positive_seconds
 
 if TYPE_CHECKING:
     import argparse
@@ -66,6 +66,17 @@ def add_reload_argument(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="reload a service when a file of its module, or of a project module it "
         "imports, is saved (needs servicedeck[reload])",
+    )
+
+
+def add_refresh_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--refresh` option of the consoles (local and attached)."""
+    parser.add_argument(
+        "--refresh",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="how often the table and the detail panel show the services' changes; a key's "
+        "effect shows at once (default: SERVICEDECK_REFRESH_SECONDS, else 0.5)",
     )
 
 

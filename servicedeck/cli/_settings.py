@@ -40,6 +40,10 @@ class CliSettings(BaseSettings):
     """The least level `run` logs (SERVICEDECK_LOG_LEVEL); `--log-level` wins."""
     stop_timeout: Seconds = 5.0
     """Seconds `run` waits for each service to stop before cancelling it."""
+    refresh_seconds: Seconds = 0.5
+    """How often the console shows the services' changes (SERVICEDECK_REFRESH_SECONDS);
+    `--refresh` wins. The default is the console's own (`ServiceDeckApp.REFRESH_SECONDS`,
+    not imported here: Textual would be most of `ls`'s start-up)."""
 
     coordinate: str | None = None
     """Where `run` keeps its leases, to run each service on one replica at a time

@@ -7,7 +7,7 @@ import logging
 
 from servicedeck.cli._addresses import add_addresses_argument, control_addresses
 from servicedeck.cli._command import Subcommand
-from servicedeck.cli._common import console_class, load_settings
+from servicedeck.cli._common import add_refresh_argument, console_class, load_settings
 
 __all__ = ["COMMAND"]
 
@@ -26,6 +26,7 @@ examples:
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     add_addresses_argument(parser)
+    add_refresh_argument(parser)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -47,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
     client_log = logging.getLogger("servicedeck.control")
     client_log.addHandler(logging.NullHandler())
     client_log.propagate = False
-    app = app_class(control)
+    app = app_class(control, refresh_seconds=args.refresh or settings.refresh_seconds)
     app.run()
     return int(app.return_code or 0)
 

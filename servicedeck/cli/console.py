@@ -7,6 +7,7 @@ import sys
 
 from servicedeck.cli._command import Subcommand
 from servicedeck.cli._common import (
+    add_refresh_argument,
     add_reload_argument,
     build_controller,
     console_class,
@@ -36,16 +37,18 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "one loop at a time without re-running setup",
     )
     add_reload_argument(parser)
+    add_refresh_argument(parser)
 
 
 def _run(args: argparse.Namespace) -> int:
-    load_settings()  # its .env is the services' too: a broken one is one line, exit 2
+    settings = load_settings()  # its .env is the services' too: a broken one is one line, exit 2
     found = discover(args.targets, args.debug)
     app_class = console_class(args.debug, "`servicedeck ls` and `servicedeck run`")
     controller = build_controller(found.classes, propagate_logs=False)
     if args.reload:
         reload_on_save(controller, args.targets)
-    app = app_class(controller, start_paused=args.paused)
+    refresh = args.refresh or settings.refresh_seconds
+    app = app_class(controller, start_paused=args.paused, refresh_seconds=refresh)
     # pdb (the d key, a breakpoint() in a service) takes the terminal from the console.
     controller.use_terminal(app.suspend)
     hook, sys.breakpointhook = sys.breakpointhook, controller.breakpointhook

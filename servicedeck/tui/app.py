@@ -83,6 +83,8 @@ class ServiceDeckApp(App[StopReport | None]):
             cancelled.
         open_stopped: start no service at all (tests, and tools that start services
             themselves); it wins over `start_paused`.
+        refresh_seconds: how often the services' changes are drawn (`REFRESH_SECONDS`
+            by default); the effect of a key shows at once, whatever it is.
 
     `run()` returns the `StopReport` of the final stop (None if forced before it ended);
     `return_code` is `FORCED_EXIT_STATUS` (130) when the user forced the exit (q twice).
@@ -94,6 +96,11 @@ class ServiceDeckApp(App[StopReport | None]):
     COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {ServiceCommands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
 
+    REFRESH_SECONDS: ClassVar[float] = 0.5
+    """How often, by default, the services' changes are drawn: counters, states and
+    countdowns (`--refresh`). Twice a second, as `top` and `htop` users expect a live
+    table (they refresh every 1.5 to 3 s), for a tenth of a core less than four times
+    a second at 6 busy services (docs/performance.md). A key's effect is not waited for."""
     STALL_NOTICE_SECONDS: ClassVar[float] = 30.0
     """The least time between two notifications of one service blocking the event loop."""
     KILL_NOTICE_SECONDS: ClassVar[float] = 2.0
@@ -113,9 +120,12 @@ class ServiceDeckApp(App[StopReport | None]):
         *,
         stop_timeout: float = 5.0,
         open_stopped: bool = False,
+        refresh_seconds: float | None = None,
     ) -> None:
         super().__init__()
         self.controller = controller
+        self.refresh_seconds = refresh_seconds or self.REFRESH_SECONDS
+        """How often the services' changes are drawn."""
         self._session = ServiceSession(
             controller,
             start_paused=start_paused,
@@ -205,8 +215,8 @@ class ServiceDeckApp(App[StopReport | None]):
         return self._stopped
 
     def flush(self) -> None:
-        """Show every pending change of the services now (a timer does this 4 times a
-        second for the rows on screen, once a second for the others)."""
+        """Show every pending change of the services now (a timer does this every
+        `refresh_seconds` for the rows on screen, once a second for the others)."""
         self._changes.flush()
 
     # -- life cycle -----------------------------------------------------------------------
@@ -219,10 +229,16 @@ class ServiceDeckApp(App[StopReport | None]):
         self.table.set_rows(snapshots)
         self.reload_banner.show(snapshots)
         self._changes.start()
-        self.set_interval(ChangeFeed.FLUSH_SECONDS, self._changes.tick)
+        self.set_interval(self.refresh_seconds, self._refresh)
         self._session.start(self._services_started, self._services_ended)
         self.table.focus()
         self._show_detail()
+
+    def _refresh(self) -> None:
+        """Draw what changed: the services' changes, and the countdowns that moved (in
+        one frame, from one timer: two would make twice the frames)."""
+        self._changes.tick()
+        self.table.tick()
 
     def _services_started(self) -> None:
         # What exists now (the app, its widgets, the services) lives as long as the app:
@@ -285,8 +301,9 @@ class ServiceDeckApp(App[StopReport | None]):
 
     # -- changes of the services ----------------------------------------------------------
 
-    def _show_snapshots(self, snapshots: list[ServiceSnapshot]) -> None:
-        """The change feed's callback: hand the new snapshots to everything that shows them."""
+    def _show_snapshots(self, snapshots: list[ServiceSnapshot], at_once: bool = True) -> None:
+        """The change feed's callback: hand the new snapshots to everything that shows
+        them (`at_once`: the effects of a key; else what draws less often may wait)."""
         table = self.table
         self._follow_the_process(snapshots)
         table.update_rows(snapshots)
@@ -294,7 +311,7 @@ class ServiceDeckApp(App[StopReport | None]):
         self.summary.count_services(snapshots)
         cursor = table.cursor_name
         if any(snap.name == cursor for snap in snapshots):
-            self._show_detail()
+            self._show_detail(at_once=at_once)
             self._refresh_allowed()
         for snap in snapshots:
             if self._notices.is_new_break(snap):
@@ -348,11 +365,11 @@ class ServiceDeckApp(App[StopReport | None]):
             self.table.move_cursor(snap.name)
             self.detail.tab = "error"
 
-    def _show_detail(self) -> None:
+    def _show_detail(self, at_once: bool = True) -> None:
         name = self.table.cursor_name
         snap = self.table.snapshot(name) if name else None
         logs = self.controller.logs(name) if name and self.detail.tab != "error" else []
-        self.detail.show(snap, logs, self.controller.epoch)
+        self.detail.show(snap, logs, self.controller.epoch, at_once=at_once)
 
     def on_notify(self, event: Notify) -> None:
         """Keep a few notifications on screen (Textual's own handler shows the new one)."""

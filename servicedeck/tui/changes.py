@@ -1,11 +1,12 @@
 """`ChangeFeed`: the control protocol's change stream, coalesced into a few screen updates
 a second.
 
-Each change only marks its service dirty. `tick()` (a timer calls it, four times a
-second) reads one snapshot per dirty service on screen (`in_view`) and hands them to a
-callback together, however many changes arrived; the services off screen are handed
-over once a second (reading every snapshot of 500 busy services four times a second was
-a quarter of the console's own work). `flush()` hands over everything at once.
+Each change only marks its service dirty. `tick()` (the app's refresh timer calls it,
+twice a second by default) reads one snapshot per dirty service on screen (`in_view`)
+and hands them to a callback together, however many changes arrived; the services off
+screen are handed over once a second (reading every snapshot of 500 busy services four
+times a second was a quarter of the console's own work). `flush()` hands over
+everything at once.
 
 A service the user just acted on is *urgent* for a moment: its next few changes are
 handed over at once, at the end of the event-loop turn that made them (spaced so a fast
@@ -31,20 +32,21 @@ __all__ = ["ChangeFeed"]
 
 
 class ChangeFeed:
-    """Coalesce the changes of `control` into calls of `on_snapshots(snapshots)`.
+    """Coalesce the changes of `control` into calls of `on_snapshots(snapshots, at_once)`.
 
     Args:
         control: where the changes come from, and the snapshots.
-        on_snapshots: called with the latest snapshot of each service that changed.
+        on_snapshots: called with the latest snapshot of each service that changed, and
+            whether they are to be drawn at once (an action's effects, a `flush()`) or
+            at the pace of the ticks (what draws itself less often may wait).
         clock: monotonic seconds, for the urgent window and spacing.
         in_view: the names whose changes `tick()` hands over each time (the rows on
             screen); None from it (or no `in_view`): every name counts.
     """
 
-    FLUSH_SECONDS: ClassVar[float] = 0.25
-    """How often changes should be applied to the screen (the app's timer calls `tick`)."""
     BACKGROUND_SECONDS: ClassVar[float] = 1.0
-    """How often `tick()` hands over the changes of the services not in view."""
+    """How often `tick()` hands over the changes of the services not in view (at each
+    tick, if the ticks are further apart)."""
     URGENT_SECONDS: ClassVar[float] = 2.0
     """After an action, changes of that service are applied at once for this long."""
     URGENT_SPACING: ClassVar[float] = 1 / 30
@@ -57,7 +59,7 @@ class ChangeFeed:
     def __init__(
         self,
         control: ServiceControl,
-        on_snapshots: Callable[[list[ServiceSnapshot]], None],
+        on_snapshots: Callable[[list[ServiceSnapshot], bool], None],
         *,
         clock: Callable[[], float] = time.monotonic,
         in_view: Callable[[], Collection[str] | None] | None = None,
@@ -94,10 +96,8 @@ class ChangeFeed:
             self._unsubscribe = None
 
     def flush(self) -> None:
-        """Hand over every pending change now."""
-        if self._dirty:
-            names, self._dirty = self._dirty, set()
-            self._apply(names)
+        """Hand over every pending change now, to be drawn at once."""
+        self._hand_over_all(at_once=True)
 
     def tick(self) -> None:
         """Hand over the pending changes of the services in view, and every other
@@ -106,12 +106,12 @@ class ChangeFeed:
         view = self._in_view() if self._in_view is not None else None
         if view is None or now >= self._background_due:
             self._background_due = now + self.BACKGROUND_SECONDS
-            self.flush()
+            self._hand_over_all(at_once=False)
             return
         names = self._dirty.intersection(view)
         if names:
             self._dirty.difference_update(names)
-            self._apply(names)
+            self._apply(names, at_once=False)
 
     def mark_urgent(self, name: str) -> None:
         """The user acted on service `name`: hand its changes over at once for a while."""
@@ -163,9 +163,14 @@ class ChangeFeed:
                     del self._urgent[name]  # its next changes wait for a tick
         if names:
             self._dirty.difference_update(names)
-            self._apply(names)
+            self._apply(names, at_once=True)
 
-    def _apply(self, names: set[str]) -> None:
+    def _hand_over_all(self, *, at_once: bool) -> None:
+        if self._dirty:
+            names, self._dirty = self._dirty, set()
+            self._apply(names, at_once=at_once)
+
+    def _apply(self, names: set[str], *, at_once: bool) -> None:
         if self._closed:
             return  # the screens are closing: nothing left to update
         self._applying = True
@@ -179,6 +184,6 @@ class ChangeFeed:
                     # no services yet, saying it was lost or reached): the callback still
                     # hears that something changed.
                     continue
-            self._on_snapshots(snapshots)
+            self._on_snapshots(snapshots, at_once)
         finally:
             self._applying = False

@@ -76,6 +76,8 @@ def test_version_prints_the_package_version(sd: ServiceDeck) -> None:
         (["run", "--stop-timeout", "-1"], "'-1': Input should be greater than 0"),
         (["stop", "--timeout", "soon"], "'soon': Input should be a valid number"),
         (["ls", "--paused"], "unrecognized arguments: --paused"),
+        (["--refresh", "0"], "argument --refresh: '0': Input should be greater than 0"),
+        (["attach", "--refresh", "soon"], "'soon': Input should be a valid number"),
     ],
 )
 def test_usage_errors_exit_2_naming_the_bad_value(
@@ -145,9 +147,12 @@ class FakeApp:
 
     made: list[FakeApp] = []
 
-    def __init__(self, controller: Any, *, start_paused: bool = False) -> None:
+    def __init__(
+        self, controller: Any, *, start_paused: bool = False, refresh_seconds: float | None = None
+    ) -> None:
         self.controller = controller
         self.start_paused = start_paused
+        self.refresh_seconds = refresh_seconds
         self.ran = False
         self.return_code: int | None = None
         FakeApp.made.append(self)
@@ -178,6 +183,18 @@ def test_console_opens_on_the_demo_by_default(fake_console: type[FakeApp]) -> No
     assert app.ran
     assert app.start_paused is False
     assert "Heartbeat" in app.controller.names
+    assert app.refresh_seconds == 0.5
+
+
+def test_console_refresh_from_the_option_or_the_environment(
+    fake_console: type[FakeApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["servicedeck.demo:FlakyReaper", "--refresh", "0.25"]) == 0
+    monkeypatch.setenv("SERVICEDECK_REFRESH_SECONDS", "2")
+    assert main(["servicedeck.demo:FlakyReaper"]) == 0
+    assert main(["servicedeck.demo:FlakyReaper", "--refresh=1"]) == 0
+
+    assert [app.refresh_seconds for app in fake_console.made] == [0.25, 2.0, 1.0]
 
 
 def test_console_paused_on_one_target(fake_console: type[FakeApp]) -> None:
@@ -239,4 +256,8 @@ def test_console_interface_the_command_line_relies_on() -> None:
     from servicedeck.tui import ServiceDeckApp
 
     signature = inspect.signature(ServiceDeckApp)
-    signature.bind(object(), start_paused=True)  # raises TypeError if the interface drifted
+    signature.bind(object(), start_paused=True, refresh_seconds=0.5)  # TypeError: it drifted
+    from servicedeck.cli._settings import CliSettings
+
+    # The command line's default (read without importing Textual) is the console's.
+    assert CliSettings().refresh_seconds == ServiceDeckApp.REFRESH_SECONDS

@@ -47,14 +47,17 @@ class Clock:
 
 
 class Handed(list[set[str]]):
-    """What the feed handed over, one set of names per call; `more` is set on each call."""
+    """What the feed handed over, one set of names per call (and in `at_once`, whether
+    each was to be drawn at once); `more` is set on each call."""
 
     def __init__(self) -> None:
         super().__init__()
         self.more = asyncio.Event()
+        self.at_once: list[bool] = []
 
-    def __call__(self, snapshots: list[Any]) -> None:
+    def __call__(self, snapshots: list[Any], at_once: bool) -> None:
         self.append(set(snapshots))
+        self.at_once.append(at_once)
         self.more.set()
 
     async def wait_for(self, calls: int) -> None:
@@ -62,6 +65,10 @@ class Handed(list[set[str]]):
             while len(self) < calls:
                 self.more.clear()
                 await self.more.wait()
+
+
+TICK = 0.5
+"""The time between two ticks (the app's refresh interval)."""
 
 
 def feed() -> tuple[ChangeFeed, FakeControl, Handed, Clock]:
@@ -145,6 +152,18 @@ async def test_an_action_buys_a_few_immediate_applies_not_a_window_of_every_loop
     assert len(handed) == ChangeFeed.URGENT_APPLIES + 2
 
 
+async def test_what_a_key_caused_and_a_flush_are_to_be_drawn_at_once_not_a_tick() -> None:
+    changes, control, handed, _ = feed()
+    changes.mark_urgent("Reaper")
+    await a_turn()
+    control.change("Relay")
+    changes.tick()
+    control.change("Relay")
+    changes.flush()
+    assert handed == [{"Reaper"}, {"Relay"}, {"Relay"}]
+    assert handed.at_once == [True, False, True]
+
+
 async def test_a_change_from_another_thread_is_handed_over_on_the_loop() -> None:
     changes, control, handed, _ = feed()
     loop_thread = threading.get_ident()
@@ -180,7 +199,7 @@ async def test_a_tick_hands_over_the_services_in_view_and_the_rest_less_often() 
 
     for name in ("Shown", "Hidden"):
         control.change(name)
-    clock.now += ChangeFeed.FLUSH_SECONDS
+    clock.now += TICK
     changes.tick()
     assert handed == [{"Shown"}]
     assert control.reads.count("Hidden") == 0
@@ -191,7 +210,7 @@ async def test_a_tick_hands_over_the_services_in_view_and_the_rest_less_often() 
 
     control.change("Hidden")
     view = None  # e.g. sorted by a column that changes: every row counts
-    clock.now += ChangeFeed.FLUSH_SECONDS
+    clock.now += TICK
     changes.tick()
     assert handed[-1] == {"Hidden"}
 

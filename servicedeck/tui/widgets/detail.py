@@ -174,6 +174,8 @@ class DetailPanel(Vertical):
         self._asking = False
         self._plotted: str | None = None
         """The service whose durations the plot was last given."""
+        self._plot_at_once = True
+        """Whether the snapshot shown is to be plotted at once (see `show`)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-tabs")
@@ -212,9 +214,17 @@ class DetailPanel(Vertical):
         return self._snapshot
 
     def show(
-        self, snapshot: ServiceSnapshot | None, logs: Sequence[LogLine], epoch: float | None
+        self,
+        snapshot: ServiceSnapshot | None,
+        logs: Sequence[LogLine],
+        epoch: float | None,
+        *,
+        at_once: bool = True,
     ) -> None:
-        """Show this snapshot (and the service's log lines); re-renders what changed."""
+        """Show this snapshot (and the service's log lines); re-renders what changed.
+
+        Not `at_once` (a periodic refresh): the duration plot of a service that loops
+        faster than it is redrawn may wait for its next redraw (see `DurationPlot.plot`)."""
         new_service = (
             snapshot is not None
             and self._snapshot is not None
@@ -224,6 +234,7 @@ class DetailPanel(Vertical):
             self.query_one("#detail-body", VerticalScroll).scroll_home(animate=False)
             self._stack_view.show(None, self._process)
         self._snapshot, self._logs, self._epoch = snapshot, logs, epoch
+        self._plot_at_once = at_once
         self._refresh_content()
         self._follow_the_loop(ask_now=new_service)
 
@@ -450,11 +461,12 @@ class DetailPanel(Vertical):
                 status.recent_durations,
                 status.recent_failed,
                 status.loop_seconds,
-                # Only a service that loops faster than the plot is redrawn waits: not
-                # another service, nor a step the user waits to see.
-                at_once=snap.name != self._plotted
+                # Only a periodic refresh of a service that loops faster than the plot
+                # is redrawn waits: not a key's effect, another service, or a paused
+                # one (only the user's steps change it).
+                at_once=self._plot_at_once
+                or snap.name != self._plotted
                 or status.paused
-                or status.queued_steps > 0
                 or (status.loop_seconds or 0) >= DurationPlot.REDRAW_SECONDS,
             )
             self._plotted = snap.name

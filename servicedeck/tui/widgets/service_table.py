@@ -78,9 +78,6 @@ class ServiceTable(ScrollView, can_focus=True):
     }
     """
 
-    TICK_SECONDS: ClassVar[float] = 0.5
-    """How often the countdowns are redrawn."""
-
     cursor_name: var[str | None] = var[str | None](None, init=False)
     """The highlighted service (None when no row is shown). Set it to move the cursor; a
     name that is not shown leaves it where it is."""
@@ -285,8 +282,8 @@ class ServiceTable(ScrollView, can_focus=True):
         return max(1, int(count)) if count else 1
 
     def tick(self) -> None:
-        """Redraw the rows whose countdown, or running loop's time, changed as drawn (a
-        timer calls this); the rest are not touched."""
+        """Redraw the rows whose countdown, or running loop's time, changed as drawn (the
+        app calls this at each refresh, with the changes); the rest are not touched."""
         now = self._now()
         top = round(self.scroll_offset.y)
         for name in self._visible[top : top + self.size.height]:
@@ -457,9 +454,6 @@ class ServiceTable(ScrollView, can_focus=True):
         self._header = None
         for row in self._rows.values():
             row.cache_key = ()
-
-    def on_mount(self) -> None:
-        self.set_interval(self.TICK_SECONDS, self.tick)
 
     def on_show(self) -> None:
         # An enlarged panel hid the table, and Textual took its focus (a hidden widget
