@@ -35,10 +35,14 @@ def _run(args: argparse.Namespace) -> int:
     from servicedeck.control.remote import RemoteControl
 
     settings = load_settings()
+    refresh = args.refresh or settings.refresh_seconds
     addresses = control_addresses(args.addresses, settings.state_dir)
     token = read_token(settings.state_dir)
     remotes = [
-        RemoteControl(address, token=token if address.scheme == "tcp" else None)
+        # The changes as often as the console shows them (fewer to decode), not more.
+        RemoteControl(
+            address, token=token if address.scheme == "tcp" else None, events_interval=refresh
+        )
         for address in addresses
     ]
     control: ServiceControl = remotes[0] if len(remotes) == 1 else CombinedControl(remotes)
@@ -48,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
     client_log = logging.getLogger("servicedeck.control")
     client_log.addHandler(logging.NullHandler())
     client_log.propagate = False
-    app = app_class(control, refresh_seconds=args.refresh or settings.refresh_seconds)
+    app = app_class(control, refresh_seconds=refresh)
     app.run()
     return int(app.return_code or 0)
 

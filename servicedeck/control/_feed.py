@@ -11,6 +11,13 @@ listener. Each listener (an event-stream client) keeps at most one pending updat
 service, the latest: a client that reads slowly is coalesced, never buffered without
 bound, and never makes the services wait. Observers (the metrics' duration histograms)
 see each published snapshot.
+
+A listener may ask for fewer updates (`listen(interval)`, a console refreshing twice a
+second): it takes its updates at most once per its interval, all services together, and
+the feed publishes each service at most once per the shortest interval any listener
+asked for (never below its own). With one console listening every 0.5 s, 500 busy
+services cost the serving process half the encoding, and the console half the decoding
+and a write a refresh instead of dozens.
 """
 
 from __future__ import annotations
@@ -52,11 +59,15 @@ class FeedListener:
     Get one from `ChangeFeed.listen()`; read with `await listener.next()`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, interval: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._pending: dict[str, bytes] = {}
         self._ready = anyio.Event()
         self.closed = False
         """True once the feed closed it (the endpoint is shutting down)."""
+        self.interval = interval
+        """The least time between two takes (`next()`); 0: as updates come."""
+        self._clock = clock
+        self._taken_at = float("-inf")
 
     def deliver(self, updates: dict[str, bytes]) -> None:
         """Queue `updates` (name -> encoded update), replacing older ones of a service."""
@@ -74,10 +85,18 @@ class FeedListener:
         return len(self._pending)
 
     async def next(self) -> list[bytes]:
-        """Wait for updates and take them all; an empty list once closed."""
+        """Wait for updates and take them all, at most once per `interval` (what comes
+        meanwhile joins them, the latest of each service); an empty list once closed."""
         while not self._pending and not self.closed:
             await self._ready.wait()
             self._ready = anyio.Event()
+        wait = self._taken_at + self.interval - self._clock()
+        if wait > 0 and not self.closed:
+            with anyio.move_on_after(wait):
+                while not self.closed:  # woken early only to leave
+                    await self._ready.wait()
+                    self._ready = anyio.Event()
+        self._taken_at = self._clock()
         updates, self._pending = list(self._pending.values()), {}
         return updates
 
@@ -124,16 +143,25 @@ class ChangeFeed:
         """How many listeners (open event streams) there are now."""
         return len(self._listeners)
 
+    @property
+    def publishing_interval(self) -> float:
+        """How often, at most, each service is published now: the shortest interval a
+        listener asked for, never below the feed's own `interval`."""
+        asked = min((listener.interval for listener in self._listeners), default=0.0)
+        return max(self.interval, asked)
+
     @contextlib.contextmanager
-    def listen(self) -> Iterator[FeedListener]:
-        """A listener for the duration of the block.
+    def listen(self, interval: float | None = None) -> Iterator[FeedListener]:
+        """A listener for the duration of the block, taking updates at most once per
+        `interval` seconds (None: as they are published, each service at most once per
+        the feed's own interval).
 
         Raises:
             RuntimeError: the feed does not run.
         """
         if not self.running:
             raise RuntimeError("the change feed does not run")
-        listener = FeedListener()
+        listener = FeedListener(interval or 0.0, self.clock)
         self._listeners.add(listener)
         try:
             yield listener
@@ -193,12 +221,13 @@ class ChangeFeed:
     def _publish(self, names: list[str], now: float) -> None:
         control = self.control
         snapshots: list[ServiceSnapshot] = []
+        interval = self.publishing_interval
         for name in names:
             try:
                 snapshots.append(control.snapshot(name))
             except KeyError:
                 continue
-            self._due[name] = now + self.interval
+            self._due[name] = now + interval
         for observer in self._observers:
             observer(snapshots)
         if self._listeners and snapshots:

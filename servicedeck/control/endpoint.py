@@ -7,7 +7,7 @@
                                          kill, restart, set-enabled, pause-on-error,
                                          set-log-level
     POST /v1/start-enabled, /v1/stop-all the whole set
-    GET  /v1/events                      Server-Sent Events: the changes, coalesced
+    GET  /v1/events[?interval=SECONDS]   Server-Sent Events: the changes, coalesced
     GET  /livez, /readyz                 probes, in the shape Kubernetes expects
     GET  /metrics                        Prometheus text format
 
@@ -52,7 +52,10 @@ from servicedeck.control import (
 from servicedeck.control._feed import INTERVAL, ChangeFeed
 from servicedeck.control.metrics import DurationHistograms, ServiceCollector
 
-__all__ = ["MAX_BODY", "MAX_STEP", "ControlEndpoint"]
+__all__ = ["MAX_BODY", "MAX_EVENT_INTERVAL", "MAX_STEP", "ControlEndpoint"]
+
+MAX_EVENT_INTERVAL = 60.0
+"""The longest interval a client of `/v1/events` may ask for (the keep-alive pings go on)."""
 
 logger = logging.getLogger("servicedeck.control")
 
@@ -95,6 +98,14 @@ class _PauseOnError(_Body):
 
 class _LogLevel(_Body):
     level: int | None = Field(ge=0)
+
+
+class _EventsQuery(BaseModel):
+    """`GET /v1/events?interval=SECONDS`: how often, at most, the client takes updates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval: float | None = Field(None, le=MAX_EVENT_INTERVAL, allow_inf_nan=False)
 
 
 class _StartEnabled(_Body):
@@ -369,11 +380,26 @@ class ControlEndpoint:
                 "the endpoint's change feed does not run: enter the ControlEndpoint "
                 "(`async with endpoint:`) in your application's lifespan",
             )
-        return EventSourceResponse(self._stream(), ping=self.ping, send_timeout=self.send_timeout)
+        try:
+            query = _EventsQuery.model_validate(dict(request.query_params))
+        except ValidationError as exc:
+            problems = "; ".join(_problem(error) for error in exc.errors(include_url=False))
+            raise HTTPException(422, f"invalid query for /v1/events: {problems}") from None
+        interval = query.interval
+        if interval is not None and interval < self.feed.interval:
+            raise HTTPException(
+                422,
+                f"invalid query for /v1/events: interval: at most one event per service per "
+                f"{self.feed.interval:g} s is sent; ask for {self.feed.interval:g} or more "
+                f"(got {interval:g})",
+            )
+        return EventSourceResponse(
+            self._stream(interval), ping=self.ping, send_timeout=self.send_timeout
+        )
 
-    async def _stream(self) -> AsyncIterator[ServerSentEvent | bytes]:
+    async def _stream(self, interval: float | None) -> AsyncIterator[ServerSentEvent | bytes]:
         # Listening before the first full list: a change in between is sent again, never lost.
-        with self.feed.listen() as listener:
+        with self.feed.listen(interval) as listener:
             yield ServerSentEvent(orjson.dumps(self._services_body()).decode(), event="services")
             while True:
                 updates = await listener.next()

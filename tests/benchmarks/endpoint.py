@@ -46,6 +46,7 @@ from servicedeck.control.endpoint import ControlEndpoint
 from servicedeck.control.remote import RemoteControl
 from servicedeck.control.server import serve_control
 from servicedeck.controller import ServiceController
+from servicedeck.tui import ServiceDeckApp
 
 from ._harness import Row, Scale, Target, Unit, Workload, median, p95
 from .console import (
@@ -316,7 +317,8 @@ async def attached(
     rng = random.Random(5)
     with tempfile.TemporaryDirectory(prefix="sd-") as folder:
         async with a_run(count, folder) as address:
-            remote = RemoteControl(address)
+            # As `servicedeck attach` makes it: the changes as often as the console shows them.
+            remote = RemoteControl(address, events_interval=ServiceDeckApp.REFRESH_SECONDS)
             if not app:
                 changes = 0
 

@@ -139,3 +139,73 @@ async def test_closing_the_feed_ends_every_listener() -> None:
             assert await listener.next() == []
             assert listener.closed
         tg.cancel_scope.cancel()
+
+
+async def test_a_listener_asking_for_fewer_updates_takes_them_together_and_less_goes_out() -> None:
+    """Issue 12: an attached console refreshes twice a second, and decoding 2,000 updates
+    a second of 500 busy services (and the serving process encoding them) made its keys
+    wait. It asks for an interval: it takes its updates at most that often, all together,
+    and the feed publishes each service only as often as the most eager listener asks."""
+    names = [f"S{i}" for i in range(20)]
+    control = Changing(names)
+    feed = ChangeFeed(control, interval=0.25, clock=anyio.current_time)  # type: ignore[arg-type]
+    published: list[float] = []
+    feed.observe(lambda snaps: published.extend(anyio.current_time() for _ in snaps))
+
+    async def busy(seconds: float) -> None:
+        for _ in range(round(seconds / 0.01)):  # every service changes every 10 ms
+            for name in names:
+                control.change(name)
+            await anyio.sleep(0.01)
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(feed.run)
+        with feed.listen(0.5) as slow:
+            takes: list[tuple[float, int]] = []
+
+            async def read() -> None:
+                while True:
+                    updates = await slow.next()
+                    takes.append((anyio.current_time(), len(updates)))
+
+            tg.start_soon(read)
+            await busy(3.0)
+            alone = len(published)
+            published.clear()
+            with feed.listen() as eager:  # a client with no interval: the feed's own
+                tg.start_soon(eager.next)
+                assert feed.publishing_interval == 0.25
+                await busy(3.0)
+            assert feed.publishing_interval == 0.5
+        tg.cancel_scope.cancel()
+
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(takes)]
+    assert min(gaps) >= 0.5 - 1e-9, "at most one take per 0.5 s"
+    assert all(count == len(names) for _, count in takes[1:]), "every service, together"
+    # Each service published about every 0.5 s with the slow listener alone, about
+    # every 0.25 s once an eager one listens too.
+    assert alone <= len(names) * (3.0 / 0.5 + 2)
+    assert len(published) >= len(names) * (3.0 / 0.25 - 2)
+
+
+async def test_a_listener_leaves_a_wait_for_more_when_the_feed_closes() -> None:
+    control = Changing(["Busy"])
+    feed = ChangeFeed(control, clock=anyio.current_time)  # type: ignore[arg-type]
+    async with anyio.create_task_group() as tg:
+        await tg.start(feed.run)
+        # An eager listener too: the feed publishes every 0.25 s, this one takes every 30 s.
+        with feed.listen(), feed.listen(30.0) as listener:
+            control.change("Busy")
+            assert len(await listener.next()) == 1  # the first take: at once
+            control.change("Busy")
+            await anyio.sleep(1)  # published, pending for it
+            began = anyio.current_time()
+
+            async def close_soon() -> None:
+                await anyio.sleep(0.1)
+                feed.close_listeners()
+
+            tg.start_soon(close_soon)
+            assert len(await listener.next()) == 1, "what was pending, when it closed"
+            assert anyio.current_time() - began < 1
+        tg.cancel_scope.cancel()

@@ -78,6 +78,18 @@ async def test_remote_commands_apply_there_and_show_at_once(short_dir: Path) -> 
             assert report.was_running
 
 
+async def test_a_remote_asking_for_fewer_changes_still_follows_them(short_dir: Path) -> None:
+    """`events_interval` (an attached console asks for its refresh interval): the
+    process publishes that often for it, and its changes still arrive."""
+    async with serving([Quiet], short_dir) as served:
+        feed = served.server.endpoint.feed
+        async with RemoteControl(f"unix:{served.socket}", events_interval=0.5) as remote:
+            await wait_until(remote, lambda: feed.listeners == 1)
+            assert feed.publishing_interval == 0.5
+            await served.controller.step("Quiet", 2)  # changed there, not through it
+            await wait_until(remote, lambda: remote.snapshot("Quiet").status.loop_count == 3)
+
+
 async def test_remote_errors_are_the_protocols(short_dir: Path) -> None:
     async with (
         serving([Quiet], short_dir) as served,

@@ -203,6 +203,11 @@ async def test_refused_command_is_409_with_the_reason_the_console_shows(short_di
         ("GET", "/v1/services/[red]Quiet", None, 404, "no service named '[red]Quiet'"),
         ("GET", "/v1/services/__import__('os').system('true')", None, 404, "no service named"),
         ("POST", "/v1/services/..%2F..%2Fetc/pause", None, 404, "no route"),
+        ("GET", "/v1/events?interval=0.1", None, 422, "ask for 0.25 or more (got 0.1)"),
+        ("GET", "/v1/events?interval=soon", None, 422, "interval: Input should be a valid"),
+        ("GET", "/v1/events?interval=nan", None, 422, "interval: Input should be a finite"),
+        ("GET", "/v1/events?interval=3600", None, 422, "less than or equal to 60"),
+        ("GET", "/v1/events?every=1", None, 422, "every: Extra inputs"),
     ],
 )
 async def test_bad_request_gets_a_json_error_and_the_process_goes_on(
