@@ -360,7 +360,9 @@ async def attached(
 
 def measure_attach(scale: Scale) -> list[Row]:
     count = scale.pick(500, 30)
-    plan = (count, scale.pick(10, 2), scale.pick(1.0, 0.1), scale.pick(1.0, 0.2), scale.pick(60, 3))
+    # Samples longer than the attached console's refresh (0.5 s), even in a quick run: a
+    # shorter window may see no refresh, nor any change its client takes.
+    plan = (count, scale.pick(10, 2), scale.pick(1.0, 0.6), scale.pick(1.0, 0.2), scale.pick(60, 3))
     alone = asyncio.run(attached(*plan, app=False))
     console = asyncio.run(attached(*plan, app=True))
     title = f"attached console, {count:,} services looping every 50 ms (in a `servicedeck run`)"
