@@ -98,9 +98,9 @@ class ServiceDeckApp(App[StopReport | None]):
 
     REFRESH_SECONDS: ClassVar[float] = 0.5
     """How often, by default, the services' changes are drawn: counters, states and
-    countdowns (`--refresh`). Twice a second, as `top` and `htop` users expect a live
-    table (they refresh every 1.5 to 3 s), for a tenth of a core less than four times
-    a second at 6 busy services (docs/performance.md). A key's effect is not waited for."""
+    countdowns (`--refresh`). Twice a second: more often than `top` or `htop` redraw
+    (every 1.5 to 3 s), and about 1.5 points of a core less than four times a second
+    with 6 busy services (docs/performance.md). A key's effect is not waited for."""
     STALL_NOTICE_SECONDS: ClassVar[float] = 30.0
     """The least time between two notifications of one service blocking the event loop."""
     KILL_NOTICE_SECONDS: ClassVar[float] = 2.0

@@ -88,7 +88,7 @@ class DurationPlot(Widget):
 
         Unless `at_once`, the chart is redrawn at most every `REDRAW_SECONDS` (with the
         last durations given by then): a service looping 20 times a second would slide
-        its bars at every update of the screen, four times a second, and the chart's 20
+        its bars at every refresh of the screen (two or four a second), and the chart's 20
         rows cost more to draw than the rest of the panel. The caller says `at_once`
         for what the user waits to see (a step, another service)."""
         data = PlotData(durations, failed, interval)

@@ -106,7 +106,7 @@ class RowPainter:
         cells placed at their `x`, the line cut or padded to the painter's width.
 
         Made without a Rich `Text` per cell (what the table drew with before): a busy
-        table draws each visible row four times a second, and the `Text`s, their
+        table draws each visible row at every refresh, and the `Text`s, their
         truncation and rendering were most of a row's cost."""
         base = self._base if row_style is None else self._base + row_style
         styled = self._styled.get(row_style)

@@ -1,7 +1,7 @@
 """`TextLines`: a Rich `Text` drawn line by line, so a change redraws only its lines.
 
 A `Static` given new text renders all of it again and repaints its whole region: the
-detail panel's head (a dozen lines) changed four times a second for a busy service, for
+detail panel's head (a dozen lines) changed at every refresh for a busy service, for
 the one or two lines that say its counters. This widget keeps each line of the text
 with the strips it was drawn as; an update draws the lines that changed and repaints
 only their rows, and asks for a layout pass only when its number of rows changes.
