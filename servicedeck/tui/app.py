@@ -215,9 +215,11 @@ class ServiceDeckApp(App[StopReport | None]):
         return self._stopped
 
     def flush(self) -> None:
-        """Show every pending change of the services now (a timer does this every
-        `refresh_seconds` for the rows on screen, once a second for the others)."""
+        """Show every pending change of the services, and every countdown that moved,
+        now (a timer does this every `refresh_seconds` for the rows on screen, once a
+        second for the others)."""
         self._changes.flush()
+        self.table.tick()
 
     # -- life cycle -----------------------------------------------------------------------
 

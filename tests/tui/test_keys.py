@@ -400,6 +400,33 @@ async def test_countdown_redraws_as_the_controller_clock_moves(
         assert [line for line in drawn if "OrderReaper" in line and "7.5s" in line], drawn
 
 
+async def test_flush_draws_the_countdowns_that_moved_without_waiting_for_the_refresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`flush()` shows everything now, the moved countdowns too: a screenshot taken right
+    after it never has a stale "next" or "running for" cell (the refresh timer is an
+    hour away here, so only the flush can draw it)."""
+    clock = ManualClock(100.0)
+    app = make_app([services.OrderReaper], clock=clock, start="enabled")
+    app.refresh_seconds = 3600.0
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: state(app, "OrderReaper") is ServiceState.SLEEPING)
+        await settle(pilot)
+        drawn: list[str] = []
+        render_line = app.table.render_line
+
+        def drawing(y: int) -> Strip:
+            strip = render_line(y)
+            drawn.append(strip.text)
+            return strip
+
+        monkeypatch.setattr(app.table, "render_line", drawing)
+        clock.advance(22.5)
+        app.flush()
+        await pilot.pause()
+        assert [line for line in drawn if "OrderReaper" in line and "7.5s" in line], drawn
+
+
 class ThreadLogger(LoopService):
     loop_seconds = 3600
 

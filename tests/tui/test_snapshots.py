@@ -45,8 +45,12 @@ def _no_demo_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _quiet(pilot: Pilot[object]) -> None:
-    """No toasts in a screenshot (they expire on a real-time timer)."""
-    pilot.app.clear_notifications()
+    """No toasts in a screenshot (they expire on a real-time timer), and every change
+    and moved countdown drawn (not left to the refresh timer's next tick)."""
+    app = pilot.app
+    assert isinstance(app, ServiceDeckApp)
+    app.flush()
+    app.clear_notifications()
     await pilot.pause()
 
 
