@@ -24,6 +24,8 @@ __all__ = ["Health", "HealthVerdict", "health", "health_verdict"]
 
 HEALTH_WINDOW = 10
 """How many recent loops `health_verdict()` judges by default."""
+_FAILING_AFTER = 1
+_STALE = 3.0
 
 _ACTIVE_LOOP_STATES = (ServiceState.RUNNING, ServiceState.SLEEPING, ServiceState.STOPPING)
 
@@ -72,8 +74,8 @@ def health_verdict(
     now: float,
     *,
     window: int = HEALTH_WINDOW,
-    failing_after: int = 1,
-    stale_after: float = 3.0,
+    failing_after: int = _FAILING_AFTER,
+    stale_after: float = _STALE,
 ) -> HealthVerdict:
     """Judge a status at time `now` (monotonic), and say why. Pure: same input, same verdict.
 
@@ -96,12 +98,9 @@ def health_verdict(
         ValueError: `window` or `failing_after` is not a whole number >= 1, or
             `stale_after` is not a number > 0.
     """
-    _check_count(window, "window")
-    _check_count(failing_after, "failing_after")
-    if isinstance(stale_after, bool) or not isinstance(stale_after, int | float):
-        raise ValueError(f"stale_after must be a number of intervals > 0, got {stale_after!r}")
-    if not stale_after > 0:
-        raise ValueError(f"stale_after must be a number of intervals > 0, got {stale_after!r}")
+    # Judged thousands of times a second: the defaults (the very objects) are not checked.
+    if not (window is HEALTH_WINDOW and failing_after is _FAILING_AFTER and stale_after is _STALE):
+        _check_arguments(window, failing_after, stale_after)
     state = status.state
     if state is ServiceState.CRASHED:
         error = status.last_error
@@ -159,8 +158,8 @@ def health(
     now: float,
     *,
     window: int = HEALTH_WINDOW,
-    failing_after: int = 1,
-    stale_after: float = 3.0,
+    failing_after: int = _FAILING_AFTER,
+    stale_after: float = _STALE,
 ) -> Health:
     """Judge a status at time `now` (monotonic): `health_verdict()`, with the same
     arguments, without its reason.
@@ -192,6 +191,15 @@ def _standby(status: ServiceStatus) -> HealthVerdict | None:
             Health.STOPPED, f"lost its lease{epoch}; stands by once the engine answers"
         )
     return None
+
+
+def _check_arguments(window: int, failing_after: int, stale_after: float) -> None:
+    _check_count(window, "window")
+    _check_count(failing_after, "failing_after")
+    if isinstance(stale_after, bool) or not isinstance(stale_after, int | float):
+        raise ValueError(f"stale_after must be a number of intervals > 0, got {stale_after!r}")
+    if not stale_after > 0:
+        raise ValueError(f"stale_after must be a number of intervals > 0, got {stale_after!r}")
 
 
 def _check_count(value: object, what: str) -> None:

@@ -10,6 +10,7 @@ protocol's face: it hands each command to its part.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import os
@@ -106,6 +107,7 @@ class ServiceController:
         if coordinator is not None and not isinstance(coordinator, Coordinator):
             raise TypeError(f"coordinator must be a Coordinator, got {coordinator!r}")
         self._clock = clock or anyio.current_time
+        self._default_clock = clock is None
         self._process = ProcessInfo(
             pid=os.getpid(),
             host=socket.gethostname(),
@@ -152,6 +154,8 @@ class ServiceController:
     # -- life cycle -------------------------------------------------------------------
 
     async def __aenter__(self) -> ServiceController:
+        if self._default_clock:
+            self._clock = _running_clock()
         if self._capture is not None:
             self._capture.attach(propagate=self._propagate_logs)
         self._epoch = self._clock()
@@ -175,6 +179,8 @@ class ServiceController:
             if self._capture is not None:
                 self._capture.detach()
             self._services.release_log_levels()
+            if self._default_clock:
+                self._clock = anyio.current_time
         # Every service has stopped: now the process may exit.
         self._fatal.raise_held()
         return swallowed
@@ -487,3 +493,14 @@ class ServiceController:
     def _on_stall(self, stall: Stall) -> None:
         # The watchdog is made before the registry it reports to.
         self._services.record_stall(stall)
+
+
+def _running_clock() -> Callable[[], float]:
+    """The running event loop's clock, for `now()`: on asyncio the loop's own `time`
+    (monotonic, and readable from the watchdog's thread), so that each of the thousands
+    of snapshots a second that the console and the event stream read skips anyio's
+    backend lookup; on any other backend `anyio.current_time`."""
+    try:
+        return asyncio.get_running_loop().time
+    except RuntimeError:  # not asyncio (trio)
+        return anyio.current_time

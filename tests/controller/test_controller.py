@@ -108,6 +108,20 @@ async def test_check_says_why_a_command_is_not_allowed() -> None:
             await controller.start("Ticker")
 
 
+async def test_now_reads_the_event_loops_clock_in_the_loop_and_from_another_thread() -> None:
+    """`now()` is the time base of every status: the loop's clock (anyio's), read the
+    same from the watchdog's thread, before entering and after leaving too."""
+    controller = ServiceController([Ticker])
+    outside = controller.now()
+    async with controller:
+        before = anyio.current_time()
+        inside = controller.now()
+        elsewhere = await anyio.to_thread.run_sync(controller.now)
+        after = anyio.current_time()
+        assert outside <= before <= inside <= elsewhere <= after
+    assert after <= controller.now() <= anyio.current_time()
+
+
 async def test_snapshot_of_unknown_name_names_it() -> None:
     controller = ServiceController([Ticker])
     with pytest.raises(KeyError, match="'Nope'; known: Ticker"):
