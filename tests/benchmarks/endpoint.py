@@ -3,10 +3,12 @@ services with no endpoint (the baseline), in the same process and run.
 
 - `endpoint`: N services (500) looping every 50 ms. The serving process's CPU with the
   endpoint and one client following its event stream (`RemoteControl`, in another
-  process, as an attached console does) minus its CPU with no endpoint: what serving
-  costs. Then a client that sends `GET /v1/events` and never reads: the memory the
-  serving process holds for it after a window (tracemalloc), next to a client that
-  reads; and the event loop's lag meanwhile (what the services wait for).
+  process) minus its CPU with no endpoint: what serving costs, for a client that takes
+  the changes as an attached console does (every 0.5 s) and for one that takes every
+  change the endpoint sends (each service every 0.25 s). Then a client that sends
+  `GET /v1/events` and never reads: the memory the serving process holds for it after a
+  window (tracemalloc), next to a client that reads; and the event loop's lag meanwhile
+  (what the services wait for).
 - `endpoint-large`: 1,000 services looping every second: `GET /v1/services` from a
   client on the socket (request to the last byte of the answer), next to building the
   same snapshots' JSON in process.
@@ -72,7 +74,8 @@ import sys, anyio
 from servicedeck.control.remote import RemoteControl
 
 async def main():
-    async with RemoteControl(sys.argv[1]) as remote:
+    interval = float(sys.argv[2]) if len(sys.argv) > 2 else None
+    async with RemoteControl(sys.argv[1], events_interval=interval) as remote:
         print("following", len(remote.names), flush=True)
         await anyio.sleep_forever()
 
@@ -98,10 +101,12 @@ async def served(
         yield endpoint, server.address.path
 
 
-def follower(path: str) -> subprocess.Popen[str]:
-    """A `RemoteControl` following the endpoint from another process."""
+def follower(path: str, interval: float | None = None) -> subprocess.Popen[str]:
+    """A `RemoteControl` following the endpoint from another process, taking the changes
+    at most once per `interval` seconds (None: as often as the endpoint sends them)."""
+    extra = [] if interval is None else [repr(interval)]
     return subprocess.Popen(
-        [sys.executable, "-c", FOLLOWER, f"unix:{path}"],
+        [sys.executable, "-c", FOLLOWER, f"unix:{path}", *extra],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -121,19 +126,29 @@ def stuck_client(path: str) -> socket.socket:
 # -- 500 services looping every 50 ms ----------------------------------------------------
 
 
-async def busy(count: int, samples: int, sample: float, warm_up: float, serve: bool) -> list[float]:
-    """CPU fractions of the serving process, with (or without) the endpoint and a follower."""
+ALONE = "alone"
+ATTACHED = "attached"
+FULL_RATE = "full rate"
+FOLLOWERS: dict[str, float | None] = {
+    ATTACHED: ServiceDeckApp.REFRESH_SECONDS,  # what `servicedeck attach` asks for
+    FULL_RATE: None,  # every change the endpoint sends (each service every 0.25 s)
+}
+
+
+async def busy(count: int, samples: int, sample: float, warm_up: float, side: str) -> list[float]:
+    """CPU fractions of the serving process, with no endpoint (`ALONE`), or serving one
+    follower (`ATTACHED`: at an attached console's interval; `FULL_RATE`)."""
     controller = ServiceController(make_services(count, BUSY_INTERVAL), propagate_logs=False)
     async with controller:
         await controller.start_enabled()
-        if not serve:
+        if side == ALONE:
             await asyncio.sleep(warm_up)
             window = await sample_window(samples, sample, lambda: 0)
             await controller.stop_all(5.0)
             return window.cpu
         with tempfile.TemporaryDirectory(prefix="sd-") as folder:
             async with served(controller, folder) as (endpoint, path):
-                client = follower(path)
+                client = follower(path, FOLLOWERS[side])
                 try:
                     await until(lambda: endpoint.feed.listeners == 1, "the follower connecting")
                     await asyncio.sleep(warm_up)
@@ -182,24 +197,32 @@ def measure_busy(scale: Scale) -> list[Row]:
     count = scale.pick(500, 30)
     samples, sample = scale.pick(10, 2), scale.pick(1.0, 0.1)
     warm_up = scale.pick(1.0, 0.1)
-    alone: list[float] = []
-    serving: list[float] = []
+    cpu: dict[str, list[float]] = {ALONE: [], ATTACHED: [], FULL_RATE: []}
     for repetition in range(scale.pick(2, 1)):
-        for serve in (False, True)[:: -1 if repetition % 2 else 1]:
-            cpu = asyncio.run(busy(count, samples, sample, warm_up, serve))
-            (serving if serve else alone).extend(cpu)
+        for side in list(cpu)[:: -1 if repetition % 2 else 1]:
+            cpu[side].extend(asyncio.run(busy(count, samples, sample, warm_up, side)))
     window = scale.pick(5.0, 0.2)
     reading_held, reading_lag = asyncio.run(held_for_a_client(count, window, warm_up, True))
     stuck_held, stuck_lag = asyncio.run(held_for_a_client(count, window, warm_up, False))
     title = f"endpoint, {count:,} services looping every 50 ms"
-    cpu_alone = median(alone)
+    cpu_alone = median(cpu[ALONE])
     return [
         Row(
-            f"{title}, one client following: the serving process's extra CPU",
+            f"{title}, one console attached (taking the changes every "
+            f"{FOLLOWERS[ATTACHED]:g} s, as `servicedeck attach` asks): the serving process's "
+            "extra CPU (baseline: the services alone)",
             Unit.FRACTION_OF_A_CORE,
             Target(0.10),
             cpu_alone,
-            max(median(serving) - cpu_alone, 0.0),
+            max(median(cpu[ATTACHED]) - cpu_alone, 0.0),
+        ),
+        Row(
+            f"{title}, one client following at the endpoint's full rate (each service "
+            "every 0.25 s): the serving process's extra CPU",
+            Unit.FRACTION_OF_A_CORE,
+            None,
+            cpu_alone,
+            max(median(cpu[FULL_RATE]) - cpu_alone, 0.0),
         ),
         Row(
             f"{title}: memory held for a client that never reads, after {window:g} s "
