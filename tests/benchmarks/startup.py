@@ -97,6 +97,8 @@ def measure_cli(scale: Scale) -> list[Row]:
     many = scale.pick(1000, 50)
     sides = {
         "pass": [sys.executable, "-c", "pass"],
+        # What `ls` cannot start without: the libraries it lists the services with.
+        "deps": [sys.executable, "-c", "import anyio, pydantic_settings, rich.console, rich.table"],
         "help": [command, "--help"],
         # In an empty directory: no pyproject.toml to read services from, so the demo.
         "ls": [command, "ls"],
@@ -116,6 +118,14 @@ def measure_cli(scale: Scale) -> list[Row]:
             Unit.SECONDS,
             Target(0.3),
             times["pass"],
+            times["ls"],
+        ),
+        compared(
+            "`servicedeck ls` on the demo services (baseline: importing the libraries it "
+            "needs: anyio, pydantic-settings, rich)",
+            Unit.SECONDS,
+            None,
+            times["deps"],
             times["ls"],
         ),
         compared(
