@@ -296,7 +296,9 @@ class Runtime:
             last_duration=self.last_duration,
             recent_durations=durations,
             loop_seconds=self.loop_seconds,
-            next_loop_at=self.next_loop_at,
+            # Paused: no loop is scheduled, even in the moment before the sleeping loop
+            # has woken to notice (a snapshot taken right after `pause()`).
+            next_loop_at=None if self.paused else self.next_loop_at,
             started_at=self.started_at,
             last_loop_at=self.last_loop_at,
             last_error=errors[-1] if errors else None,

@@ -203,7 +203,8 @@ class ServiceStatus:
     loop_seconds: float | None = None
     """The interval; None for a service that does not loop."""
     next_loop_at: float | None = None
-    """When the next scheduled loop is due (monotonic); None when none is scheduled."""
+    """When the next scheduled loop is due (monotonic); None when none is scheduled (paused,
+    from the moment `pause()` is asked, running, or stopped)."""
     started_at: float | None = None
     """When the current (or last) run started (monotonic)."""
     last_loop_at: float | None = None

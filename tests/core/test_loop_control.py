@@ -53,6 +53,25 @@ async def test_pause_while_sleeping_parks_the_service(wait_for: WaitFor) -> None
     assert svc.events[-1] == "teardown"
 
 
+async def test_pause_while_sleeping_schedules_no_loop_from_the_moment_it_is_asked(
+    wait_for: WaitFor,
+) -> None:
+    """The status read right after `pause()`, before the sleeping loop has woken to
+    notice, shows no next loop (an attached console drew a countdown beside ‖ paused)."""
+    svc = Recorder(loop_seconds=60)
+
+    with anyio.fail_after(WAIT_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(svc.start)
+            asleep = await wait_for(svc, lambda s: s.state is ServiceState.SLEEPING)
+            assert asleep.next_loop_at is not None
+            svc.pause()
+            status = svc.status
+            assert status.paused
+            assert status.next_loop_at is None
+            await svc.stop()
+
+
 @virtual_time
 async def test_pause_runs_no_loop_however_long_it_lasts(wait_for: WaitFor) -> None:
     svc = Recorder(loop_seconds=1)

@@ -146,7 +146,8 @@ class Timeline:
             if status.last_loop_at is not None and status.last_duration is not None:
                 started = status.last_loop_at - status.last_duration
                 self.loops.append(SeenLoop(started, status.last_loop_at, status.consecutive_errors))
-        elif status.state is ServiceState.SLEEPING and self.loops:
+        elif status.state is ServiceState.SLEEPING and not status.paused and self.loops:
+            # (A pause asked during the sleep schedules nothing: no next loop to compare.)
             self.loops[-1].announced = status.next_loop_at
 
 
